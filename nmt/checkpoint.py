@@ -1,0 +1,93 @@
+"""Checkpoints that describe themselves and cannot run code.
+
+A checkpoint is a plain dict of tensors, numbers, strings and bytes: the resolved config, both
+sentencepiece models (serialized), the model weights, the sampler's token counts and the training
+state. It is loaded with torch.load(weights_only=True), which refuses anything that would execute
+code, and written to a temporary file that replaces the old one in a single rename.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+
+from nmt import NMTError, __version__
+from nmt.config import Config, from_dict
+from nmt.fileio import atomic_path
+from nmt.model import Seq2Seq
+from nmt.tokenizer import Tokenizer
+
+FORMAT = 1
+
+
+def save(path: str | Path, payload: dict) -> None:
+    payload = {"format": FORMAT, "nmt_version": __version__, **payload}
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except OSError as e:
+        raise NMTError(f"could not save checkpoint {path} ({e.strerror or e}); the previous one is untouched") from None
+
+
+def load(path: str | Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise NMTError(f"{path}: no best.pt or last.pt in this folder; is it an `nmt train` run?")
+    if not path.is_file():
+        raise NMTError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise NMTError(f"{path}: refused: it holds more than weights and settings, and loading it could run code ({e})") from None
+    except Exception as e:  # truncated or foreign files
+        raise NMTError(f"{path}: not a readable nmt checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
+        raise NMTError(f"{path}: not an nmt checkpoint")
+    ckpt["path"] = str(path)
+    return ckpt
+
+
+def config_of(ckpt: dict) -> Config:
+    return from_dict(ckpt["config"])
+
+
+def build(ckpt: dict) -> tuple[Seq2Seq, Tokenizer, Tokenizer, Config]:
+    """Everything a translator needs, from the checkpoint alone."""
+    cfg = config_of(ckpt)
+    src_tok = Tokenizer(ckpt["src_tokenizer"], name="checkpoint source tokenizer")
+    tgt_tok = Tokenizer(ckpt["tgt_tokenizer"], name="checkpoint target tokenizer")
+    model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, src_tok, tgt_tok, cfg
+
+
+def average(paths: list[str | Path], out: str | Path) -> int:
+    """Average the weights of several checkpoints of one model; the result translates like any other."""
+    if not paths:
+        raise NMTError("give at least one checkpoint to average")
+    ckpts = [load(p) for p in paths]
+    first = ckpts[0]
+    keys = set(first["model"])
+    for c in ckpts[1:]:
+        if set(c["model"]) != keys or c["config"]["model"] != first["config"]["model"]:
+            raise NMTError(f"{c['path']}: a different model from {first['path']}; only checkpoints of one run can be averaged")
+        if c["tgt_tokenizer"] != first["tgt_tokenizer"] or c["src_tokenizer"] != first["src_tokenizer"]:
+            raise NMTError(f"{c['path']}: different tokenizers from {first['path']}; cannot average")
+    state = {}
+    for key, value in first["model"].items():
+        if value.is_floating_point():
+            state[key] = sum(c["model"][key].double() for c in ckpts).div(len(ckpts)).to(value.dtype)
+        else:
+            state[key] = value
+    payload = {k: first[k] for k in ("config", "src_tokenizer", "tgt_tokenizer", "target_counts")}
+    payload.update(model=state, averaged_from=[c["path"] for c in ckpts], step=max(c.get("step", 0) for c in ckpts))
+    save(out, payload)
+    return len(ckpts)

@@ -1,0 +1,300 @@
+"""The `nmt` command: argument checking and one library call per command. Only this module imports Typer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from nmt import NMTError, __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="nmt: recurrent neural machine translation. Train with `nmt train`, translate with "
+                       "`nmt translate`, score with `nmt evaluate`.")
+data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Get public corpora.")
+app.add_typer(data_app, name="data", help="Get public corpora (Multi30k).")
+
+state = {"debug": False}
+log = logging.getLogger("nmt")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nmt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
+    state["debug"] = debug
+
+
+def _echo(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+@data_app.command("multi30k")
+def data_multi30k(
+    out: Path = typer.Option(..., "--out", help="Folder for train/val/test2016/test2017 .SRC/.TGT text files."),
+    src: str = typer.Option("de", "--src", help="Source language: de, en, fr or cs."),
+    tgt: str = typer.Option("en", "--tgt", help="Target language: de, en, fr or cs."),
+    mirror: Optional[str] = typer.Option(None, "--mirror", help="Folder or URL holding the .gz files "
+                                         "(default: $NMT_MULTI30K_MIRROR, else the official repository)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that already exist."),
+):
+    """Get Multi30k task 1, verify its sha256 sums, write plain UTF-8 text.
+
+    Example: nmt data multi30k --out data/multi30k --src de --tgt en --mirror ../shared/data/multi30k
+    """
+    from nmt.fetch import fetch_multi30k
+    for path, lines in fetch_multi30k(out, src, tgt, mirror, force=force):
+        typer.echo(f"{path}\t{lines} lines")
+
+
+# -- tokenizers and prepared data ---------------------------------------------------------------------
+
+@app.command("train-tokenizer")
+def train_tokenizer(
+    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True, help="Source training text."),
+    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target training text."),
+    out: Path = typer.Option(..., "--out", help="Folder for src.model and tgt.model."),
+    vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
+    model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
+    joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
+    sample: int = typer.Option(1_000_000, "--sample", min=1, help="Sentences sampled for training (big corpora)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
+):
+    """Train sentencepiece tokenizers with fixed special ids (pad 0, unk 1, bos 2, eos 3).
+
+    Example: nmt train-tokenizer --src data/multi30k/train.de --tgt data/multi30k/train.en --out tok
+    """
+    from nmt.tokenizer import train_tokenizers
+    if (out / "src.model").exists() and not force:
+        raise NMTError(f"{out} already holds tokenizers; pass --force to overwrite or choose another --out")
+    summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample)
+    for side in ("src", "tgt"):
+        s = summary[side]
+        typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  unknown pieces {100 * s['unk_share']:.3f}%")
+
+
+@app.command()
+def prepare(
+    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True, help="Source text."),
+    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target text."),
+    tokenizers: Path = typer.Option(..., "--tokenizers", help="Folder with src.model and tgt.model."),
+    out: Path = typer.Option(..., "--out", help="Folder for the binarized corpus."),
+    max_len: int = typer.Option(100, "--max-len", min=1, help="Drop pairs with a side longer than this (tokens)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing prepared folder."),
+):
+    """Encode a parallel corpus once into memory-mappable token arrays (training does this itself, cached).
+
+    Example: nmt prepare --src data/multi30k/train.de --tgt data/multi30k/train.en --tokenizers tok --out prep
+    """
+    from nmt.corpus import prepare as run_prepare
+    from nmt.tokenizer import load_tokenizers
+    if out.exists() and not force:
+        raise NMTError(f"{out} already exists; pass --force to replace it or choose another --out")
+    src_tok, tgt_tok = load_tokenizers(tokenizers)
+    stats = run_prepare(src, tgt, src_tok, tgt_tok, out, max_len)
+    typer.echo(f"{out}: kept {stats.kept} of {stats.pairs} pairs; dropped {stats.dropped_empty} empty, "
+               f"{stats.dropped_long} longer than {max_len} tokens")
+
+
+# -- training ----------------------------------------------------------------------------------------
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (see configs/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to continue from its last.pt."),
+    train_src: Optional[str] = typer.Option(None, "--train-src"),
+    train_tgt: Optional[str] = typer.Option(None, "--train-tgt"),
+    valid_src: Optional[str] = typer.Option(None, "--valid-src"),
+    valid_tgt: Optional[str] = typer.Option(None, "--valid-tgt"),
+    tokenizers: Optional[str] = typer.Option(None, "--tokenizers", help="Folder from `nmt train-tokenizer` "
+                                             "(default: train them into the run folder)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", min=0),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=0, help="CPU threads (0: torch's default)."),
+    reset_optimizer: bool = typer.Option(False, "--reset-optimizer", help="On resume: fresh Adam state and lr."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
+):
+    """Train a reversed-input LSTM encoder-decoder with sampled softmax.
+
+    Examples:
+      nmt train --config configs/multi30k-de-en-small.yaml --out runs/small --max-minutes 10
+      nmt train --resume runs/small --max-steps 5000
+    """
+    from nmt import config as config_mod
+    from nmt import train as train_mod
+    if (out is None) == (resume is None):
+        raise NMTError("give either --out RUN_DIR for a new run or --resume RUN_DIR to continue one")
+    flags = {"data.train_src": train_src, "data.train_tgt": train_tgt, "data.valid_src": valid_src,
+             "data.valid_tgt": valid_tgt, "data.tokenizers": tokenizers, "train.max_steps": max_steps,
+             "train.max_minutes": max_minutes, "train.seed": seed, "train.threads": threads}
+    sets = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(overrides)
+    if resume is not None and config is not None:
+        raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")
+    cfg = config_mod.load(config, sets)
+    changed = {item.partition("=")[0].strip() for item in sets}
+    summary = train_mod.run(cfg, resume or out, resume=resume is not None, changed=changed,
+                            reset_optimizer=reset_optimizer, device=device)
+    if summary["reason"] == "interrupted":
+        _echo(f"interrupted at step {summary['step']}; continue with: nmt train --resume {resume or out}")
+        raise typer.Exit(130)
+
+
+# -- decoding and scoring -----------------------------------------------------------------------------
+
+def _decode_config(beam: int, greedy: bool, n_best: int, length_penalty: float, max_len_ratio: float,
+                   max_tokens: int, batch_size: int):
+    from nmt.config import DecodeConfig
+    beam = 1 if greedy else beam
+    if n_best > beam:
+        raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
+    return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
+                        max_tokens=max_tokens, max_sentences=batch_size)
+
+
+def _open_input(path: str):
+    if path == "-":
+        return sys.stdin
+    p = Path(path)
+    if not p.is_file():
+        raise NMTError(f"{path}: no such input file")
+    return None
+
+
+@app.command()
+def translate(
+    model: List[str] = typer.Option(..., "--model", help="Run folder or checkpoint; repeat for an ensemble."),
+    input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
+    output: str = typer.Option("-", "--output", "-o", help="File (written atomically), or - for standard output."),
+    beam: int = typer.Option(5, "--beam", min=1),
+    greedy: bool = typer.Option(False, "--greedy", help="Greedy search (same as --beam 1)."),
+    n_best: int = typer.Option(1, "--n-best", min=1, help="Print K hypotheses per line (see --scores format)."),
+    scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
+    length_penalty: float = typer.Option(1.0, "--length-penalty", help="GNMT alpha (0: none)."),
+    max_len_ratio: float = typer.Option(1.5, "--max-len-ratio", help="Hypotheses stop at ratio * source length + 10."),
+    max_tokens: int = typer.Option(8000, "--max-tokens", min=1, help="Source tokens per batch."),
+    batch_size: int = typer.Option(128, "--batch-size", min=1, help="Sentences per batch."),
+    device: Optional[str] = typer.Option(None, "--device"),
+    threads: int = typer.Option(0, "--threads", min=0),
+):
+    """Translate text, one output line per input line, in order.
+
+    Examples:
+      nmt translate --model runs/small < test.de > hyp.en
+      nmt translate --model runs/small --input test.de --output hyp.en --greedy
+      nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
+    With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
+    from 0; SCORE is the length-normalised log-probability), n-best lists best first.
+    """
+    import torch
+    from nmt.fileio import atomic_path, read_lines
+    from nmt.translate import Translator
+    cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size)
+    if threads:
+        torch.set_num_threads(threads)
+    translator = Translator.load(model, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    lines = (line.rstrip("\n").rstrip("\r") for line in sys.stdin) if _open_input(input) else read_lines(input)
+    tabular = scores or n_best > 1
+
+    def emit(f) -> None:
+        for index, nbest in enumerate(translator.translate(lines, cfg)):
+            if tabular:
+                for text, hyp in nbest:
+                    f.write(f"{index}\t{hyp.score:.4f}\t{text}\n")
+            else:
+                f.write(nbest[0][0] + "\n")
+            if f is sys.stdout and index % 64 == 63:
+                f.flush()
+
+    if output == "-":
+        emit(sys.stdout)
+        sys.stdout.flush()
+    else:
+        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            emit(f)
+    if translator.truncated:
+        _echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit and were truncated")
+
+
+@app.command()
+def evaluate(
+    hyp: Optional[Path] = typer.Option(None, "--hyp", help="Hypotheses, one per line."),
+    ref: List[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
+    metrics: str = typer.Option("bleu,chrf", "--metrics", help="Comma-separated: bleu, chrf, ter."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of text."),
+    model: List[str] = typer.Option([], "--model", help="Translate --src with this model first."),
+    src: Optional[Path] = typer.Option(None, "--src", help="Source text to translate (with --model)."),
+    beam: int = typer.Option(5, "--beam", min=1),
+    greedy: bool = typer.Option(False, "--greedy"),
+    save_hyp: Optional[Path] = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
+):
+    """Score hypotheses with sacreBLEU (BLEU, chrF, TER), signatures included.
+
+    Examples:
+      nmt evaluate --hyp hyp.en --ref data/multi30k/test2016.en
+      nmt evaluate --model runs/small --src data/multi30k/test2016.de --ref data/multi30k/test2016.en --beam 5
+    """
+    from nmt.evaluate import parse_metrics, score
+    from nmt.fileio import atomic_write_text, read_lines
+    names = parse_metrics(metrics)
+    if bool(model) == (hyp is not None):
+        raise NMTError("give either --hyp FILE, or --model M with --src FILE")
+    if model:
+        if src is None:
+            raise NMTError("--model needs --src FILE to translate")
+        from nmt.translate import Translator
+        cfg = _decode_config(beam, greedy, 1, 1.0, 1.5, 8000, 128)
+        hyps = [nbest[0][0] for nbest in Translator.load(model).translate(read_lines(src), cfg)]
+        if save_hyp:
+            atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
+    else:
+        hyps = list(read_lines(hyp))
+    refs = []
+    for path in ref:
+        lines = list(read_lines(path))
+        if len(lines) != len(hyps):
+            raise NMTError(f"{hyp or src} has {len(hyps)} lines but {path} has {len(lines)}; they must align line by line")
+        refs.append(lines)
+    for result in score(hyps, refs, names):
+        typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
+
+
+@app.command()
+def average(
+    checkpoints: List[Path] = typer.Argument(..., help="Checkpoints of one run (e.g. runs/x/step_*.pt)."),
+    out: Path = typer.Option(..., "--out", help="Averaged checkpoint to write."),
+):
+    """Average the weights of several checkpoints into one (often better than any of them).
+
+    Example: nmt average runs/small/step_*.pt --out runs/small/avg.pt
+    """
+    from nmt.checkpoint import average as run_average
+    n = run_average(checkpoints, out)
+    typer.echo(f"{out}: average of {n} checkpoints")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        app()  # standalone: Typer reports usage errors itself and exits
+    except NMTError as e:
+        if state["debug"]:
+            raise
+        _echo(f"error: {e}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _echo("interrupted")
+        sys.exit(130)

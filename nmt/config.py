@@ -1,0 +1,169 @@
+"""Every default of nmt lives here, in dataclasses; YAML files and `--set key=value` override them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nmt import NMTError
+
+
+@dataclass
+class ModelConfig:
+    emb: int = 256                # embedding size, source and target
+    hidden: int = 512             # LSTM/GRU state size, the same on both sides (the encoder's state starts the decoder)
+    layers: int = 2               # stacked recurrent layers per side
+    cell: str = "lstm"            # lstm | gru
+    dropout: float = 0.2          # on embeddings, between layers and before the output layer
+    reverse_source: bool = True   # read the source backwards (Sutskever et al. 2014): short paths for the first words
+    tie_embeddings: bool = False  # share the decoder's input embedding with the output matrix
+    max_len: int = 100            # longest sentence in tokens: longer training pairs are dropped, longer inputs truncated
+
+
+@dataclass
+class DataConfig:
+    train_src: str = ""
+    train_tgt: str = ""
+    valid_src: str = ""
+    valid_tgt: str = ""
+    tokenizers: str = ""          # folder with src.model/tgt.model; empty: train them into the run folder
+    vocab_size: int = 8000        # for tokenizers trained by `nmt train`
+    model_type: str = "unigram"   # unigram | bpe | char | word
+    joint: bool = False           # one shared sentencepiece model for both sides
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "sampled"         # sampled | full: sampled softmax (Jean et al. 2015) or the full softmax
+    num_sampled: int = 1024       # negatives per batch; at or above the vocabulary size the loss is the full softmax
+    sampler: str = "unigram"      # unigram (counted target frequencies ** sampler_power) | log_uniform (over frequency ranks) | uniform
+    sampler_power: float = 0.75   # flattens the unigram proposal so rare words get sampled too
+    label_smoothing: float = 0.0
+    max_tokens: int = 4096        # target tokens (with padding) per batch
+    lr: float = 1e-3              # Adam
+    clip: float = 1.0             # gradient-norm clip: the guard against exploding gradients through time
+    schedule: str = "plateau"     # plateau (multiply lr by lr_decay when the metric stalls) | constant
+    lr_decay: float = 0.5
+    lr_patience: int = 0          # validations without improvement before the lr is decayed
+    min_lr: float = 1e-5
+    max_steps: int = 0            # 0: no limit
+    max_epochs: int = 30
+    max_minutes: float = 0.0      # 0: no limit; wall-clock budget for the run
+    valid_every: int = 0          # steps between validations; 0: once per epoch
+    metric: str = "bleu"          # bleu | loss | ppl: what early stopping, best.pt and the plateau schedule follow
+    patience: int = 5             # validations without improvement before stopping; 0: never stop early
+    keep_last: int = 3            # step checkpoints kept besides best.pt and last.pt
+    log_every: int = 50           # steps between log lines
+    max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
+    seed: int = 1
+    threads: int = 0              # CPU threads; 0: torch's default
+
+
+@dataclass
+class DecodeConfig:
+    beam: int = 5                 # 1 is greedy
+    n_best: int = 1
+    length_penalty: float = 1.0   # GNMT alpha: score / ((5 + len) / 6) ** alpha
+    length_norm: str = "gnmt"     # gnmt | average (score / len) | none
+    max_len_ratio: float = 1.5    # hypotheses stop at ratio * source length + max_len_extra tokens
+    max_len_extra: int = 10
+    max_tokens: int = 8000        # source tokens per decoding batch
+    max_sentences: int = 128      # sentences per decoding batch
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+CHOICES = {
+    ("model", "cell"): ("lstm", "gru"),
+    ("data", "model_type"): ("unigram", "bpe", "char", "word"),
+    ("train", "loss"): ("sampled", "full"),
+    ("train", "sampler"): ("unigram", "log_uniform", "uniform"),
+    ("train", "schedule"): ("plateau", "constant"),
+    ("train", "metric"): ("bleu", "loss", "ppl"),
+}
+
+
+def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
+    where = f"{section}.{key}"
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise NMTError(f"{where} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise NMTError(f"{where} must be an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise NMTError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
+    if section not in SECTIONS:
+        raise NMTError(f"unknown config section {section!r}; valid sections: {', '.join(SECTIONS)}")
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+    if key not in fields:
+        raise NMTError(f"unknown key {section}.{key}; valid keys in {section}: {', '.join(fields)}")
+    kind = {"int": int, "float": float, "bool": bool, "str": str}[fields[key].type]
+    value = _coerce(section, key, value, kind)
+    choices = CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise NMTError(f"{section}.{key} must be one of {', '.join(choices)}, got {value!r}")
+    setattr(getattr(cfg, section), key, value)
+
+
+def from_dict(raw: dict, base: Config | None = None) -> Config:
+    cfg = base or Config()
+    if not isinstance(raw, dict):
+        raise NMTError("a config must be a mapping of sections (model, data, train) to settings")
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise NMTError(f"unknown config section {section!r}; valid sections: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise NMTError(f"config section {section!r} must be a mapping of keys to values")
+        for key, value in values.items():
+            _apply(cfg, section, key, value)
+    return cfg
+
+
+def load(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Defaults, then the YAML file, then `section.key=value` overrides (values parsed as YAML)."""
+    cfg = Config()
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise NMTError(f"{path}: no such config file")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise NMTError(f"{path}: not valid YAML ({e})") from None
+        from_dict(raw, cfg)
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or "." not in key:
+            raise NMTError(f"--set expects section.key=value (e.g. model.hidden=512), got {item!r}")
+        section, name = key.strip().split(".", 1)
+        _apply(cfg, section, name, yaml.safe_load(text) if text.strip() else "")
+    return cfg

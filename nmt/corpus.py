@@ -1,0 +1,159 @@
+"""Binarized parallel corpora: encode once with sentencepiece, then memory-map for training.
+
+On disk (one folder):
+    src.bin, tgt.bin   all token ids of one side, concatenated (uint16, or int32 for vocabularies > 65535)
+    src.idx, tgt.idx   int64 offsets, n + 1 of them: sentence i is bin[idx[i]:idx[i + 1]]
+    meta.json          pair count, dtype, what was dropped, and a fingerprint of the inputs
+
+Input is streamed in chunks and output appended, so peak memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nmt import NMTError
+from nmt.fileio import check_parallel, read_lines
+from nmt.tokenizer import Tokenizer
+
+CHUNK = 20_000  # lines encoded per sentencepiece call
+
+
+@dataclass
+class PrepareStats:
+    pairs: int
+    kept: int
+    dropped_empty: int
+    dropped_long: int
+
+
+def fingerprint(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, max_len: int) -> str:
+    """Changes whenever the prepared data would: input files, tokenizers or length limit."""
+    h = hashlib.sha256()
+    for path in (src, tgt):
+        st = Path(path).stat()
+        h.update(f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    h.update(src_tok.proto)
+    h.update(tgt_tok.proto)
+    h.update(str(max_len).encode())
+    return h.hexdigest()
+
+
+def _dtype_for(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.int32)
+
+
+def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: Path,
+            max_len: int = 100, num_threads: int = -1) -> PrepareStats:
+    """Encode a parallel corpus into `out`, dropping empty pairs and pairs longer than `max_len` tokens."""
+    check_parallel(src, tgt)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    stats = PrepareStats(0, 0, 0, 0)
+    try:
+        dtypes = {"src": _dtype_for(len(src_tok)), "tgt": _dtype_for(len(tgt_tok))}
+        bins = {side: open(tmp / f"{side}.bin", "wb") for side in dtypes}
+        idxs = {side: open(tmp / f"{side}.idx", "wb") for side in dtypes}
+        offsets = {side: 0 for side in dtypes}
+        for f in idxs.values():
+            f.write(np.zeros(1, np.int64).tobytes())
+        pairs = zip(read_lines(src), read_lines(tgt))
+        while chunk := list(itertools.islice(pairs, CHUNK)):
+            stats.pairs += len(chunk)
+            src_lines, tgt_lines = zip(*chunk)
+            encoded = {"src": src_tok.sp.encode(list(src_lines), num_threads=num_threads),
+                       "tgt": tgt_tok.sp.encode(list(tgt_lines), num_threads=num_threads)}
+            keep = []
+            for s, t in zip(encoded["src"], encoded["tgt"]):
+                if not s or not t:
+                    stats.dropped_empty += 1
+                elif len(s) > max_len or len(t) > max_len:
+                    stats.dropped_long += 1
+                else:
+                    keep.append((s, t))
+            stats.kept += len(keep)
+            for k, side in enumerate(("src", "tgt")):
+                seqs = [pair[k] for pair in keep]
+                lengths = np.fromiter((len(x) for x in seqs), np.int64, len(seqs))
+                ids = np.fromiter(itertools.chain.from_iterable(seqs), dtypes[side], int(lengths.sum()))
+                bins[side].write(ids.tobytes())
+                ends = offsets[side] + np.cumsum(lengths)
+                idxs[side].write(ends.astype(np.int64).tobytes())
+                if len(ends):
+                    offsets[side] = int(ends[-1])
+        for f in itertools.chain(bins.values(), idxs.values()):
+            f.close()
+        if stats.kept == 0:
+            raise NMTError(f"no sentence pairs left in {src} / {tgt} after dropping empty lines and pairs "
+                           f"longer than {max_len} tokens; check the files or raise --max-len")
+        meta = {"pairs": stats.kept, "read": stats.pairs, "dropped_empty": stats.dropped_empty,
+                "dropped_long": stats.dropped_long, "max_len": max_len,
+                "dtype": {side: dt.name for side, dt in dtypes.items()},
+                "src_file": str(src), "tgt_file": str(tgt),
+                "fingerprint": fingerprint(src, tgt, src_tok, tgt_tok, max_len)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        # Swap the finished folder in; a crash before this leaves the old one (or none), never half.
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return stats
+
+
+class PreparedCorpus:
+    """Memory-mapped view of a prepared folder; `pair(i)` gives numpy id arrays."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        meta_path = self.dir / "meta.json"
+        if not meta_path.is_file():
+            raise NMTError(f"{self.dir}: not a prepared corpus (no meta.json); run `nmt prepare` first")
+        self.meta = json.loads(meta_path.read_text())
+        self.bins, self.idx = {}, {}
+        for side in ("src", "tgt"):
+            self.bins[side] = np.memmap(self.dir / f"{side}.bin", dtype=self.meta["dtype"][side], mode="r")
+            self.idx[side] = np.memmap(self.dir / f"{side}.idx", dtype=np.int64, mode="r")
+        if len(self.idx["src"]) != len(self.idx["tgt"]) or len(self.idx["src"]) != self.meta["pairs"] + 1:
+            raise NMTError(f"{self.dir}: prepared files are inconsistent; delete the folder and prepare again")
+
+    def __len__(self) -> int:
+        return self.meta["pairs"]
+
+    def lengths(self, side: str) -> np.ndarray:
+        return np.diff(self.idx[side])  # (n,) int64
+
+    def sentence(self, side: str, i: int) -> np.ndarray:
+        return self.bins[side][self.idx[side][i]:self.idx[side][i + 1]]
+
+    def pair(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.sentence("src", i), self.sentence("tgt", i)
+
+
+def prepared_or_cached(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: Path,
+                       max_len: int) -> tuple[PreparedCorpus, PrepareStats | None]:
+    """Reuse `out` when its fingerprint matches the inputs, else prepare again. Stats are None on reuse."""
+    meta = out / "meta.json"
+    if meta.is_file():
+        try:
+            if json.loads(meta.read_text()).get("fingerprint") == fingerprint(src, tgt, src_tok, tgt_tok, max_len):
+                return PreparedCorpus(out), None
+        except (json.JSONDecodeError, OSError):
+            pass
+    stats = prepare(src, tgt, src_tok, tgt_tok, out, max_len)
+    return PreparedCorpus(out), stats

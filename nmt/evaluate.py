@@ -1,0 +1,50 @@
+"""Scores with sacreBLEU, signatures included, so numbers can be compared across papers and tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sacrebleu.metrics import BLEU, CHRF, TER
+
+from nmt import NMTError
+from nmt.fileio import read_lines
+
+METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+
+
+def parse_metrics(text: str) -> list[str]:
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise NMTError(f"unknown metric {', '.join(unknown) or text!r}; choose from {', '.join(METRICS)}")
+    return names
+
+
+def score(hyps: list[str], refs: list[list[str]], metrics: list[str]) -> list[dict]:
+    """refs: one list per reference set, each as long as hyps. Returns name, score, signature, text."""
+    for k, ref in enumerate(refs):
+        if len(ref) != len(hyps):
+            raise NMTError(f"reference set {k + 1} has {len(ref)} lines but there are {len(hyps)} hypotheses; "
+                           "they must align line by line")
+    results = []
+    for name in metrics:
+        metric = METRICS[name]()
+        result = metric.corpus_score(hyps, refs)
+        results.append({"metric": name, "score": round(result.score, 4), "signature": str(metric.get_signature()),
+                        "text": str(result)})
+    return results
+
+
+def score_files(hyp: Path, refs: list[Path], metrics: list[str]) -> list[dict]:
+    hyps = list(read_lines(hyp))
+    ref_sets = []
+    for ref in refs:
+        lines = list(read_lines(ref))
+        if len(lines) != len(hyps):
+            raise NMTError(f"{hyp} has {len(hyps)} lines but {ref} has {len(lines)}; they must align line by line")
+        ref_sets.append(lines)
+    return score(hyps, ref_sets, metrics)
+
+
+def corpus_bleu(hyps: list[str], refs: list[str]) -> float:
+    return BLEU().corpus_score(hyps, [refs]).score

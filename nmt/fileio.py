@@ -1,0 +1,93 @@
+"""Reading text the way users' corpora really are, and writing files so a crash never leaves half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from nmt import NMTError
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    try:
+        if str(path).endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise NMTError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise NMTError(f"{path}: is a directory, expected a text file") from None
+    except PermissionError:
+        raise NMTError(f"{path}: permission denied; check the file's permissions") from None
+
+
+def read_lines(path: str | Path) -> Iterator[str]:
+    """Yield the lines of a UTF-8 (optionally .gz) text file without their line ending.
+
+    Lines are split on "\\n" only, so a stray "\\r" or U+2028 inside a sentence never shifts the
+    alignment of a parallel corpus; a Windows "\\r\\n" ending is removed. Bytes that are not UTF-8
+    are an error naming the file and line: silently replacing them would hide a broken corpus.
+    """
+    path = Path(path)
+    with _open_binary(path) as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise NMTError(
+                    f"{path}:{number}: bytes that are not UTF-8 (at byte {e.start} of the line); "
+                    "convert the file to UTF-8, e.g. with iconv -f LATIN1 -t UTF-8"
+                ) from None
+            yield line.rstrip("\n").rstrip("\r")
+
+
+def count_lines(path: str | Path) -> int:
+    """Number of lines as read_lines sees them (a last line without "\\n" counts)."""
+    path = Path(path)
+    count, last = 0, b"\n"
+    with _open_binary(path) as f:
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def check_parallel(src: str | Path, tgt: str | Path) -> int:
+    """Refuse a parallel corpus whose sides differ in length; return the number of pairs."""
+    n_src, n_tgt = count_lines(src), count_lines(tgt)
+    if n_src != n_tgt:
+        raise NMTError(
+            f"parallel files differ in length: {src} has {n_src} lines, {tgt} has {n_tgt}; "
+            "each source line must have exactly one target line"
+        )
+    return n_src
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,143 @@
+"""Greedy and beam search over any model that offers a step function.
+
+Search knows nothing of LSTMs. It calls
+    step_fn(prev_tokens (rows,), state) -> (log_probs (rows, vocab), state)
+and follows surviving rows with reorder_fn(state, row_index). In beam search rows are
+sentence-major: row b * beam + k is hypothesis k of sentence b. Sentences that are done leave the
+tensors, so the batch shrinks as it decodes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
+ReorderFn = Callable[[Any, torch.Tensor], Any]
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]   # without BOS and EOS
+    log_prob: float     # sum of the token log-probabilities, EOS included
+    score: float        # length-normalised log_prob: what hypotheses are ranked by
+
+
+def normalise(log_prob: float, length: int, alpha: float, mode: str = "gnmt") -> float:
+    """Length-normalised score; `length` counts EOS. gnmt: Wu et al. (2016) ((5 + len) / 6) ** alpha."""
+    if mode == "average":
+        return log_prob / length
+    if mode == "none" or alpha == 0:
+        return log_prob
+    return log_prob / ((5 + length) / 6) ** alpha
+
+
+def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> torch.Tensor:
+    """Leave only EOS possible in rows that reached their length limit. log_probs: (rows, vocab)."""
+    if not bool(at_limit.any()):
+        return log_probs
+    only_eos = torch.full_like(log_probs[0], float("-inf"))
+    only_eos[eos] = 0
+    return torch.where(at_limit[:, None], log_probs + only_eos, log_probs)
+
+
+def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: torch.Tensor, bos: int, eos: int,
+                  alpha: float = 0.0, norm: str = "gnmt") -> list[list[Hypothesis]]:
+    """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced."""
+    device = _device_of(state)
+    batch = len(max_lens)
+    alive = torch.arange(batch)                                       # sentence id of each row
+    tokens = torch.full((batch,), bos, dtype=torch.long, device=device)
+    history = torch.empty((batch, 0), dtype=torch.long, device=device)  # (rows, t)
+    total = torch.zeros(batch, device=device)                         # (rows,) summed log-probs
+    results: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    for t in range(int(max_lens.max()) + 1):
+        log_probs, state = step_fn(tokens, state)                     # (rows, vocab)
+        log_probs = _force_eos(log_probs, (t >= max_lens[alive]).to(device), eos)
+        best, tokens = log_probs.max(-1)                              # (rows,), (rows,)
+        total = total + best
+        ended = tokens == eos
+        if bool(ended.any()):
+            for i in ended.nonzero().flatten().tolist():
+                lp = float(total[i])
+                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, normalise(lp, t + 1, alpha, norm))]
+            keep = (~ended).nonzero().flatten()
+            alive, history, total, tokens = alive[keep.cpu()], history[keep], total[keep], tokens[keep]
+            if len(alive) == 0:
+                break
+            state = reorder_fn(state, keep)
+        history = torch.cat([history, tokens[:, None]], dim=1)
+    return results
+
+
+def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: torch.Tensor, bos: int, eos: int,
+                beam: int, alpha: float = 1.0, norm: str = "gnmt", n_best: int = 1) -> list[list[Hypothesis]]:
+    """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
+
+    `state` has one row per sentence; it is repeated `beam` times here. Worked example, beam 2,
+    one sentence, vocabulary {EOS, a, b}: step 0 has one live hypothesis (the others start at -inf so
+    the beam does not fill with copies). Each step scores every (hypothesis, token) pair, keeps the
+    best 2 * beam: EOS pairs ranked within the first `beam` become finished hypotheses, and the best
+    `beam` non-EOS pairs become the next live hypotheses. If "a" scores -0.1, "b" -0.5 and EOS -3,
+    the live beam is [a], [b]. A sentence is done once it has `beam` finished hypotheses or reaches its
+    length limit, where only EOS is allowed so every live hypothesis finishes.
+    """
+    device = _device_of(state)
+    batch, k = len(max_lens), beam
+    state = reorder_fn(state, torch.arange(batch, device=device).repeat_interleave(k))
+    alive = torch.arange(batch)                                          # sentence id of each group of k rows
+    tokens = torch.full((batch * k,), bos, dtype=torch.long, device=device)
+    history = torch.empty((batch * k, 0), dtype=torch.long, device=device)  # (rows, t)
+    scores = torch.full((batch, k), float("-inf"), device=device)          # (sentences, k) summed log-probs
+    scores[:, 0] = 0
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    for t in range(int(max_lens.max()) + 1):
+        n = len(alive)
+        log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
+        at_limit = t >= max_lens[alive]                                   # (n,)
+        log_probs = _force_eos(log_probs, at_limit.repeat_interleave(k).to(device), eos)
+        vocab = log_probs.size(-1)
+        cand = (scores[:, :, None] + log_probs.view(n, k, vocab)).view(n, k * vocab)
+        top_scores, top_idx = cand.topk(min(2 * k, k * vocab), dim=1)    # (n, 2k), best first
+        from_beam, top_tok = top_idx // vocab, top_idx % vocab
+        is_eos = top_tok == eos
+
+        ranked_first = torch.arange(top_idx.size(1), device=device) < k
+        to_finish = is_eos & ranked_first & torch.isfinite(top_scores)
+        if bool(to_finish.any()):
+            for i, j in to_finish.nonzero().tolist():
+                done_list = finished[int(alive[i])]
+                if len(done_list) < k:
+                    lp = float(top_scores[i, j])
+                    row = i * k + int(from_beam[i, j])
+                    done_list.append(Hypothesis(history[row].tolist(), lp, normalise(lp, t + 1, alpha, norm)))
+
+        live_scores, pos = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)  # (n, k)
+        rows = (torch.arange(n, device=device)[:, None] * k + from_beam.gather(1, pos)).view(-1)
+        tokens = top_tok.gather(1, pos).view(-1)
+        history = torch.cat([history[rows], tokens[:, None]], dim=1)
+        scores = live_scores
+        state = reorder_fn(state, rows)
+
+        done = at_limit.clone()
+        for i in range(n):
+            if len(finished[int(alive[i])]) >= k:
+                done[i] = True
+        if bool(done.any()):
+            keep = (~done).nonzero().flatten()
+            if len(keep) == 0:
+                break
+            keep_rows = (keep[:, None] * k + torch.arange(k)).view(-1).to(device)
+            alive, scores = alive[keep], scores[keep.to(device)]
+            tokens, history = tokens[keep_rows], history[keep_rows]
+            state = reorder_fn(state, keep_rows)
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _device_of(state: Any) -> torch.device:
+    while isinstance(state, (tuple, list)):
+        state = state[0]
+    return state.device

@@ -1,0 +1,129 @@
+"""Sentencepiece tokenizers with fixed special ids, trained per side or jointly."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import random
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sentencepiece as spm
+
+from nmt import NMTError
+from nmt.fileio import atomic_write_bytes, atomic_write_text, read_lines
+
+# The same in every model we train or load: the model and search rely on them.
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+MODEL_TYPES = ("unigram", "bpe", "char", "word")
+
+
+class Tokenizer:
+    """A loaded sentencepiece model: text <-> ids, with the special ids checked."""
+
+    def __init__(self, model_proto: bytes, name: str = "tokenizer"):
+        self.proto = bytes(model_proto)
+        self.sp = spm.SentencePieceProcessor()
+        try:
+            self.sp.LoadFromSerializedProto(self.proto)
+        except Exception as e:  # sentencepiece raises RuntimeError/OSError for corrupt protos
+            raise NMTError(f"{name}: not a valid sentencepiece model ({e})") from None
+        got = (self.sp.pad_id(), self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id())
+        if got != (PAD, UNK, BOS, EOS):
+            raise NMTError(
+                f"{name}: special ids (pad, unk, bos, eos) are {got}, nmt needs {(PAD, UNK, BOS, EOS)}; "
+                "train the tokenizer with `nmt train-tokenizer`"
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        path = Path(path)
+        if not path.is_file():
+            raise NMTError(f"{path}: no such tokenizer model; train one with `nmt train-tokenizer`")
+        return cls(path.read_bytes(), name=str(path))
+
+    def __len__(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        return self.sp.encode(lines)
+
+    def decode(self, ids: list[list[int]]) -> list[str]:
+        return self.sp.decode(ids)
+
+    def pieces(self, line: str) -> list[str]:
+        return self.sp.encode(line, out_type=str)
+
+
+def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:
+    # Reservoir sampling keeps memory at `limit` lines however large the corpus is.
+    lines = itertools.chain.from_iterable(read_lines(p) for p in paths)
+    reservoir: list[str] = []
+    rng = random.Random(seed)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if len(reservoir) < limit:
+            reservoir.append(line)
+        else:
+            j = rng.randint(0, i)
+            if j < limit:
+                reservoir[j] = line
+    rng.shuffle(reservoir)
+    return iter(reservoir)
+
+
+def _train_one(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int) -> bytes:
+    if model_type not in MODEL_TYPES:
+        raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
+    buffer = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=_sample_lines(paths, sample_size, seed),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=1.0,  # Latin scripts: keep every character rather than map rare ones to unk
+            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+            input_sentence_size=sample_size, shuffle_input_sentence=True,
+            num_threads=2, minloglevel=2,
+        )
+    except RuntimeError as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+        raise NMTError(f"sentencepiece could not train on {', '.join(map(str, paths))}: {msg}. "
+                       "With a small corpus, lower --vocab-size") from None
+    return buffer.getvalue()
+
+
+def unknown_share(tok: Tokenizer, lines: Iterable[str], sample: int = 2000) -> float:
+    """Share of pieces that are <unk> on the first `sample` lines (how much text the vocab loses)."""
+    batch = list(itertools.islice(lines, sample))
+    ids = [i for seq in tok.encode(batch) for i in seq]
+    return sum(i == UNK for i in ids) / max(1, len(ids))
+
+
+def train_tokenizers(src: Path, tgt: Path, out: Path, vocab_size: int = 8000, model_type: str = "unigram",
+                     joint: bool = False, sample_size: int = 1_000_000, seed: int = 1) -> dict:
+    """Train `out/src.model` and `out/tgt.model` (the same model twice with `joint`); return a summary."""
+    if joint:
+        proto = _train_one([src, tgt], vocab_size, model_type, sample_size, seed)
+        protos = {"src": proto, "tgt": proto}
+    else:
+        protos = {side: _train_one([path], vocab_size, model_type, sample_size, seed)
+                  for side, path in (("src", src), ("tgt", tgt))}
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"joint": joint, "model_type": model_type}
+    for side, path in (("src", src), ("tgt", tgt)):
+        tok = Tokenizer(protos[side], name=side)
+        atomic_write_bytes(out / f"{side}.model", protos[side])
+        summary[side] = {"vocab_size": len(tok), "unk_share": unknown_share(tok, read_lines(path)), "trained_on": str(path)}
+    atomic_write_text(out / "tokenizers.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def load_tokenizers(directory: str | Path) -> tuple[Tokenizer, Tokenizer]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NMTError(f"{directory}: no such tokenizer folder; make one with `nmt train-tokenizer --out {directory}`")
+    return Tokenizer.load(directory / "src.model"), Tokenizer.load(directory / "tgt.model")

@@ -1,0 +1,394 @@
+"""The training loop: the only place where data, model and softmax meet.
+
+A run folder holds everything:  config.yaml, tokenizers/, prepared/, train.log, metrics.jsonl,
+last.pt (newest), best.pt (best validation metric), step_N.pt (the last `keep_last`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from nmt import NMTError, checkpoint
+from nmt.config import Config, DecodeConfig, from_dict
+from nmt.corpus import PreparedCorpus, prepared_or_cached
+from nmt.data import Batch, make_batch, token_batches
+from nmt.evaluate import corpus_bleu
+from nmt.fileio import atomic_write_text, check_parallel, read_lines
+from nmt.model import Seq2Seq
+from nmt.softmax import Sampler
+from nmt.tokenizer import EOS, PAD, Tokenizer, load_tokenizers, train_tokenizers
+from nmt.translate import Translator
+
+log = logging.getLogger("nmt")
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint so a resume continues exactly here."""
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0          # batches of `epoch` already trained on
+    best: float | None = None        # best value of the chosen metric
+    bad_evals: int = 0               # validations since the best one
+
+
+class Interrupt:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps, so a checkpoint is saved."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. inside some test runners)
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class Meter:
+    """Prints progress: a live line on a terminal, plain log lines otherwise; JSON lines always."""
+
+    def __init__(self, out: Path, cfg: Config, start_step: int):
+        self.cfg, self.metrics = cfg, out / "metrics.jsonl"
+        self.live = sys.stderr.isatty()
+        self.t0 = self.t_last = time.time()
+        self.start_step = start_step
+        self.loss = self.tokens = 0.0
+        self.n = 0
+
+    def add(self, loss_sum: float, ntokens: int) -> None:
+        self.loss += loss_sum
+        self.tokens += ntokens
+        self.n += 1
+
+    def write(self, record: dict) -> None:
+        with open(self.metrics, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def eta(self, step: int) -> str:
+        train = self.cfg.train
+        rate = (step - self.start_step) / max(1e-9, time.time() - self.t0)
+        left = []
+        if train.max_steps:
+            left.append((train.max_steps - step) / max(rate, 1e-9))
+        if train.max_minutes:
+            left.append(train.max_minutes * 60 - (time.time() - self.t0))
+        if not left:
+            return "?"
+        return time.strftime("%H:%M:%S", time.gmtime(max(0, min(left))))
+
+    def tick(self, step: int, lr: float, force: bool = False) -> None:
+        if self.n == 0:
+            return
+        loss = self.loss / max(1, self.tokens)
+        tps = self.tokens / max(1e-9, time.time() - self.t_last)
+        line = (f"step {step} | loss {loss:.3f} | ppl {math.exp(min(loss, 50)):.1f} | lr {lr:.2e} | "
+                f"{tps:.0f} tok/s | eta {self.eta(step)}")
+        if self.live:
+            print("\r" + line + " " * 4, end="", file=sys.stderr, flush=True)
+        if force or step % self.cfg.train.log_every == 0:
+            if self.live:
+                print(file=sys.stderr)
+            logging.getLogger("nmt.file").info(line) if self.live else log.info(line)
+            self.write({"type": "train", "step": step, "loss": loss, "ppl": math.exp(min(loss, 50)), "lr": lr,
+                        "tok_per_s": tps, "time": time.time()})
+            self.loss = self.tokens = 0.0
+            self.n = 0
+            self.t_last = time.time()
+
+
+def _setup_logging(out: Path) -> None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handler = logging.FileHandler(out / "train.log")
+    handler.setFormatter(fmt)
+    for name in ("nmt", "nmt.file"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.FileHandler)]
+        logger.addHandler(handler)
+    logging.getLogger("nmt.file").propagate = False
+
+
+def target_counts(corpus: PreparedCorpus, vocab: int) -> torch.Tensor:
+    """(vocab,) how often each target piece occurs, EOS counted once per sentence: the sampler's data."""
+    counts = np.bincount(np.asarray(corpus.bins["tgt"]), minlength=vocab).astype(np.float64)
+    counts[EOS] += len(corpus)
+    return torch.from_numpy(counts)
+
+
+def batch_loss(model: Seq2Seq, batch: Batch, cfg: Config, sampler: Sampler | None,
+               generator: torch.Generator | None) -> torch.Tensor:
+    """Summed loss over the batch's real target tokens (divide by batch.ntokens for the mean)."""
+    hidden = model(batch.src, batch.src_lens, batch.tgt_in)  # (batch, tgt_len, hidden)
+    mask = batch.tgt_out != PAD
+    h, y = hidden[mask], batch.tgt_out[mask]                  # (n, hidden), (n,)
+    train = cfg.train
+    if sampler is None:
+        return model.output.full_loss(h, y, train.label_smoothing)
+    negatives = sampler.sample(train.num_sampled, generator).to(h.device)  # (S,) shared by the batch
+    return model.output.sampled_loss(h, y, negatives, sampler.log_expected(negatives, train.num_sampled),
+                                     sampler.log_expected(y, train.num_sampled), train.label_smoothing)
+
+
+class Validator:
+    """Full-softmax loss and perplexity, and greedy BLEU, on the validation set."""
+
+    def __init__(self, src_path: str, tgt_path: str, src_tok: Tokenizer, tgt_tok: Tokenizer, cfg: Config):
+        check_parallel(src_path, tgt_path)
+        self.src_lines, self.refs = list(read_lines(src_path)), list(read_lines(tgt_path))
+        max_len = cfg.model.max_len
+        self.src_ids = [s[:max_len] for s in src_tok.encode(self.src_lines)]
+        tgt_ids = [t[:max_len] for t in tgt_tok.encode(self.refs)]
+        pairs = [(s, t) for s, t in zip(self.src_ids, tgt_ids) if s and t]
+        s_len = np.array([len(s) for s, _ in pairs])
+        t_len = np.array([len(t) for _, t in pairs])
+        self.batches = [make_batch([pairs[i][0] for i in b], [pairs[i][1] for i in b], cfg.model.reverse_source)
+                        for b in token_batches(s_len, t_len, cfg.train.max_tokens, seed=0, epoch=0)]
+        self.src_tok, self.tgt_tok, self.cfg = src_tok, tgt_tok, cfg
+
+    @torch.inference_mode()
+    def __call__(self, model: Seq2Seq, device: torch.device, want_bleu: bool = True) -> dict:
+        model.eval()
+        total, ntok = 0.0, 0
+        for batch in self.batches:
+            batch = batch.to(device)
+            hidden = model(batch.src, batch.src_lens, batch.tgt_in)
+            mask = batch.tgt_out != PAD
+            total += float(model.output.full_loss(hidden[mask], batch.tgt_out[mask]))
+            ntok += batch.ntokens
+        result = {"loss": total / ntok, "ppl": math.exp(min(total / ntok, 50))}
+        if want_bleu:
+            translator = Translator([model], self.src_tok, self.tgt_tok, device)
+            hyps = translator.translate_ids(self.src_ids, DecodeConfig(beam=1))
+            result["bleu"] = corpus_bleu(self.tgt_tok.decode([h[0].tokens for h in hyps]), self.refs)
+        model.train()
+        return result
+
+
+def _better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value > best if metric == "bleu" else value < best
+
+
+def _require_files(cfg: Config) -> None:
+    d = cfg.data
+    for key in ("train_src", "train_tgt", "valid_src", "valid_tgt"):
+        value = getattr(d, key)
+        if not value:
+            raise NMTError(f"data.{key} is not set; give --{key.replace('_', '-')} FILE or set it in the config")
+        if not Path(value).is_file():
+            raise NMTError(f"data.{key}: {value}: no such file (for Multi30k run `nmt data multi30k --out data/multi30k`)")
+
+
+def _tokenizers(cfg: Config, out: Path) -> tuple[Tokenizer, Tokenizer]:
+    if cfg.data.tokenizers:
+        return load_tokenizers(cfg.data.tokenizers)
+    folder = out / "tokenizers"
+    if not (folder / "src.model").is_file():
+        log.info("training tokenizers (vocab %d, %s) into %s", cfg.data.vocab_size, cfg.data.model_type, folder)
+        train_tokenizers(Path(cfg.data.train_src), Path(cfg.data.train_tgt), folder, cfg.data.vocab_size,
+                         cfg.data.model_type, cfg.data.joint, seed=cfg.train.seed)
+    return load_tokenizers(folder)
+
+
+def _resume_config(saved: dict, overrides: Config | None, changed: set[str]) -> Config:
+    cfg = from_dict(saved)
+    if overrides is None:
+        return cfg
+    for key in sorted(changed):
+        section, name = key.split(".", 1)
+        if section != "train":
+            raise NMTError(f"{key} cannot change on resume (only train.* settings can); start a new run instead")
+        setattr(cfg.train, name, getattr(overrides.train, name))
+    return cfg
+
+
+def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozenset(),
+        reset_optimizer: bool = False, device: str | None = None) -> dict:
+    """Train (or resume) a run in `out`. `changed`: keys the user set on the command line.
+
+    Returns a summary with the reason the run stopped: max_steps, max_minutes, max_epochs,
+    early_stopping or interrupted.
+    """
+    out = Path(out)
+    saved = None
+    if resume:
+        last = out / "last.pt"
+        if not last.is_file():
+            raise NMTError(f"{out}: nothing to resume (no last.pt); start a run with --out {out}")
+        saved = checkpoint.load(last)
+        cfg = _resume_config(saved["config"], cfg, changed)
+    elif out.exists() and any(out.glob("*.pt")):
+        raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
+    _require_files(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out)
+    train_cfg = cfg.train
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(train_cfg.seed)
+
+    n_train = check_parallel(cfg.data.train_src, cfg.data.train_tgt)
+    if saved is not None:
+        src_tok = Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer")
+        tgt_tok = Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer")
+    else:
+        src_tok, tgt_tok = _tokenizers(cfg, out)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    corpus, stats = prepared_or_cached(Path(cfg.data.train_src), Path(cfg.data.train_tgt), src_tok, tgt_tok,
+                                       out / "prepared" / "train", cfg.model.max_len)
+    if stats is not None:
+        log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
+                 stats.kept, n_train, stats.dropped_empty, stats.dropped_long, cfg.model.max_len)
+    validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, src_tok, tgt_tok, cfg)
+
+    model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
+    counts = saved["target_counts"] if saved is not None else target_counts(corpus, len(tgt_tok))
+    use_sampled = train_cfg.loss == "sampled" and train_cfg.num_sampled < len(tgt_tok)
+    sampler = Sampler.build(train_cfg.sampler, counts, train_cfg.sampler_power) if use_sampled else None
+    generator = torch.Generator().manual_seed(train_cfg.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    scheduler = None
+    if train_cfg.schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max" if train_cfg.metric == "bleu" else "min", factor=train_cfg.lr_decay,
+            patience=train_cfg.lr_patience, min_lr=train_cfg.min_lr)
+    progress = Progress()
+
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        progress = Progress(**saved["progress"])
+        if not reset_optimizer:
+            optimizer.load_state_dict(saved["optimizer"])
+            if scheduler is not None and saved.get("scheduler"):
+                scheduler.load_state_dict(saved["scheduler"])
+        if reset_optimizer or "train.lr" in changed:
+            for group in optimizer.param_groups:
+                group["lr"] = train_cfg.lr
+            if scheduler is not None:
+                scheduler.best, scheduler.num_bad_epochs = scheduler.mode_worse, 0
+                scheduler._last_lr = [train_cfg.lr for _ in optimizer.param_groups]
+        torch.set_rng_state(saved["rng"]["torch"])
+        generator.set_state(saved["rng"]["sampler"])
+        if device.type == "cuda" and saved["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(saved["rng"]["cuda"])
+        log.info("resumed %s at step %d (epoch %d, batch %d)", out, progress.step, progress.epoch + 1,
+                 progress.batch_in_epoch)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %d threads",
+             cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.emb, n_params / 1e6, len(src_tok),
+             len(tgt_tok), "sampled" if use_sampled else "full",
+             f" ({train_cfg.num_sampled} negatives, {train_cfg.sampler})" if use_sampled else "", device,
+             torch.get_num_threads())
+
+    def save(name: str) -> None:
+        checkpoint.save(out / name, {
+            "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "src_tokenizer": src_tok.proto, "tgt_tokenizer": tgt_tok.proto, "target_counts": counts,
+            "progress": progress.__dict__, "step": progress.step,
+            "rng": {"torch": torch.get_rng_state(), "sampler": generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
+        })
+
+    def validate() -> bool:
+        """Validate, save checkpoints, step the schedule; True when early stopping says stop."""
+        result = validator(model, device)
+        value = result[train_cfg.metric]
+        improved = _better(train_cfg.metric, value, progress.best)
+        if improved:
+            progress.best, progress.bad_evals = value, 0
+        else:
+            progress.bad_evals += 1
+        if scheduler is not None:
+            scheduler.step(value)
+        record = {"type": "valid", "step": progress.step, "epoch": progress.epoch + 1, **result,
+                  "lr": optimizer.param_groups[0]["lr"], "best": progress.best, "time": time.time()}
+        meter.write(record)
+        log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", progress.step, result["loss"], result["ppl"],
+                 result.get("bleu", float("nan")), " | new best" if improved else f" | {progress.bad_evals} without improvement")
+        save(f"step_{progress.step}.pt")
+        if improved:
+            save("best.pt")
+        save("last.pt")
+        for old in sorted(out.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))[:-train_cfg.keep_last or None]:
+            old.unlink()
+        return bool(train_cfg.patience) and progress.bad_evals >= train_cfg.patience
+
+    meter = Meter(out, cfg, progress.step)
+    src_lens, tgt_lens = corpus.lengths("src"), corpus.lengths("tgt")
+    started, reason, bad_steps = time.time(), "max_epochs", 0
+    model.train()
+    with Interrupt() as interrupt:
+        while progress.epoch < train_cfg.max_epochs and reason == "max_epochs":
+            batches = token_batches(src_lens, tgt_lens, train_cfg.max_tokens, train_cfg.seed, progress.epoch)
+            while progress.batch_in_epoch < len(batches):
+                index = batches[progress.batch_in_epoch]
+                batch = make_batch([corpus.sentence("src", i) for i in index], [corpus.sentence("tgt", i) for i in index],
+                                   cfg.model.reverse_source).to(device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    loss_sum = batch_loss(model, batch, cfg, sampler, generator)
+                loss = loss_sum / batch.ntokens
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
+                progress.batch_in_epoch += 1
+                if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+                    bad_steps += 1
+                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, float(loss))
+                    if bad_steps >= train_cfg.max_bad_steps:
+                        save("last.pt")
+                        raise NMTError(f"{bad_steps} steps in a row had a NaN/inf loss; stopped. {out / 'last.pt'} holds the "
+                                       "last good parameters: lower train.lr or train.clip and resume with --resume")
+                    continue
+                bad_steps = 0
+                optimizer.step()
+                progress.step += 1
+                meter.add(float(loss_sum.detach()), batch.ntokens)
+                meter.tick(progress.step, optimizer.param_groups[0]["lr"])
+                if train_cfg.valid_every and progress.step % train_cfg.valid_every == 0 and validate():
+                    reason = "early_stopping"
+                elif train_cfg.max_steps and progress.step >= train_cfg.max_steps:
+                    reason = "max_steps"
+                elif train_cfg.max_minutes and time.time() - started >= train_cfg.max_minutes * 60:
+                    reason = "max_minutes"
+                elif interrupt.signal is not None:
+                    reason = "interrupted"
+                if reason != "max_epochs":
+                    break
+            else:
+                progress.epoch += 1
+                progress.batch_in_epoch = 0
+                if not train_cfg.valid_every and validate():
+                    reason = "early_stopping"
+    meter.tick(progress.step, optimizer.param_groups[0]["lr"], force=True)
+    save("last.pt")
+    elapsed = time.time() - started
+    log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "), progress.step,
+             elapsed / 60, out)
+    return {"reason": reason, "step": progress.step, "epoch": progress.epoch, "best": progress.best,
+            "minutes": elapsed / 60, "signal": interrupt.signal}
