@@ -359,7 +359,7 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
                 progress.batch_in_epoch += 1
                 if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
                     bad_steps += 1
-                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, float(loss))
+                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, float(loss.detach()))
                     if bad_steps >= train_cfg.max_bad_steps:
                         save("last.pt")
                         raise NMTError(f"{bad_steps} steps in a row had a NaN/inf loss; stopped. {out / 'last.pt'} holds the "

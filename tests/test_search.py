@@ -1,0 +1,120 @@
+"""Search driven by hand-written probability tables; expected answers worked out by hand."""
+
+import math
+
+import torch
+
+from nmt.search import beam_search, greedy_search, normalise
+
+EOS, BOS = 0, 9  # a 4-token toy vocabulary {EOS, a=1, b=2, c=3}; BOS only ever fed in
+L = math.log
+
+
+def table_step(table):
+    """A fake model whose next-token distribution depends only on the prefix so far.
+
+    State is a (1, rows, 1) tensor holding an id for each row's prefix; `table` maps a prefix tuple to
+    a probability list over {EOS, a, b, c}. Missing prefixes end with certainty.
+    """
+    prefixes = {(): 0}
+    names = [()]
+
+    def step(tokens, state):
+        rows = []
+        new_ids = []
+        for r in range(tokens.size(0)):
+            prefix = names[int(state[0, r, 0])]
+            if int(tokens[r]) != BOS:
+                prefix = prefix + (int(tokens[r]),)
+            if prefix not in prefixes:
+                prefixes[prefix] = len(names)
+                names.append(prefix)
+            new_ids.append(prefixes[prefix])
+            probs = table.get(prefix, [1.0, 0.0, 0.0, 0.0])
+            rows.append([L(p) if p > 0 else float("-inf") for p in probs])
+        return torch.tensor(rows), torch.tensor(new_ids, dtype=torch.float).view(1, -1, 1)
+
+    return step
+
+
+def reorder(state, index):
+    return state.index_select(1, index)
+
+
+def start(n=1):
+    return torch.zeros(1, n, 1)
+
+
+# Greedy takes a (0.6) then EOS (0.55): "a", log-prob log .6 + log .55.
+# Beam 2 keeps a (0.6) and b (0.4); after "b" comes c with certainty then EOS with certainty:
+# "b c" = 0.4 > "a" = 0.33, a path greedy cannot see.
+TABLE = {
+    (): [0.0, 0.6, 0.4, 0.0],
+    (1,): [0.55, 0.0, 0.0, 0.45],
+    (1, 3): [0.5, 0.5, 0.0, 0.0],
+    (2,): [0.0, 0.0, 0.0, 1.0],
+    (2, 3): [1.0, 0.0, 0.0, 0.0],
+}
+
+
+def test_greedy_follows_the_best_token():
+    [[hyp]] = greedy_search(table_step(TABLE), reorder, start(), torch.tensor([10]), BOS, EOS)
+    assert hyp.tokens == [1]
+    assert math.isclose(hyp.log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
+
+
+def test_beam_finds_the_better_path_and_ranks_n_best():
+    [hyps] = beam_search(table_step(TABLE), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=0.0, n_best=2)
+    assert [h.tokens for h in hyps] == [[2, 3], [1]]
+    assert math.isclose(hyps[0].log_prob, L(0.4), rel_tol=1e-6)
+    assert math.isclose(hyps[1].log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
+    assert hyps[0].score >= hyps[1].score
+
+
+def test_length_penalty_can_prefer_longer_hypotheses():
+    # "a" = .33 (length 2 with EOS); "b c" = .30 (length 3). Raw: "a" wins. With alpha 2:
+    # log .33 / (7/6)^2 = -0.8146, log .30 / (8/6)^2 = -0.6772, so "b c" wins.
+    table = dict(TABLE)
+    table[(2, 3)] = [0.75, 0.25, 0.0, 0.0]
+    [raw] = beam_search(table_step(table), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=0.0)
+    [pen] = beam_search(table_step(table), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=2.0)
+    assert raw[0].tokens == [1] and pen[0].tokens == [2, 3]
+    assert math.isclose(pen[0].score, L(0.3) / (8 / 6) ** 2, rel_tol=1e-6)
+    assert math.isclose(normalise(-1.0, 3, 1.0, "average"), -1 / 3)
+
+
+def test_max_length_forces_eos():
+    loop = {(): [0.1, 0.9, 0, 0], (1,): [0.1, 0.9, 0, 0], (1, 1): [0.1, 0.9, 0, 0], (1, 1, 1): [0.1, 0.9, 0, 0]}
+    [[g]] = greedy_search(table_step(loop), reorder, start(), torch.tensor([2]), BOS, EOS)
+    assert g.tokens == [1, 1]  # two tokens, then EOS is the only choice
+    assert math.isclose(g.log_prob, 2 * L(0.9) + L(0.1), rel_tol=1e-6)  # a forced EOS keeps its own probability
+    [b] = beam_search(table_step(loop), reorder, start(), torch.tensor([2]), BOS, EOS, beam=3, n_best=3)
+    assert all(len(h.tokens) <= 2 for h in b)
+
+
+def test_beam_one_equals_greedy_on_a_batch():
+    torch.manual_seed(0)
+    vocab, rows = 7, 5
+    table = {}
+    def random_step(tokens, state):
+        # deterministic pseudo-model: log-probs from the state and the token
+        state = state * 0.7 + tokens.float().view(1, -1, 1) * 0.3
+        logits = torch.sin(state[0] * torch.arange(1, vocab + 1).float() * 1.3)
+        return logits.log_softmax(-1), state
+    start_state = torch.rand(1, rows, 1)
+    max_lens = torch.tensor([3, 8, 12, 5, 20])
+    g = greedy_search(random_step, reorder, start_state, max_lens, bos=6, eos=0, alpha=1.0)
+    b = beam_search(random_step, reorder, start_state, max_lens, bos=6, eos=0, beam=1, alpha=1.0)
+    assert [x[0].tokens for x in g] == [x[0].tokens for x in b]
+    for x, y in zip(g, b):
+        assert math.isclose(x[0].score, y[0].score, rel_tol=1e-5)
+
+
+def test_each_sentence_in_a_batch_is_searched_independently():
+    # Three sentences in one batch give what each gives alone.
+    step = table_step(TABLE)
+    batched = beam_search(step, reorder, start(3), torch.tensor([10, 1, 10]), BOS, EOS, beam=2, alpha=0.0)
+    alone = [beam_search(table_step(TABLE), reorder, start(), torch.tensor([n]), BOS, EOS, beam=2, alpha=0.0)[0]
+             for n in (10, 1, 10)]
+    assert [h[0].tokens for h in batched] == [h[0].tokens for h in alone]
+    assert batched[1][0].tokens == [1]  # limit 1: "b c" cannot be reached

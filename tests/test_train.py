@@ -1,0 +1,165 @@
+import json
+import time
+
+import pytest
+import torch
+
+from nmt import NMTError, checkpoint
+from nmt import train as train_mod
+from nmt.config import DecodeConfig, ModelConfig
+from nmt.data import make_batch
+from nmt.model import Seq2Seq
+from nmt.search import greedy_search
+from nmt.model import reorder_state
+from nmt.data import pad_sources
+from nmt.tokenizer import BOS, EOS
+from tests.conftest import tiny_config
+
+
+def test_overfits_a_copy_task_to_near_perfect_accuracy():
+    """Learning works end to end: a tiny model learns to copy 5-8 token sequences through the sampled
+    softmax, in well under a minute. Reading the source reversed puts the first word to write right
+    next to the decoder's start: the short dependency Sutskever et al. exploited."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    vocab = 14
+    data = [torch.randint(4, vocab, (int(torch.randint(5, 9, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(3000)]
+    cfg = ModelConfig(emb=32, hidden=128, layers=1, dropout=0.0)
+    model = Seq2Seq(vocab, vocab, cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    from nmt.softmax import Sampler
+    sampler = Sampler.build("unigram", torch.ones(vocab))
+    start = time.time()
+    for step in range(1600):
+        idx = torch.randint(0, len(data), (64,), generator=g).tolist()
+        batch = make_batch([data[i] for i in idx], [data[i] for i in idx], reverse=True)
+        hidden = model(batch.src, batch.src_lens, batch.tgt_in)
+        mask = batch.tgt_out != 0
+        neg = sampler.sample(6, g)
+        loss = model.output.sampled_loss(hidden[mask], batch.tgt_out[mask], neg, sampler.log_expected(neg, 6),
+                                         sampler.log_expected(batch.tgt_out[mask], 6)) / batch.ntokens
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    model.eval()
+    test = [torch.randint(4, vocab, (7,), generator=g).tolist() for _ in range(200)]
+    with torch.no_grad():
+        state = model.encode(*pad_sources(test, reverse=True))
+        hyps = greedy_search(model.step, reorder_state, state, torch.full((200,), 12), BOS, EOS)
+    accuracy = sum(h[0].tokens == s for h, s in zip(hyps, test)) / len(test)
+    assert accuracy >= 0.95, accuracy
+    assert time.time() - start < 60
+
+
+def _params(path):
+    return checkpoint.load(path)["model"]
+
+
+def test_run_writes_a_complete_run_folder(toy, tmp_path):
+    cfg = tiny_config(toy, max_steps=30, valid_every=10, keep_last=2)
+    summary = train_mod.run(cfg, tmp_path / "run")
+    run = tmp_path / "run"
+    assert summary["reason"] == "max_steps" and summary["step"] == 30
+    assert sorted(p.name for p in run.glob("*.pt")) == ["best.pt", "last.pt", "step_20.pt", "step_30.pt"]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in records if r["type"] == "valid"]
+    assert [r["step"] for r in valid] == [10, 20, 30]
+    assert all(0 <= r["bleu"] <= 100 and r["ppl"] > 1 for r in valid)
+    assert "validation step 30" in (run / "train.log").read_text()
+    ckpt = checkpoint.load(run / "last.pt")
+    assert ckpt["progress"]["step"] == 30 and ckpt["src_tokenizer"] == toy["src_tok"].proto
+    assert (run / "config.yaml").is_file()
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_parameters(toy, tmp_path):
+    full = tiny_config(toy, max_steps=40, valid_every=10, seed=3)
+    train_mod.run(full, tmp_path / "a")
+    part = tiny_config(toy, max_steps=17, valid_every=10, seed=3)
+    assert train_mod.run(part, tmp_path / "b")["step"] == 17
+    mid = _params(tmp_path / "b" / "last.pt")
+    summary = train_mod.run(tiny_config(toy, max_steps=40), tmp_path / "b", resume=True, changed={"train.max_steps"})
+    assert summary["step"] == 40
+    a, b = _params(tmp_path / "a" / "last.pt"), _params(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # and the resumed part really trained: the parameters moved from the interrupted point
+    assert not all(torch.equal(a[k], mid[k]) for k in a)
+
+
+def test_resume_with_a_new_learning_rate(toy, tmp_path):
+    train_mod.run(tiny_config(toy, max_steps=5, valid_every=5), tmp_path / "r")
+    before = _params(tmp_path / "r" / "last.pt")
+    train_mod.run(tiny_config(toy, max_steps=10, lr=0.0), tmp_path / "r", resume=True,
+                  changed={"train.max_steps", "train.lr"})
+    ckpt = checkpoint.load(tmp_path / "r" / "last.pt")
+    assert ckpt["progress"]["step"] == 10 and ckpt["optimizer"]["param_groups"][0]["lr"] == 0.0
+    assert all(torch.equal(before[k], ckpt["model"][k]) for k in before)  # lr 0: nothing moved
+
+
+def test_resume_refuses_model_changes_and_missing_runs(toy, tmp_path):
+    train_mod.run(tiny_config(toy, max_steps=3, valid_every=3), tmp_path / "r")
+    with pytest.raises(NMTError, match="model.hidden cannot change on resume"):
+        train_mod.run(tiny_config(toy), tmp_path / "r", resume=True, changed={"model.hidden"})
+    with pytest.raises(NMTError, match="nothing to resume"):
+        train_mod.run(tiny_config(toy), tmp_path / "none", resume=True)
+    with pytest.raises(NMTError, match="--resume"):
+        train_mod.run(tiny_config(toy, max_steps=3), tmp_path / "r")
+
+
+def test_mismatched_training_files_are_refused_before_training(toy, tmp_path):
+    bad = tmp_path / "bad.en"
+    bad.write_text("one line\n")
+    cfg = tiny_config(toy)
+    cfg.data.train_tgt = str(bad)
+    with pytest.raises(NMTError, match=r"train.de has 600 lines, .*bad.en has 1"):
+        train_mod.run(cfg, tmp_path / "r")
+    assert not list((tmp_path / "r").glob("*.pt")) if (tmp_path / "r").exists() else True
+
+
+def test_nan_losses_skip_updates_then_stop_with_the_last_good_checkpoint(toy, tmp_path, monkeypatch):
+    real = train_mod.batch_loss
+    calls = {"n": 0}
+
+    def flaky(model, batch, *args):
+        calls["n"] += 1
+        loss = real(model, batch, *args)
+        return loss * float("nan") if calls["n"] > 4 else loss
+
+    monkeypatch.setattr(train_mod, "batch_loss", flaky)
+    with pytest.raises(NMTError, match="NaN/inf"):
+        train_mod.run(tiny_config(toy, max_steps=50, max_bad_steps=3), tmp_path / "r")
+    ckpt = checkpoint.load(tmp_path / "r" / "last.pt")
+    assert ckpt["progress"]["step"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_sigint_saves_a_checkpoint_and_stops_cleanly(toy, tmp_path, monkeypatch):
+    import os
+    import signal
+    real = train_mod.batch_loss
+    calls = {"n": 0}
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)
+
+    monkeypatch.setattr(train_mod, "batch_loss", interrupting)
+    summary = train_mod.run(tiny_config(toy, max_steps=100), tmp_path / "r")
+    assert summary["reason"] == "interrupted" and summary["step"] == 6
+    assert checkpoint.load(tmp_path / "r" / "last.pt")["progress"]["step"] == 6
+
+
+def test_early_stopping_when_the_metric_stalls(toy, tmp_path):
+    summary = train_mod.run(tiny_config(toy, max_steps=100, valid_every=4, lr=0.0, patience=2, metric="loss"),
+                            tmp_path / "r")
+    assert summary["reason"] == "early_stopping" and summary["step"] == 12
+
+
+@pytest.mark.parametrize("overrides", [{"loss": "full", "schedule": "constant"}, {"sampler": "log_uniform", "label_smoothing": 0.1}])
+def test_loss_variants_train(toy, tmp_path, overrides):
+    summary = train_mod.run(tiny_config(toy, max_steps=4, valid_every=4, **overrides), tmp_path / "r")
+    assert summary["step"] == 4
