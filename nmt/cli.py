@@ -49,8 +49,9 @@ def data_multi30k(
                                          "(default: $NMT_MULTI30K_MIRROR, else the official repository)."),
     force: bool = typer.Option(False, "--force", help="Overwrite files that already exist."),
 ):
-    """Get Multi30k task 1, verify its sha256 sums, write plain UTF-8 text.
+    """Get Multi30k task 1 (sha256-verified) as plain text.
 
+    \b
     Example: nmt data multi30k --out data/multi30k --src de --tgt en --mirror ../shared/data/multi30k
     """
     from nmt.fetch import fetch_multi30k
@@ -71,8 +72,11 @@ def train_tokenizer(
     sample: int = typer.Option(1_000_000, "--sample", min=1, help="Sentences sampled for training (big corpora)."),
     force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
 ):
-    """Train sentencepiece tokenizers with fixed special ids (pad 0, unk 1, bos 2, eos 3).
+    """Train sentencepiece tokenizers for both sides.
 
+    Special ids are fixed in every model: pad 0, unk 1, bos 2, eos 3.
+
+    \b
     Example: nmt train-tokenizer --src data/multi30k/train.de --tgt data/multi30k/train.en --out tok
     """
     from nmt.tokenizer import train_tokenizers
@@ -93,8 +97,11 @@ def prepare(
     max_len: int = typer.Option(100, "--max-len", min=1, help="Drop pairs with a side longer than this (tokens)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing prepared folder."),
 ):
-    """Encode a parallel corpus once into memory-mappable token arrays (training does this itself, cached).
+    """Binarize a parallel corpus for training.
 
+    Encodes once into memory-mapped token arrays (nmt train does this itself, cached).
+
+    \b
     Example: nmt prepare --src data/multi30k/train.de --tgt data/multi30k/train.en --tokenizers tok --out prep
     """
     from nmt.corpus import prepare as run_prepare
@@ -128,8 +135,9 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
-    """Train a reversed-input LSTM encoder-decoder with sampled softmax.
+    """Train or resume a reversed-input LSTM encoder-decoder.
 
+    \b
     Examples:
       nmt train --config configs/multi30k-de-en-small.yaml --out runs/small --max-minutes 10
       nmt train --resume runs/small --max-steps 5000
@@ -190,12 +198,14 @@ def translate(
     device: Optional[str] = typer.Option(None, "--device"),
     threads: int = typer.Option(0, "--threads", min=0),
 ):
-    """Translate text, one output line per input line, in order.
+    """Translate text: one output line per input line, in order.
 
+    \b
     Examples:
       nmt translate --model runs/small < test.de > hyp.en
       nmt translate --model runs/small --input test.de --output hyp.en --greedy
       nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
+
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
     """
@@ -241,8 +251,9 @@ def evaluate(
     greedy: bool = typer.Option(False, "--greedy"),
     save_hyp: Optional[Path] = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
 ):
-    """Score hypotheses with sacreBLEU (BLEU, chrF, TER), signatures included.
+    """Score translations with sacreBLEU (BLEU, chrF, TER).
 
+    \b
     Examples:
       nmt evaluate --hyp hyp.en --ref data/multi30k/test2016.en
       nmt evaluate --model runs/small --src data/multi30k/test2016.de --ref data/multi30k/test2016.en --beam 5
@@ -277,8 +288,9 @@ def average(
     checkpoints: List[Path] = typer.Argument(..., help="Checkpoints of one run (e.g. runs/x/step_*.pt)."),
     out: Path = typer.Option(..., "--out", help="Averaged checkpoint to write."),
 ):
-    """Average the weights of several checkpoints into one (often better than any of them).
+    """Average the weights of several checkpoints into one.
 
+    \b
     Example: nmt average runs/small/step_*.pt --out runs/small/avg.pt
     """
     from nmt.checkpoint import average as run_average

@@ -78,6 +78,9 @@ def _train_one(paths: list[Path], vocab_size: int, model_type: str, sample_size:
     if model_type not in MODEL_TYPES:
         raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
     buffer = io.BytesIO()
+    # A unigram vocabulary may come out a little smaller than asked when the corpus has too few
+    # distinct pieces (Multi30k English stops at 7,931 of 8,000); other types need an exact size.
+    soft = {"hard_vocab_limit": False} if model_type == "unigram" else {}
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=_sample_lines(paths, sample_size, seed),
@@ -87,7 +90,7 @@ def _train_one(paths: list[Path], vocab_size: int, model_type: str, sample_size:
             character_coverage=1.0,  # Latin scripts: keep every character rather than map rare ones to unk
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=sample_size, shuffle_input_sentence=True,
-            num_threads=2, minloglevel=2,
+            num_threads=2, minloglevel=2, **soft,
         )
     except RuntimeError as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)

@@ -44,9 +44,12 @@ def test_unknown_share_is_reported(toy, tmp_path):
     assert UNK in tok.encode(["ж"])[0]
 
 
-def test_vocab_too_large_for_corpus_says_what_to_do(toy, tmp_path):
+def test_vocab_too_large_for_corpus(toy, tmp_path):
+    # unigram treats the size as an upper bound; bpe needs it exactly and says what to do
+    summary = train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "u", vocab_size=500)
+    assert 30 < summary["src"]["vocab_size"] < 500
     with pytest.raises(NMTError, match="lower --vocab-size"):
-        train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "big", vocab_size=50000)
+        train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "big", vocab_size=50000, model_type="bpe")
 
 
 def test_missing_tokenizer_folder(tmp_path):

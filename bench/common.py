@@ -1,0 +1,62 @@
+"""What every benchmark shares: the machine description, a table printer, and a results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DATA = ROOT / "data" / "multi30k"
+
+
+def machine() -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "cpu": cpu, "cores": os.cpu_count(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def require_data() -> None:
+    if not (DATA / "train.de").is_file():
+        raise SystemExit("benchmarks read data/multi30k: run `nmt data multi30k --out data/multi30k` first")
+
+
+def report(name: str, rows: list[dict], columns: list[str]) -> None:
+    """Print a table and append the rows, with the machine, to bench/results/NAME.jsonl."""
+    info = machine()
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    print(f"\n{name}  ({info['cpu']}, {info['threads']} threads, torch {info['torch']}, commit {info['commit']})")
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{name}.jsonl", "a") as f:
+        for r in rows:
+            f.write(json.dumps({"bench": name, **info, **r}) + "\n")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+    return "" if value is None else str(value)

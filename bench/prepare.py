@@ -1,0 +1,70 @@
+"""How long `prepare` takes and how much memory it uses, on Multi30k and on 3 million pairs.
+
+Each measurement runs in a fresh process, so its peak RSS is its own. The big corpus is Multi30k
+repeated (104 x 29,000 = 3,016,000 pairs), written once under bench/work/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import DATA, ROOT, report, require_data
+
+WORK = ROOT / "bench" / "work"
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from nmt.corpus import prepare
+from nmt.tokenizer import load_tokenizers
+src, tgt, tok, out = sys.argv[1:5]
+s, t = load_tokenizers(tok)
+t0 = time.time()
+stats = prepare(Path(src), Path(tgt), s, t, Path(out), max_len=100)
+print(json.dumps({"seconds": time.time() - t0, "pairs": stats.kept,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _repeat(times: int) -> tuple[Path, Path]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for lang in ("de", "en"):
+        path = WORK / f"train.x{times}.{lang}"
+        if not path.exists():
+            text = (DATA / f"train.{lang}").read_bytes()
+            with open(path, "wb") as f:
+                for _ in range(times):
+                    f.write(text)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def main(sizes: list[int] | None = None) -> None:
+    require_data()
+    tok = WORK / "tok"
+    if not (tok / "src.model").exists():
+        from nmt.tokenizer import train_tokenizers
+        train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=8000)
+    rows = []
+    for times in sizes or [1, 10, 104]:
+        src, tgt = (DATA / "train.de", DATA / "train.en") if times == 1 else _repeat(times)
+        out = WORK / f"prepared.x{times}"
+        shutil.rmtree(out, ignore_errors=True)
+        result = subprocess.run([sys.executable, "-c", CHILD, str(src), str(tgt), str(tok), str(out)],
+                                capture_output=True, text=True, check=True, cwd=ROOT)
+        r = json.loads(result.stdout.strip().splitlines()[-1])
+        disk = sum(p.stat().st_size for p in out.iterdir()) / 2**20
+        rows.append({"corpus": f"multi30k x{times}", "pairs": r["pairs"], "seconds": r["seconds"],
+                     "pairs_per_s": r["pairs"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "disk_mb": disk})
+        shutil.rmtree(out, ignore_errors=True)
+    report("prepare", rows, ["corpus", "pairs", "seconds", "pairs_per_s", "peak_rss_mb", "disk_mb"])
+
+
+if __name__ == "__main__":
+    main([int(x) for x in sys.argv[1:]] or None)
