@@ -173,13 +173,11 @@ def _decode_config(beam: int, greedy: bool, n_best: int, length_penalty: float, 
                         max_tokens=max_tokens, max_sentences=batch_size)
 
 
-def _open_input(path: str):
-    if path == "-":
-        return sys.stdin
-    p = Path(path)
-    if not p.is_file():
+def _input_lines(path: str):
+    from nmt.fileio import decode_lines, read_lines
+    if path != "-" and not Path(path).is_file():
         raise NMTError(f"{path}: no such input file")
-    return None
+    return decode_lines(sys.stdin.buffer, "standard input") if path == "-" else read_lines(path)
 
 
 @app.command()
@@ -210,30 +208,31 @@ def translate(
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
     """
     import torch
-    from nmt.fileio import atomic_path, read_lines
+    from nmt.fileio import atomic_path
     from nmt.translate import Translator
     cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size)
+    lines = _input_lines(input)
     if threads:
         torch.set_num_threads(threads)
     translator = Translator.load(model, device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    lines = (line.rstrip("\n").rstrip("\r") for line in sys.stdin) if _open_input(input) else read_lines(input)
     tabular = scores or n_best > 1
 
     def emit(f) -> None:
+        # UTF-8 bytes whatever the locale; flushed per chunk so a pipe sees output as it is made
         for index, nbest in enumerate(translator.translate(lines, cfg)):
             if tabular:
-                for text, hyp in nbest:
-                    f.write(f"{index}\t{hyp.score:.4f}\t{text}\n")
+                text = "".join(f"{index}\t{hyp.score:.4f}\t{t}\n" for t, hyp in nbest)
             else:
-                f.write(nbest[0][0] + "\n")
-            if f is sys.stdout and index % 64 == 63:
+                text = nbest[0][0] + "\n"
+            f.write(text.encode("utf-8"))
+            if index % 256 == 255:
                 f.flush()
+        f.flush()
 
     if output == "-":
-        emit(sys.stdout)
-        sys.stdout.flush()
+        emit(sys.stdout.buffer)
     else:
-        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
             emit(f)
     if translator.truncated:
         _echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit and were truncated")
@@ -268,7 +267,7 @@ def evaluate(
             raise NMTError("--model needs --src FILE to translate")
         from nmt.translate import Translator
         cfg = _decode_config(beam, greedy, 1, 1.0, 1.5, 8000, 128)
-        hyps = [nbest[0][0] for nbest in Translator.load(model).translate(read_lines(src), cfg)]
+        hyps = [nbest[0][0] for nbest in Translator.load(model).translate(_input_lines(str(src)), cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:

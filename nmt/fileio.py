@@ -34,15 +34,20 @@ def read_lines(path: str | Path) -> Iterator[str]:
     """
     path = Path(path)
     with _open_binary(path) as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise NMTError(
-                    f"{path}:{number}: bytes that are not UTF-8 (at byte {e.start} of the line); "
-                    "convert the file to UTF-8, e.g. with iconv -f LATIN1 -t UTF-8"
-                ) from None
-            yield line.rstrip("\n").rstrip("\r")
+        yield from decode_lines(f, str(path))
+
+
+def decode_lines(stream: IO[bytes], name: str) -> Iterator[str]:
+    """read_lines for an open binary stream (standard input included)."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise NMTError(
+                f"{name}:{number}: bytes that are not UTF-8 (at byte {e.start} of the line); "
+                "convert the file to UTF-8, e.g. with iconv -f LATIN1 -t UTF-8"
+            ) from None
+        yield line.rstrip("\n").rstrip("\r")
 
 
 def count_lines(path: str | Path) -> int:

@@ -91,15 +91,16 @@ class Translator:
 
     def translate(self, lines: Iterable[str], cfg: DecodeConfig) -> Iterator[list[tuple[str, Hypothesis]]]:
         """For each input line, in order, its n-best list of (detokenized text, hypothesis)."""
-        lines = iter(lines)
+        lines, first = iter(lines), 1
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
             src_ids = self.src_tok.encode(chunk)
             for k, ids in enumerate(src_ids):
                 if len(ids) > self.max_src_len:
                     self.truncated += 1
                     log.warning("input line %d: %d tokens, truncated to the model's limit of %d",
-                                k + 1, len(ids), self.max_src_len)
+                                first + k, len(ids), self.max_src_len)
                     src_ids[k] = ids[: self.max_src_len]
+            first += len(chunk)
             for hyps in self.translate_ids(src_ids, cfg):
                 texts = self.tgt_tok.decode([h.tokens for h in hyps])
                 yield list(zip(texts, hyps))

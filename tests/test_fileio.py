@@ -48,3 +48,11 @@ def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path):
     atomic_write_text(path, "new")
     assert path.read_text() == "new"
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_streams_are_decoded_like_files():
+    import io
+    from nmt.fileio import decode_lines
+    assert list(decode_lines(io.BytesIO("a\r\nb\u2028c\n".encode()), "stdin")) == ["a", "b\u2028c"]
+    with pytest.raises(NMTError, match="stdin:1"):
+        list(decode_lines(io.BytesIO(b"\xff\n"), "stdin"))
