@@ -44,6 +44,7 @@ class TrainConfig:
     sampler_power: float = 0.75   # flattens the unigram proposal so rare words get sampled too
     label_smoothing: float = 0.0
     max_tokens: int = 4096        # target tokens (with padding) per batch
+    accum: int = 1                # batches per update on each process (gradient accumulation)
     lr: float = 1e-3              # Adam
     clip: float = 1.0             # gradient-norm clip: the guard against exploding gradients through time
     schedule: str = "plateau"     # plateau (multiply lr by lr_decay when the metric stalls) | constant

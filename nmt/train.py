@@ -6,9 +6,11 @@ last.pt (newest), best.pt (best validation metric), step_N.pt (the last `keep_la
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -17,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from nmt import NMTError, checkpoint
 from nmt.config import Config, DecodeConfig, from_dict
@@ -69,8 +74,8 @@ class Interrupt:
 class Meter:
     """Prints progress: a live line on a terminal, plain log lines otherwise; JSON lines always."""
 
-    def __init__(self, out: Path, cfg: Config, start_step: int):
-        self.cfg, self.metrics = cfg, out / "metrics.jsonl"
+    def __init__(self, out: Path, cfg: Config, start_step: int, enabled: bool = True):
+        self.cfg, self.metrics, self.enabled = cfg, out / "metrics.jsonl", enabled
         self.live = sys.stderr.isatty()
         self.t0 = self.t_last = time.time()
         self.start_step = start_step
@@ -83,6 +88,8 @@ class Meter:
         self.n += 1
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -99,7 +106,7 @@ class Meter:
         return time.strftime("%H:%M:%S", time.gmtime(max(0, min(left))))
 
     def tick(self, step: int, lr: float, force: bool = False) -> None:
-        if self.n == 0:
+        if self.n == 0 or not self.enabled:
             return
         loss = self.loss / max(1, self.tokens)
         tps = self.tokens / max(1e-9, time.time() - self.t_last)
@@ -137,18 +144,72 @@ def target_counts(corpus: PreparedCorpus, vocab: int) -> torch.Tensor:
     return torch.from_numpy(counts)
 
 
-def batch_loss(model: Seq2Seq, batch: Batch, cfg: Config, sampler: Sampler | None,
+class Objective(nn.Module):
+    """The training loss as one module, so DistributedDataParallel sees every parameter used in forward."""
+
+    def __init__(self, model: Seq2Seq, label_smoothing: float):
+        super().__init__()
+        self.model, self.label_smoothing = model, label_smoothing
+
+    def forward(self, batch: Batch, negatives: torch.Tensor | None, log_q_neg: torch.Tensor | None,
+                sampler: Sampler | None, num_sampled: int) -> torch.Tensor:
+        """Summed loss over the batch's real target tokens (divide by the token count for the mean)."""
+        hidden = self.model(batch.src, batch.src_lens, batch.tgt_in)  # (batch, tgt_len, hidden)
+        mask = batch.tgt_out != PAD
+        h, y = hidden[mask], batch.tgt_out[mask]                       # (n, hidden), (n,)
+        if negatives is None:
+            return self.model.output.full_loss(h, y, self.label_smoothing)
+        return self.model.output.sampled_loss(h, y, negatives, log_q_neg, sampler.log_expected(y, num_sampled),
+                                              self.label_smoothing)
+
+
+def batch_loss(objective: nn.Module, batch: Batch, cfg: Config, sampler: Sampler | None,
                generator: torch.Generator | None) -> torch.Tensor:
-    """Summed loss over the batch's real target tokens (divide by batch.ntokens for the mean)."""
-    hidden = model(batch.src, batch.src_lens, batch.tgt_in)  # (batch, tgt_len, hidden)
-    mask = batch.tgt_out != PAD
-    h, y = hidden[mask], batch.tgt_out[mask]                  # (n, hidden), (n,)
-    train = cfg.train
+    """Summed loss of one batch: full softmax, or sampled with one set of negatives for the whole batch."""
     if sampler is None:
-        return model.output.full_loss(h, y, train.label_smoothing)
-    negatives = sampler.sample(train.num_sampled, generator).to(h.device)  # (S,) shared by the batch
-    return model.output.sampled_loss(h, y, negatives, sampler.log_expected(negatives, train.num_sampled),
-                                     sampler.log_expected(y, train.num_sampled), train.label_smoothing)
+        return objective(batch, None, None, None, 0)
+    num = cfg.train.num_sampled
+    negatives = sampler.sample(num, generator).to(batch.tgt_out.device)  # (S,)
+    return objective(batch, negatives, sampler.log_expected(negatives, num), sampler, num)
+
+
+@dataclass
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, cuda: bool) -> "Distributed":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def from_main(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.broadcast(t, 0)
+        return t.tolist()
 
 
 class Validator:
@@ -243,12 +304,20 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
     elif out.exists() and any(out.glob("*.pt")):
         raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
     _require_files(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    _setup_logging(out)
     train_cfg = cfg.train
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    use_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    ddp = Distributed.from_env(use_cuda)
+    device = torch.device(f"cuda:{ddp.local_rank}" if use_cuda and ddp.world > 1 else device or ("cuda" if use_cuda else "cpu"))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        _setup_logging(out)
+    else:
+        log.setLevel(logging.WARNING)  # rank 0 speaks for the job
+    # Every rank starts from the same weights; dropout then differs per rank.
     torch.manual_seed(train_cfg.seed)
 
     n_train = check_parallel(cfg.data.train_src, cfg.data.train_tgt)
@@ -256,21 +325,26 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
         src_tok = Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer")
         tgt_tok = Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer")
     else:
+        if ddp.main:
+            _tokenizers(cfg, out)
+        ddp.barrier()
         src_tok, tgt_tok = _tokenizers(cfg, out)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-    corpus, stats = prepared_or_cached(Path(cfg.data.train_src), Path(cfg.data.train_tgt), src_tok, tgt_tok,
-                                       out / "prepared" / "train", cfg.model.max_len)
-    if stats is not None:
-        log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
-                 stats.kept, n_train, stats.dropped_empty, stats.dropped_long, cfg.model.max_len)
-    validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, src_tok, tgt_tok, cfg)
+    if ddp.main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        corpus, stats = prepared_or_cached(Path(cfg.data.train_src), Path(cfg.data.train_tgt), src_tok, tgt_tok,
+                                           out / "prepared" / "train", cfg.model.max_len)
+        if stats is not None:
+            log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
+                     stats.kept, n_train, stats.dropped_empty, stats.dropped_long, cfg.model.max_len)
+    ddp.barrier()
+    corpus = PreparedCorpus(out / "prepared" / "train")
+    validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
 
     model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
     counts = saved["target_counts"] if saved is not None else target_counts(corpus, len(tgt_tok))
     use_sampled = train_cfg.loss == "sampled" and train_cfg.num_sampled < len(tgt_tok)
     sampler = Sampler.build(train_cfg.sampler, counts, train_cfg.sampler_power) if use_sampled else None
-    generator = torch.Generator().manual_seed(train_cfg.seed)
+    generator = torch.Generator().manual_seed(train_cfg.seed + 7919 * ddp.rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
     scheduler = None
     if train_cfg.schedule == "plateau":
@@ -292,10 +366,14 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
             if scheduler is not None:
                 scheduler.best, scheduler.num_bad_epochs = scheduler.mode_worse, 0
                 scheduler._last_lr = [train_cfg.lr for _ in optimizer.param_groups]
-        torch.set_rng_state(saved["rng"]["torch"])
-        generator.set_state(saved["rng"]["sampler"])
-        if device.type == "cuda" and saved["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(saved["rng"]["cuda"])
+        if ddp.world == 1 and saved.get("world", 1) == 1:
+            torch.set_rng_state(saved["rng"]["torch"])
+            generator.set_state(saved["rng"]["sampler"])
+            if device.type == "cuda" and saved["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state(saved["rng"]["cuda"])
+        else:  # one saved state cannot serve several ranks: derive fresh ones from the position
+            torch.manual_seed(train_cfg.seed + 104729 * progress.step + ddp.rank)
+            generator.manual_seed(train_cfg.seed + 7919 * ddp.rank + 104729 * progress.step)
         log.info("resumed %s at step %d (epoch %d, batch %d)", out, progress.step, progress.epoch + 1,
                  progress.batch_in_epoch)
     n_params = sum(p.numel() for p in model.parameters())
@@ -304,9 +382,18 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
              len(tgt_tok), "sampled" if use_sampled else "full",
              f" ({train_cfg.num_sampled} negatives, {train_cfg.sampler})" if use_sampled else "", device,
              torch.get_num_threads())
+    if ddp.world > 1:
+        log.info("distributed: %d processes, %d batches per update", ddp.world, ddp.world * train_cfg.accum)
+        if saved is None:
+            torch.manual_seed(train_cfg.seed + ddp.rank)  # weights are already equal; dropout masks differ
+    objective = Objective(model, train_cfg.label_smoothing)
+    if ddp.world > 1:
+        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
 
     def save(name: str) -> None:
-        checkpoint.save(out / name, {
+        if not ddp.main:
+            return
+        checkpoint.save(out / name, {"world": ddp.world,
             "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "src_tokenizer": src_tok.proto, "tgt_tokenizer": tgt_tok.proto, "target_counts": counts,
@@ -316,7 +403,14 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
         })
 
     def validate() -> bool:
-        """Validate, save checkpoints, step the schedule; True when early stopping says stop."""
+        """Validate on rank 0, save checkpoints, step the schedule; True when early stopping says stop.
+        Every rank gets rank 0's decision and learning rate."""
+        stop, lr = ddp.from_main(list(_validate_main()) if ddp.main else [0.0, 0.0])
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return bool(stop)
+
+    def _validate_main() -> tuple[float, float]:
         result = validator(model, device)
         value = result[train_cfg.metric]
         improved = _better(train_cfg.metric, value, progress.best)
@@ -337,29 +431,43 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
         save("last.pt")
         for old in sorted(out.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))[:-train_cfg.keep_last or None]:
             old.unlink()
-        return bool(train_cfg.patience) and progress.bad_evals >= train_cfg.patience
+        stop = bool(train_cfg.patience) and progress.bad_evals >= train_cfg.patience
+        return float(stop), optimizer.param_groups[0]["lr"]
 
-    meter = Meter(out, cfg, progress.step)
+    meter = Meter(out, cfg, progress.step, enabled=ddp.main)
     src_lens, tgt_lens = corpus.lengths("src"), corpus.lengths("tgt")
     started, reason, bad_steps = time.time(), "max_epochs", 0
+    # One update consumes `group` batches: `accum` on each of `world` processes (rank r takes r, r + world, ...).
+    group = ddp.world * train_cfg.accum
     model.train()
     with Interrupt() as interrupt:
         while progress.epoch < train_cfg.max_epochs and reason == "max_epochs":
             batches = token_batches(src_lens, tgt_lens, train_cfg.max_tokens, train_cfg.seed, progress.epoch)
-            while progress.batch_in_epoch < len(batches):
-                index = batches[progress.batch_in_epoch]
-                batch = make_batch([corpus.sentence("src", i) for i in index], [corpus.sentence("tgt", i) for i in index],
-                                   cfg.model.reverse_source).to(device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    loss_sum = batch_loss(model, batch, cfg, sampler, generator)
-                loss = loss_sum / batch.ntokens
+            # an incomplete last group is skipped: every process must take part in every update
+            while progress.batch_in_epoch + group <= len(batches):
+                chunk = batches[progress.batch_in_epoch : progress.batch_in_epoch + group]
+                total_tokens = sum(int(tgt_lens[b].sum()) + len(b) for b in chunk)  # the whole update's, EOS included
+                mine = chunk[ddp.rank :: ddp.world]
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss_sum = 0.0
+                for k, index in enumerate(mine):
+                    batch = make_batch([corpus.sentence("src", i) for i in index],
+                                       [corpus.sentence("tgt", i) for i in index], cfg.model.reverse_source).to(device)
+                    # gradients are averaged over processes by DDP, so scale by world / all tokens of the update
+                    sync = k == len(mine) - 1 or ddp.world == 1
+                    with (contextlib.nullcontext() if sync else objective.no_sync()), \
+                            torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                        part = batch_loss(objective, batch, cfg, sampler, generator)
+                        (part * (ddp.world / total_tokens)).backward()
+                    loss_sum += float(part.detach())
+                out_of_time = bool(train_cfg.max_minutes and time.time() - started >= train_cfg.max_minutes * 60)
+                # one all-reduce per update: the loss for the log, and whether any process must stop
+                loss_sum, signalled, timed_out = ddp.sum([loss_sum, float(interrupt.signal is not None), float(out_of_time)])
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
-                progress.batch_in_epoch += 1
-                if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+                progress.batch_in_epoch += group
+                if not (math.isfinite(loss_sum) and torch.isfinite(grad_norm)):
                     bad_steps += 1
-                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, float(loss.detach()))
+                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, loss_sum)
                     if bad_steps >= train_cfg.max_bad_steps:
                         save("last.pt")
                         raise NMTError(f"{bad_steps} steps in a row had a NaN/inf loss; stopped. {out / 'last.pt'} holds the "
@@ -368,15 +476,15 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
                 bad_steps = 0
                 optimizer.step()
                 progress.step += 1
-                meter.add(float(loss_sum.detach()), batch.ntokens)
+                meter.add(loss_sum, total_tokens)
                 meter.tick(progress.step, optimizer.param_groups[0]["lr"])
                 if train_cfg.valid_every and progress.step % train_cfg.valid_every == 0 and validate():
                     reason = "early_stopping"
                 elif train_cfg.max_steps and progress.step >= train_cfg.max_steps:
                     reason = "max_steps"
-                elif train_cfg.max_minutes and time.time() - started >= train_cfg.max_minutes * 60:
+                elif timed_out:
                     reason = "max_minutes"
-                elif interrupt.signal is not None:
+                elif signalled:
                     reason = "interrupted"
                 if reason != "max_epochs":
                     break
@@ -388,6 +496,7 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
     meter.tick(progress.step, optimizer.param_groups[0]["lr"], force=True)
     save("last.pt")
     elapsed = time.time() - started
+    ddp.barrier()
     log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "), progress.step,
              elapsed / 60, out)
     return {"reason": reason, "step": progress.step, "epoch": progress.epoch, "best": progress.best,
