@@ -2,7 +2,7 @@
 
 import sys
 
-USAGE = "usage: python -m bench {prepare [REPEATS...] | train [STEPS] | decode CHECKPOINT | all [CHECKPOINT]}"
+USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | all [CHECKPOINT]}"
 
 
 def main(argv: list[str]) -> None:
@@ -12,13 +12,16 @@ def main(argv: list[str]) -> None:
     if what in ("prepare", "all"):
         from bench import prepare
         prepare.main([int(x) for x in rest] if what == "prepare" and rest else None)
+    if what in ("scale", "all"):
+        from bench import scale
+        scale.main([int(x) for x in rest] if what == "scale" and rest else None)
     if what in ("train", "all"):
         from bench import train_speed
         train_speed.main(*(int(x) for x in rest[:1] if what == "train"))
     if what == "decode" or (what == "all" and rest):
         from bench import decode
         decode.main(rest[0])
-    if what not in ("prepare", "train", "decode", "all"):
+    if what not in ("prepare", "scale", "train", "decode", "all"):
         raise SystemExit(USAGE)
 
 

@@ -314,6 +314,8 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
         torch.cuda.set_device(device)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp"):  # left by a process killed while saving; the real files are whole
+            stale.unlink()
         _setup_logging(out)
     else:
         log.setLevel(logging.WARNING)  # rank 0 speaks for the job

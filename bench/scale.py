@@ -1,0 +1,71 @@
+"""Big corpora: peak memory and time to the first training step at 0.29M and 3M sentence pairs.
+
+Multi30k repeated 10x and 104x (see bench/prepare.py). For each size a fresh process prepares the
+corpus (timed, peak RSS), then another trains the shipped 2x512 config for 3 steps from that cache
+(time from process start to the first step, peak RSS). File-backed pages of the memory-mapped corpus
+count in RSS once touched (counting target frequencies reads tgt.bin once); they are page cache the
+kernel can drop, not heap.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bench.common import DATA, ROOT, report, require_data
+from bench.prepare import WORK, _repeat
+
+CHILD = """
+import time
+t0 = time.time()
+import json, resource, sys
+from pathlib import Path
+from nmt.config import load
+from nmt import train
+src, tgt, tok, out = sys.argv[1:5]
+cfg = load("configs/multi30k-de-en.yaml", [f"data.train_src={src}", f"data.train_tgt={tgt}", f"data.tokenizers={tok}",
+           "train.max_steps=3", "train.log_every=1", "train.threads=2"])
+if sys.argv[5] == "prepare":
+    from nmt.corpus import prepared_or_cached
+    from nmt.tokenizer import load_tokenizers
+    s, t = load_tokenizers(tok)
+    prepared_or_cached(Path(src), Path(tgt), s, t, Path(out) / "prepared" / "train", cfg.model.max_len)
+    first = None
+else:
+    train.run(cfg, Path(out))
+    first = json.loads(next(open(Path(out) / "metrics.jsonl")))["time"] - t0
+print(json.dumps({"seconds": time.time() - t0, "first_step_s": first,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _child(*args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, cwd=ROOT)
+    if result.returncode:
+        raise SystemExit(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(sizes: list[int] | None = None) -> None:
+    require_data()
+    tok = WORK / "tok"
+    if not (tok / "src.model").exists():
+        from nmt.tokenizer import train_tokenizers
+        train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=8000)
+    import shutil
+    rows = []
+    for times in sizes or [10, 104]:
+        src, tgt = _repeat(times)
+        out = WORK / f"run.x{times}"
+        shutil.rmtree(out, ignore_errors=True)
+        prep = _child(str(src), str(tgt), str(tok), str(out), "prepare")
+        run = _child(str(src), str(tgt), str(tok), str(out), "train")
+        rows.append({"pairs": 29000 * times, "prepare_s": prep["seconds"], "prepare_peak_mb": prep["peak_rss_mb"],
+                     "first_step_s": run["first_step_s"], "train_peak_mb": run["peak_rss_mb"]})
+        shutil.rmtree(out, ignore_errors=True)
+    report("scale", rows, ["pairs", "prepare_s", "prepare_peak_mb", "first_step_s", "train_peak_mb"])
+
+
+if __name__ == "__main__":
+    main([int(x) for x in sys.argv[1:]] or None)
