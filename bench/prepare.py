@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.common import DATA, ROOT, report, require_data
@@ -45,12 +44,18 @@ def _repeat(times: int) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def main(sizes: list[int] | None = None) -> None:
-    require_data()
+def bench_tokenizers() -> Path:
+    """8k unigram tokenizers trained on Multi30k once, shared by the benchmarks."""
     tok = WORK / "tok"
     if not (tok / "src.model").exists():
         from nmt.tokenizer import train_tokenizers
         train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=8000)
+    return tok
+
+
+def main(sizes: list[int] | None = None) -> None:
+    require_data()
+    tok = bench_tokenizers()
     rows = []
     for times in sizes or [1, 10, 104]:
         src, tgt = (DATA / "train.de", DATA / "train.en") if times == 1 else _repeat(times)

@@ -10,11 +10,12 @@ kernel can drop, not heap.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
-from bench.common import DATA, ROOT, report, require_data
-from bench.prepare import WORK, _repeat
+from bench.common import ROOT, report, require_data
+from bench.prepare import WORK, _repeat, bench_tokenizers
 
 CHILD = """
 import time
@@ -49,11 +50,7 @@ def _child(*args: str) -> dict:
 
 def main(sizes: list[int] | None = None) -> None:
     require_data()
-    tok = WORK / "tok"
-    if not (tok / "src.model").exists():
-        from nmt.tokenizer import train_tokenizers
-        train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=8000)
-    import shutil
+    tok = bench_tokenizers()
     rows = []
     for times in sizes or [10, 104]:
         src, tgt = _repeat(times)

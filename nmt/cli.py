@@ -208,6 +208,7 @@ def translate(
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
     """
     import torch
+
     from nmt.fileio import atomic_path
     from nmt.translate import Translator
     cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size)
@@ -257,7 +258,7 @@ def evaluate(
       nmt evaluate --hyp hyp.en --ref data/multi30k/test2016.en
       nmt evaluate --model runs/small --src data/multi30k/test2016.de --ref data/multi30k/test2016.en --beam 5
     """
-    from nmt.evaluate import parse_metrics, score
+    from nmt.evaluate import parse_metrics, score_files
     from nmt.fileio import atomic_write_text, read_lines
     names = parse_metrics(metrics)
     if bool(model) == (hyp is not None):
@@ -272,13 +273,7 @@ def evaluate(
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:
         hyps = list(read_lines(hyp))
-    refs = []
-    for path in ref:
-        lines = list(read_lines(path))
-        if len(lines) != len(hyps):
-            raise NMTError(f"{hyp or src} has {len(hyps)} lines but {path} has {len(lines)}; they must align line by line")
-        refs.append(lines)
-    for result in score(hyps, refs, names):
+    for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
         typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
 
 

@@ -35,13 +35,15 @@ def score(hyps: list[str], refs: list[list[str]], metrics: list[str]) -> list[di
     return results
 
 
-def score_files(hyp: Path, refs: list[Path], metrics: list[str]) -> list[dict]:
-    hyps = list(read_lines(hyp))
+def score_files(hyps: list[str] | Path, refs: list[Path], metrics: list[str], hyp_name: str = "") -> list[dict]:
+    """Score hypotheses (a file, or lines read from `hyp_name`) against reference files."""
+    if isinstance(hyps, Path):
+        hyps, hyp_name = list(read_lines(hyps)), str(hyps)
     ref_sets = []
     for ref in refs:
         lines = list(read_lines(ref))
         if len(lines) != len(hyps):
-            raise NMTError(f"{hyp} has {len(hyps)} lines but {ref} has {len(lines)}; they must align line by line")
+            raise NMTError(f"{hyp_name} has {len(hyps)} lines but {ref} has {len(lines)}; they must align line by line")
         ref_sets.append(lines)
     return score(hyps, ref_sets, metrics)
 

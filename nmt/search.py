@@ -9,7 +9,6 @@ tensors, so the batch shrinks as it decodes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -94,6 +93,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
     scores = torch.full((batch, k), float("-inf"), device=device)          # (sentences, k) summed log-probs
     scores[:, 0] = 0
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    n_finished = torch.zeros(batch, dtype=torch.long)  # per sentence, to test "done" without a Python loop
     for t in range(int(max_lens.max()) + 1):
         n = len(alive)
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
@@ -109,11 +109,12 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
         to_finish = is_eos & ranked_first & torch.isfinite(top_scores)
         if bool(to_finish.any()):
             for i, j in to_finish.nonzero().tolist():
-                done_list = finished[int(alive[i])]
-                if len(done_list) < k:
+                sentence = int(alive[i])
+                if n_finished[sentence] < k:
                     lp = float(top_scores[i, j])
                     row = i * k + int(from_beam[i, j])
-                    done_list.append(Hypothesis(history[row].tolist(), lp, normalise(lp, t + 1, alpha, norm)))
+                    finished[sentence].append(Hypothesis(history[row].tolist(), lp, normalise(lp, t + 1, alpha, norm)))
+                    n_finished[sentence] += 1
 
         live_scores, pos = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)  # (n, k)
         rows = (torch.arange(n, device=device)[:, None] * k + from_beam.gather(1, pos)).view(-1)
@@ -122,10 +123,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
         scores = live_scores
         state = reorder_fn(state, rows)
 
-        done = at_limit.clone()
-        for i in range(n):
-            if len(finished[int(alive[i])]) >= k:
-                done[i] = True
+        done = at_limit | (n_finished[alive] >= k)
         if bool(done.any()):
             keep = (~done).nonzero().flatten()
             if len(keep) == 0:

@@ -293,213 +293,248 @@ def run(cfg: Config, out: Path, resume: bool = False, changed: set[str] = frozen
     Returns a summary with the reason the run stopped: max_steps, max_minutes, max_epochs,
     early_stopping or interrupted.
     """
-    out = Path(out)
-    saved = None
-    if resume:
-        last = out / "last.pt"
-        if not last.is_file():
-            raise NMTError(f"{out}: nothing to resume (no last.pt); start a run with --out {out}")
-        saved = checkpoint.load(last)
-        cfg = _resume_config(saved["config"], cfg, changed)
-    elif out.exists() and any(out.glob("*.pt")):
-        raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
-    _require_files(cfg)
-    train_cfg = cfg.train
-    if train_cfg.threads:
-        torch.set_num_threads(train_cfg.threads)
-    use_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    ddp = Distributed.from_env(use_cuda)
-    device = torch.device(f"cuda:{ddp.local_rank}" if use_cuda and ddp.world > 1 else device or ("cuda" if use_cuda else "cpu"))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(".*.tmp"):  # left by a process killed while saving; the real files are whole
-            stale.unlink()
-        _setup_logging(out)
-    else:
-        log.setLevel(logging.WARNING)  # rank 0 speaks for the job
-    # Every rank starts from the same weights; dropout then differs per rank.
-    torch.manual_seed(train_cfg.seed)
+    return Trainer(cfg, Path(out), resume, changed, reset_optimizer, device).train()
 
-    n_train = check_parallel(cfg.data.train_src, cfg.data.train_tgt)
-    if saved is not None:
-        src_tok = Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer")
-        tgt_tok = Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer")
-    else:
+
+class Trainer:
+    """One training run: set up from a config (or a run folder to resume), then `train()`."""
+
+    def __init__(self, cfg: Config, out: Path, resume: bool, changed: set[str], reset_optimizer: bool,
+                 device: str | None):
+        saved = None
+        if resume:
+            if not (out / "last.pt").is_file():
+                raise NMTError(f"{out}: nothing to resume (no last.pt); start a run with --out {out}")
+            saved = checkpoint.load(out / "last.pt")
+            cfg = _resume_config(saved["config"], cfg, changed)
+        elif out.exists() and any(out.glob("*.pt")):
+            raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
+        _require_files(cfg)
+        self.cfg, self.out, t = cfg, out, cfg.train
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        use_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+        self.ddp = ddp = Distributed.from_env(use_cuda)
+        if use_cuda:
+            self.device = torch.device(f"cuda:{ddp.local_rank}" if ddp.world > 1 else device or "cuda")
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
         if ddp.main:
-            _tokenizers(cfg, out)
-        ddp.barrier()
-        src_tok, tgt_tok = _tokenizers(cfg, out)
-    if ddp.main:
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        corpus, stats = prepared_or_cached(Path(cfg.data.train_src), Path(cfg.data.train_tgt), src_tok, tgt_tok,
-                                           out / "prepared" / "train", cfg.model.max_len)
-        if stats is not None:
-            log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
-                     stats.kept, n_train, stats.dropped_empty, stats.dropped_long, cfg.model.max_len)
-    ddp.barrier()
-    corpus = PreparedCorpus(out / "prepared" / "train")
-    validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
+            out.mkdir(parents=True, exist_ok=True)
+            for stale in out.glob(".*.tmp"):  # left by a process killed while saving; the real files are whole
+                stale.unlink()
+            _setup_logging(out)
+        else:
+            log.setLevel(logging.WARNING)  # rank 0 speaks for the job
+        torch.manual_seed(t.seed)  # every rank builds the same initial weights
 
-    model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
-    counts = saved["target_counts"] if saved is not None else target_counts(corpus, len(tgt_tok))
-    use_sampled = train_cfg.loss == "sampled" and train_cfg.num_sampled < len(tgt_tok)
-    sampler = Sampler.build(train_cfg.sampler, counts, train_cfg.sampler_power) if use_sampled else None
-    generator = torch.Generator().manual_seed(train_cfg.seed + 7919 * ddp.rank)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
-    scheduler = None
-    if train_cfg.schedule == "plateau":
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max" if train_cfg.metric == "bleu" else "min", factor=train_cfg.lr_decay,
-            patience=train_cfg.lr_patience, min_lr=train_cfg.min_lr)
-    progress = Progress()
+        self.src_tok, self.tgt_tok = self._tokenizers(saved)
+        self.corpus = self._corpus()
+        self.validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, self.src_tok, self.tgt_tok, cfg) if ddp.main else None
 
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        progress = Progress(**saved["progress"])
+        self.model = Seq2Seq(len(self.src_tok), len(self.tgt_tok), cfg.model).to(self.device)
+        self.counts = saved["target_counts"] if saved is not None else target_counts(self.corpus, len(self.tgt_tok))
+        use_sampled = t.loss == "sampled" and t.num_sampled < len(self.tgt_tok)
+        self.sampler = Sampler.build(t.sampler, self.counts, t.sampler_power) if use_sampled else None
+        self.generator = torch.Generator().manual_seed(t.seed + 7919 * ddp.rank)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr)
+        self.scheduler = None
+        if t.schedule == "plateau":
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="max" if t.metric == "bleu" else "min", factor=t.lr_decay,
+                patience=t.lr_patience, min_lr=t.min_lr)
+        self.progress = Progress()
+        if saved is not None:
+            self._restore(saved, reset_optimizer or "train.lr" in changed, reset_optimizer)
+        elif ddp.world > 1:
+            torch.manual_seed(t.seed + ddp.rank)  # weights are already equal; dropout masks differ per rank
+        n_params = sum(p.numel() for p in self.model.parameters())
+        log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %d threads",
+                 cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.emb, n_params / 1e6, len(self.src_tok),
+                 len(self.tgt_tok), "sampled" if use_sampled else "full",
+                 f" ({t.num_sampled} negatives, {t.sampler})" if use_sampled else "", self.device, torch.get_num_threads())
+        self.objective: nn.Module = Objective(self.model, t.label_smoothing)
+        if ddp.world > 1:
+            log.info("distributed: %d processes, %d batches per update", ddp.world, ddp.world * t.accum)
+            self.objective = DistributedDataParallel(
+                self.objective, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.meter = Meter(out, cfg, self.progress.step, enabled=ddp.main)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _tokenizers(self, saved: dict | None) -> tuple[Tokenizer, Tokenizer]:
+        if saved is not None:
+            return (Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer"),
+                    Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer"))
+        if self.ddp.main:
+            _tokenizers(self.cfg, self.out)  # trains them if needed, once
+        self.ddp.barrier()
+        return _tokenizers(self.cfg, self.out)
+
+    def _corpus(self) -> PreparedCorpus:
+        """The binarized training data, prepared by rank 0 (or reused from the run folder)."""
+        d, folder = self.cfg.data, self.out / "prepared" / "train"
+        n_train = check_parallel(d.train_src, d.train_tgt)
+        if self.ddp.main:
+            atomic_write_text(self.out / "config.yaml", yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+            _, stats = prepared_or_cached(Path(d.train_src), Path(d.train_tgt), self.src_tok, self.tgt_tok, folder,
+                                          self.cfg.model.max_len)
+            if stats is not None:
+                log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
+                         stats.kept, n_train, stats.dropped_empty, stats.dropped_long, self.cfg.model.max_len)
+        self.ddp.barrier()
+        return PreparedCorpus(folder)
+
+    def _restore(self, saved: dict, new_lr: bool, reset_optimizer: bool) -> None:
+        t, ddp = self.cfg.train, self.ddp
+        self.model.load_state_dict(saved["model"])
+        self.progress = Progress(**saved["progress"])
         if not reset_optimizer:
-            optimizer.load_state_dict(saved["optimizer"])
-            if scheduler is not None and saved.get("scheduler"):
-                scheduler.load_state_dict(saved["scheduler"])
-        if reset_optimizer or "train.lr" in changed:
-            for group in optimizer.param_groups:
-                group["lr"] = train_cfg.lr
-            if scheduler is not None:
-                scheduler.best, scheduler.num_bad_epochs = scheduler.mode_worse, 0
-                scheduler._last_lr = [train_cfg.lr for _ in optimizer.param_groups]
+            self.optimizer.load_state_dict(saved["optimizer"])
+            if self.scheduler is not None and saved.get("scheduler"):
+                self.scheduler.load_state_dict(saved["scheduler"])
+        if new_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = t.lr
+            if self.scheduler is not None:
+                self.scheduler.best, self.scheduler.num_bad_epochs = self.scheduler.mode_worse, 0
+                self.scheduler._last_lr = [t.lr for _ in self.optimizer.param_groups]
         if ddp.world == 1 and saved.get("world", 1) == 1:
             torch.set_rng_state(saved["rng"]["torch"])
-            generator.set_state(saved["rng"]["sampler"])
-            if device.type == "cuda" and saved["rng"].get("cuda") is not None:
+            self.generator.set_state(saved["rng"]["sampler"])
+            if self.device.type == "cuda" and saved["rng"].get("cuda") is not None:
                 torch.cuda.set_rng_state(saved["rng"]["cuda"])
         else:  # one saved state cannot serve several ranks: derive fresh ones from the position
-            torch.manual_seed(train_cfg.seed + 104729 * progress.step + ddp.rank)
-            generator.manual_seed(train_cfg.seed + 7919 * ddp.rank + 104729 * progress.step)
-        log.info("resumed %s at step %d (epoch %d, batch %d)", out, progress.step, progress.epoch + 1,
-                 progress.batch_in_epoch)
-    n_params = sum(p.numel() for p in model.parameters())
-    log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %d threads",
-             cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.emb, n_params / 1e6, len(src_tok),
-             len(tgt_tok), "sampled" if use_sampled else "full",
-             f" ({train_cfg.num_sampled} negatives, {train_cfg.sampler})" if use_sampled else "", device,
-             torch.get_num_threads())
-    if ddp.world > 1:
-        log.info("distributed: %d processes, %d batches per update", ddp.world, ddp.world * train_cfg.accum)
-        if saved is None:
-            torch.manual_seed(train_cfg.seed + ddp.rank)  # weights are already equal; dropout masks differ
-    objective = Objective(model, train_cfg.label_smoothing)
-    if ddp.world > 1:
-        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+            step = self.progress.step
+            torch.manual_seed(t.seed + 104729 * step + ddp.rank)
+            self.generator.manual_seed(t.seed + 7919 * ddp.rank + 104729 * step)
+        log.info("resumed %s at step %d (epoch %d, batch %d)", self.out, self.progress.step, self.progress.epoch + 1,
+                 self.progress.batch_in_epoch)
 
-    def save(name: str) -> None:
-        if not ddp.main:
+    # -- checkpoints and validation ---------------------------------------------------------------
+    def save(self, name: str) -> None:
+        if not self.ddp.main:
             return
-        checkpoint.save(out / name, {"world": ddp.world,
-            "config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "src_tokenizer": src_tok.proto, "tgt_tokenizer": tgt_tok.proto, "target_counts": counts,
-            "progress": progress.__dict__, "step": progress.step,
-            "rng": {"torch": torch.get_rng_state(), "sampler": generator.get_state(),
-                    "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
+        checkpoint.save(self.out / name, {
+            "config": self.cfg.to_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "src_tokenizer": self.src_tok.proto, "tgt_tokenizer": self.tgt_tok.proto, "target_counts": self.counts,
+            "progress": self.progress.__dict__, "step": self.progress.step, "world": self.ddp.world,
+            "rng": {"torch": torch.get_rng_state(), "sampler": self.generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None},
         })
 
-    def validate() -> bool:
+    def validate(self) -> bool:
         """Validate on rank 0, save checkpoints, step the schedule; True when early stopping says stop.
         Every rank gets rank 0's decision and learning rate."""
-        stop, lr = ddp.from_main(list(_validate_main()) if ddp.main else [0.0, 0.0])
-        for group in optimizer.param_groups:
+        stop, lr = self.ddp.from_main(list(self._validate_main()) if self.ddp.main else [0.0, 0.0])
+        for group in self.optimizer.param_groups:
             group["lr"] = lr
         return bool(stop)
 
-    def _validate_main() -> tuple[float, float]:
-        result = validator(model, device)
-        value = result[train_cfg.metric]
-        improved = _better(train_cfg.metric, value, progress.best)
+    def _validate_main(self) -> tuple[float, float]:
+        t, progress = self.cfg.train, self.progress
+        result = self.validator(self.model, self.device)
+        value = result[t.metric]
+        improved = _better(t.metric, value, progress.best)
         if improved:
             progress.best, progress.bad_evals = value, 0
         else:
             progress.bad_evals += 1
-        if scheduler is not None:
-            scheduler.step(value)
-        record = {"type": "valid", "step": progress.step, "epoch": progress.epoch + 1, **result,
-                  "lr": optimizer.param_groups[0]["lr"], "best": progress.best, "time": time.time()}
-        meter.write(record)
+        if self.scheduler is not None:
+            self.scheduler.step(value)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.meter.write({"type": "valid", "step": progress.step, "epoch": progress.epoch + 1, **result, "lr": lr,
+                          "best": progress.best, "time": time.time()})
         log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", progress.step, result["loss"], result["ppl"],
-                 result.get("bleu", float("nan")), " | new best" if improved else f" | {progress.bad_evals} without improvement")
-        save(f"step_{progress.step}.pt")
+                 result.get("bleu", float("nan")),
+                 " | new best" if improved else f" | {progress.bad_evals} without improvement")
+        self.save(f"step_{progress.step}.pt")
         if improved:
-            save("best.pt")
-        save("last.pt")
-        for old in sorted(out.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))[:-train_cfg.keep_last or None]:
+            self.save("best.pt")
+        self.save("last.pt")
+        steps = sorted(self.out.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+        for old in steps[: -t.keep_last or None]:
             old.unlink()
-        stop = bool(train_cfg.patience) and progress.bad_evals >= train_cfg.patience
-        return float(stop), optimizer.param_groups[0]["lr"]
+        return float(bool(t.patience) and progress.bad_evals >= t.patience), lr
 
-    meter = Meter(out, cfg, progress.step, enabled=ddp.main)
-    src_lens, tgt_lens = corpus.lengths("src"), corpus.lengths("tgt")
-    started, reason, bad_steps = time.time(), "max_epochs", 0
-    # One update consumes `group` batches: `accum` on each of `world` processes (rank r takes r, r + world, ...).
-    group = ddp.world * train_cfg.accum
-    model.train()
-    with Interrupt() as interrupt:
-        while progress.epoch < train_cfg.max_epochs and reason == "max_epochs":
-            batches = token_batches(src_lens, tgt_lens, train_cfg.max_tokens, train_cfg.seed, progress.epoch)
-            # an incomplete last group is skipped: every process must take part in every update
-            while progress.batch_in_epoch + group <= len(batches):
-                chunk = batches[progress.batch_in_epoch : progress.batch_in_epoch + group]
-                total_tokens = sum(int(tgt_lens[b].sum()) + len(b) for b in chunk)  # the whole update's, EOS included
-                mine = chunk[ddp.rank :: ddp.world]
-                optimizer.zero_grad(set_to_none=True)
-                loss_sum = 0.0
-                for k, index in enumerate(mine):
-                    batch = make_batch([corpus.sentence("src", i) for i in index],
-                                       [corpus.sentence("tgt", i) for i in index], cfg.model.reverse_source).to(device)
-                    # gradients are averaged over processes by DDP, so scale by world / all tokens of the update
-                    sync = k == len(mine) - 1 or ddp.world == 1
-                    with (contextlib.nullcontext() if sync else objective.no_sync()), \
-                            torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                        part = batch_loss(objective, batch, cfg, sampler, generator)
-                        (part * (ddp.world / total_tokens)).backward()
-                    loss_sum += float(part.detach())
-                out_of_time = bool(train_cfg.max_minutes and time.time() - started >= train_cfg.max_minutes * 60)
-                # one all-reduce per update: the loss for the log, and whether any process must stop
-                loss_sum, signalled, timed_out = ddp.sum([loss_sum, float(interrupt.signal is not None), float(out_of_time)])
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
-                progress.batch_in_epoch += group
-                if not (math.isfinite(loss_sum) and torch.isfinite(grad_norm)):
-                    bad_steps += 1
-                    log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, loss_sum)
-                    if bad_steps >= train_cfg.max_bad_steps:
-                        save("last.pt")
-                        raise NMTError(f"{bad_steps} steps in a row had a NaN/inf loss; stopped. {out / 'last.pt'} holds the "
-                                       "last good parameters: lower train.lr or train.clip and resume with --resume")
-                    continue
-                bad_steps = 0
-                optimizer.step()
-                progress.step += 1
-                meter.add(loss_sum, total_tokens)
-                meter.tick(progress.step, optimizer.param_groups[0]["lr"])
-                if train_cfg.valid_every and progress.step % train_cfg.valid_every == 0 and validate():
-                    reason = "early_stopping"
-                elif train_cfg.max_steps and progress.step >= train_cfg.max_steps:
-                    reason = "max_steps"
-                elif timed_out:
-                    reason = "max_minutes"
-                elif signalled:
-                    reason = "interrupted"
-                if reason != "max_epochs":
-                    break
-            else:
-                progress.epoch += 1
-                progress.batch_in_epoch = 0
-                if not train_cfg.valid_every and validate():
-                    reason = "early_stopping"
-    meter.tick(progress.step, optimizer.param_groups[0]["lr"], force=True)
-    save("last.pt")
-    elapsed = time.time() - started
-    ddp.barrier()
-    log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "), progress.step,
-             elapsed / 60, out)
-    return {"reason": reason, "step": progress.step, "epoch": progress.epoch, "best": progress.best,
-            "minutes": elapsed / 60, "signal": interrupt.signal}
+    # -- the loop -----------------------------------------------------------------------------------
+    def _accumulate(self, chunk: list[np.ndarray]) -> tuple[float, int]:
+        """Forward and backward over this process's share of one update's batches.
+
+        Returns this process's summed loss and the whole update's target tokens (EOS included).
+        Gradients end up as those of the mean loss over every token of the update: DDP averages
+        over processes, so each part is scaled by world / all tokens.
+        """
+        tgt_lens, world = self.corpus.lengths("tgt"), self.ddp.world
+        total_tokens = sum(int(tgt_lens[b].sum()) + len(b) for b in chunk)
+        mine = chunk[self.ddp.rank :: world]
+        loss_sum = 0.0
+        for k, index in enumerate(mine):
+            batch = make_batch([self.corpus.sentence("src", i) for i in index],
+                               [self.corpus.sentence("tgt", i) for i in index],
+                               self.cfg.model.reverse_source).to(self.device)
+            sync = k == len(mine) - 1 or world == 1  # DDP exchanges gradients once, after the last part
+            with (contextlib.nullcontext() if sync else self.objective.no_sync()), \
+                    torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                part = batch_loss(self.objective, batch, self.cfg, self.sampler, self.generator)
+                (part * (world / total_tokens)).backward()
+            loss_sum += float(part.detach())
+        return loss_sum, total_tokens
+
+    def train(self) -> dict:
+        t, progress, ddp = self.cfg.train, self.progress, self.ddp
+        src_lens, tgt_lens = self.corpus.lengths("src"), self.corpus.lengths("tgt")
+        started, reason, bad_steps = time.time(), "max_epochs", 0
+        # One update takes `group` batches: `accum` on each of `world` processes (rank r takes r, r + world, ...).
+        group = ddp.world * t.accum
+        self.model.train()
+        with Interrupt() as interrupt:
+            while progress.epoch < t.max_epochs and reason == "max_epochs":
+                batches = token_batches(src_lens, tgt_lens, t.max_tokens, t.seed, progress.epoch)
+                # an incomplete last group is skipped: every process must take part in every update
+                while progress.batch_in_epoch + group <= len(batches):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss_sum, tokens = self._accumulate(batches[progress.batch_in_epoch : progress.batch_in_epoch + group])
+                    out_of_time = bool(t.max_minutes and time.time() - started >= t.max_minutes * 60)
+                    # one all-reduce per update: the loss for the log, and whether any process must stop
+                    loss_sum, signalled, timed_out = ddp.sum([loss_sum, float(interrupt.signal is not None),
+                                                              float(out_of_time)])
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip)
+                    progress.batch_in_epoch += group
+                    if not (math.isfinite(loss_sum) and torch.isfinite(grad_norm)):
+                        bad_steps += 1
+                        log.warning("step %d: loss or gradient is %s; update skipped", progress.step + 1, loss_sum)
+                        if bad_steps >= t.max_bad_steps:
+                            self.save("last.pt")
+                            raise NMTError(f"{bad_steps} steps in a row had a NaN/inf loss; stopped. {self.out / 'last.pt'} "
+                                           "holds the last good parameters: lower train.lr or train.clip and resume with --resume")
+                        continue
+                    bad_steps = 0
+                    self.optimizer.step()
+                    progress.step += 1
+                    self.meter.add(loss_sum, tokens)
+                    self.meter.tick(progress.step, self.optimizer.param_groups[0]["lr"])
+                    if t.valid_every and progress.step % t.valid_every == 0 and self.validate():
+                        reason = "early_stopping"
+                    elif t.max_steps and progress.step >= t.max_steps:
+                        reason = "max_steps"
+                    elif timed_out:
+                        reason = "max_minutes"
+                    elif signalled:
+                        reason = "interrupted"
+                    if reason != "max_epochs":
+                        break
+                else:
+                    progress.epoch += 1
+                    progress.batch_in_epoch = 0
+                    if not t.valid_every and self.validate():
+                        reason = "early_stopping"
+        self.meter.tick(progress.step, self.optimizer.param_groups[0]["lr"], force=True)
+        self.save("last.pt")
+        elapsed = time.time() - started
+        ddp.barrier()
+        log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "), progress.step,
+                 elapsed / 60, self.out)
+        return {"reason": reason, "step": progress.step, "epoch": progress.epoch, "best": progress.best,
+                "minutes": elapsed / 60, "signal": interrupt.signal}

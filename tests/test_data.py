@@ -1,5 +1,4 @@
 import numpy as np
-import torch
 
 from nmt.data import make_batch, pad_sources, token_batches
 from nmt.tokenizer import BOS, EOS, PAD

@@ -52,6 +52,7 @@ def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path):
 
 def test_streams_are_decoded_like_files():
     import io
+
     from nmt.fileio import decode_lines
     assert list(decode_lines(io.BytesIO("a\r\nb\u2028c\n".encode()), "stdin")) == ["a", "b\u2028c"]
     with pytest.raises(NMTError, match="stdin:1"):

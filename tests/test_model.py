@@ -4,7 +4,6 @@ import torch
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources
 from nmt.model import Seq2Seq, reorder_state
-from nmt.tokenizer import BOS
 
 
 def _model(cell="lstm", tie=False, **kw):

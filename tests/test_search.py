@@ -95,7 +95,6 @@ def test_max_length_forces_eos():
 def test_beam_one_equals_greedy_on_a_batch():
     torch.manual_seed(0)
     vocab, rows = 7, 5
-    table = {}
     def random_step(tokens, state):
         # deterministic pseudo-model: log-probs from the state and the token
         state = state * 0.7 + tokens.float().view(1, -1, 1) * 0.3

@@ -4,7 +4,15 @@ import pytest
 import sentencepiece as spm
 
 from nmt import NMTError
-from nmt.tokenizer import BOS, EOS, PAD, UNK, Tokenizer, load_tokenizers, train_tokenizers
+from nmt.tokenizer import (
+    BOS,
+    EOS,
+    PAD,
+    UNK,
+    Tokenizer,
+    load_tokenizers,
+    train_tokenizers,
+)
 
 
 def test_round_trip_gives_the_text_back(toy):

@@ -6,12 +6,10 @@ import torch
 
 from nmt import NMTError, checkpoint
 from nmt import train as train_mod
-from nmt.config import DecodeConfig, ModelConfig
-from nmt.data import make_batch
-from nmt.model import Seq2Seq
+from nmt.config import ModelConfig
+from nmt.data import make_batch, pad_sources
+from nmt.model import Seq2Seq, reorder_state
 from nmt.search import greedy_search
-from nmt.model import reorder_state
-from nmt.data import pad_sources
 from nmt.tokenizer import BOS, EOS
 from tests.conftest import tiny_config
 
@@ -32,7 +30,7 @@ def test_overfits_a_copy_task_to_near_perfect_accuracy():
     from nmt.softmax import Sampler
     sampler = Sampler.build("unigram", torch.ones(vocab))
     start = time.time()
-    for step in range(1600):
+    for _ in range(1600):
         idx = torch.randint(0, len(data), (64,), generator=g).tolist()
         batch = make_batch([data[i] for i in idx], [data[i] for i in idx], reverse=True)
         hidden = model(batch.src, batch.src_lens, batch.tgt_in)
