@@ -18,7 +18,7 @@ from nmt.data import make_batch, token_batches
 from nmt.model import Seq2Seq
 from nmt.softmax import Sampler
 from nmt.tokenizer import load_tokenizers, train_tokenizers
-from nmt.train import batch_loss, target_counts
+from nmt.train import Objective, batch_loss, target_counts
 
 WORK = ROOT / "bench" / "work"
 
@@ -41,6 +41,7 @@ def main(steps: int = 30, warmup: int = 5, config: str = "configs/multi30k-de-en
         torch.manual_seed(0)
         cfg.train.loss = loss
         model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model)
+        objective = Objective(model, cfg.train.label_smoothing)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
         sampler = Sampler.build(cfg.train.sampler, counts, cfg.train.sampler_power) if loss == "sampled" else None
         gen = torch.Generator().manual_seed(0)
@@ -48,7 +49,7 @@ def main(steps: int = 30, warmup: int = 5, config: str = "configs/multi30k-de-en
         for k, batch in enumerate(batches):
             if k == warmup:
                 start = time.perf_counter()
-            out = batch_loss(model, batch, cfg, sampler, gen) / batch.ntokens
+            out = batch_loss(objective, batch, cfg, sampler, gen) / batch.ntokens
             opt.zero_grad()
             out.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)

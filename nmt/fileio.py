@@ -74,8 +74,17 @@ def check_parallel(src: str | Path, tgt: str | Path) -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename."""
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    Devices and pipes (/dev/null, /dev/stdout, a FIFO) are written in place: renaming a file over
+    them would replace the device itself.
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise NMTError(f"{path} is a directory; give a file name")
+        yield path
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

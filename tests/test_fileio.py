@@ -57,3 +57,21 @@ def test_streams_are_decoded_like_files():
     assert list(decode_lines(io.BytesIO("a\r\nb\u2028c\n".encode()), "stdin")) == ["a", "b\u2028c"]
     with pytest.raises(NMTError, match="stdin:1"):
         list(decode_lines(io.BytesIO(b"\xff\n"), "stdin"))
+
+
+def test_devices_and_pipes_are_written_in_place_not_replaced(tmp_path):
+    import stat
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    atomic_write_text(fifo, "through the pipe")
+    reader.join(5)
+    assert got == ["through the pipe"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe, not a regular file
+    atomic_write_text("/dev/null", "discarded")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    with pytest.raises(NMTError, match="is a directory"):
+        atomic_write_text(tmp_path, "x")
