@@ -175,7 +175,7 @@ def _decode_config(beam: int, greedy: bool, n_best: int, length_penalty: float, 
 
 def _input_lines(path: str):
     from nmt.fileio import decode_lines, read_lines
-    if path != "-" and not Path(path).is_file():
+    if path != "-" and (not Path(path).exists() or Path(path).is_dir()):  # pipes and devices are fine
         raise NMTError(f"{path}: no such input file")
     return decode_lines(sys.stdin.buffer, "standard input") if path == "-" else read_lines(path)
 

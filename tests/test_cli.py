@@ -48,6 +48,9 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == len(source.splitlines())
 
+    r = nmt("translate", "--model", run, "--input", "/dev/null", "--output", "/dev/null")  # devices are fine
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+
     hyp = tmp_path / "hyp.en"
     r = nmt("translate", "--model", run / "last.pt", "--input", toy["valid_src"], "--output", hyp, "--greedy")
     assert r.returncode == 0, r.stderr
