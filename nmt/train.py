@@ -331,6 +331,7 @@ class Trainer:
 
         self.src_tok, self.tgt_tok = self._tokenizers(saved)
         self.corpus = self._corpus()
+        self.src_lens, self.tgt_lens = self.corpus.lengths("src"), self.corpus.lengths("tgt")  # (pairs,) each
         self.validator = Validator(cfg.data.valid_src, cfg.data.valid_tgt, self.src_tok, self.tgt_tok, cfg) if ddp.main else None
 
         self.model = Seq2Seq(len(self.src_tok), len(self.tgt_tok), cfg.model).to(self.device)
@@ -466,8 +467,8 @@ class Trainer:
         Gradients end up as those of the mean loss over every token of the update: DDP averages
         over processes, so each part is scaled by world / all tokens.
         """
-        tgt_lens, world = self.corpus.lengths("tgt"), self.ddp.world
-        total_tokens = sum(int(tgt_lens[b].sum()) + len(b) for b in chunk)
+        world = self.ddp.world
+        total_tokens = sum(int(self.tgt_lens[b].sum()) + len(b) for b in chunk)
         mine = chunk[self.ddp.rank :: world]
         loss_sum = 0.0
         for k, index in enumerate(mine):
@@ -484,14 +485,13 @@ class Trainer:
 
     def train(self) -> dict:
         t, progress, ddp = self.cfg.train, self.progress, self.ddp
-        src_lens, tgt_lens = self.corpus.lengths("src"), self.corpus.lengths("tgt")
         started, reason, bad_steps = time.time(), "max_epochs", 0
         # One update takes `group` batches: `accum` on each of `world` processes (rank r takes r, r + world, ...).
         group = ddp.world * t.accum
         self.model.train()
         with Interrupt() as interrupt:
             while progress.epoch < t.max_epochs and reason == "max_epochs":
-                batches = token_batches(src_lens, tgt_lens, t.max_tokens, t.seed, progress.epoch)
+                batches = token_batches(self.src_lens, self.tgt_lens, t.max_tokens, t.seed, progress.epoch)
                 # an incomplete last group is skipped: every process must take part in every update
                 while progress.batch_in_epoch + group <= len(batches):
                     self.optimizer.zero_grad(set_to_none=True)
