@@ -486,6 +486,8 @@ class Trainer:
     def train(self) -> dict:
         t, progress, ddp = self.cfg.train, self.progress, self.ddp
         started, reason, bad_steps = time.time(), "max_epochs", 0
+        if t.max_steps and progress.step >= t.max_steps:  # e.g. resumed with a limit already reached
+            reason = "max_steps"
         # One update takes `group` batches: `accum` on each of `world` processes (rank r takes r, r + world, ...).
         group = ddp.world * t.accum
         self.model.train()
