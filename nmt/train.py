@@ -81,6 +81,7 @@ class Meter:
         self.start_step = start_step
         self.loss = self.tokens = 0.0
         self.n = 0
+        self.updates_left: int | None = None  # set by the loop: updates until max_epochs
 
     def add(self, loss_sum: float, ntokens: int) -> None:
         self.loss += loss_sum
@@ -101,6 +102,8 @@ class Meter:
             left.append((train.max_steps - step) / max(rate, 1e-9))
         if train.max_minutes:
             left.append(train.max_minutes * 60 - (time.time() - self.t0))
+        if self.updates_left is not None:  # up to max_epochs, if nothing stops the run earlier
+            left.append(self.updates_left / max(rate, 1e-9))
         if not left:
             return "?"
         return time.strftime("%H:%M:%S", time.gmtime(max(0, min(left))))
@@ -516,6 +519,9 @@ class Trainer:
                     self.optimizer.step()
                     progress.step += 1
                     self.meter.add(loss_sum, tokens)
+                    per_epoch = len(batches) // group
+                    self.meter.updates_left = ((t.max_epochs - progress.epoch) * per_epoch
+                                               - progress.batch_in_epoch // group)
                     self.meter.tick(progress.step, self.optimizer.param_groups[0]["lr"])
                     if t.valid_every and progress.step % t.valid_every == 0 and self.validate():
                         reason = "early_stopping"
