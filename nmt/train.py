@@ -234,12 +234,10 @@ class Validator:
     @torch.inference_mode()
     def __call__(self, model: Seq2Seq, device: torch.device, want_bleu: bool = True) -> dict:
         model.eval()
+        objective = Objective(model, label_smoothing=0.0)  # the plain full-softmax cross-entropy
         total, ntok = 0.0, 0
         for batch in self.batches:
-            batch = batch.to(device)
-            hidden = model(batch.src, batch.src_lens, batch.tgt_in)
-            mask = batch.tgt_out != PAD
-            total += float(model.output.full_loss(hidden[mask], batch.tgt_out[mask]))
+            total += float(batch_loss(objective, batch.to(device), self.cfg, None, None))
             ntok += batch.ntokens
         result = {"loss": total / ntok, "ppl": math.exp(min(total / ntok, 50))}
         if want_bleu:
