@@ -1,67 +1,135 @@
-"""Training throughput (target tokens/s) of the shipped 2x512 config, full vs sampled softmax.
+"""Training throughput of the shipped 2x512 config next to a bare PyTorch loop and the machine's ceiling.
 
-Both losses train on the same batches of Multi30k de->en in the same process, one after the other,
-after a few warm-up steps, so the ratio is fair even on a busy machine.
+In one process, on the same Multi30k de->en batches, after a few warm-up steps each:
+  ceiling    matrix-multiply GFLOP/s at the model's shapes, fp32 and bf16
+  reference  bench/reference.py: plain nn.LSTM encoder-decoder, full softmax, fp32
+  nmt        full and sampled softmax, fp32 and bf16 autocast
+Model FLOP/s counts the matrix products of forward and backward (3x forward) over real tokens.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from bench import reference
 from bench.common import DATA, ROOT, report, require_data
-from nmt.config import load
+from nmt.config import Config, load
 from nmt.corpus import prepared_or_cached
-from nmt.data import make_batch, token_batches
+from nmt.data import Batch, make_batch, token_batches
 from nmt.model import Seq2Seq
 from nmt.softmax import Sampler
 from nmt.tokenizer import load_tokenizers, train_tokenizers
 from nmt.train import Objective, batch_loss, target_counts
 
 WORK = ROOT / "bench" / "work"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """GFLOP/s of (m, k) @ (k, n) in `dtype`, repeated for about `seconds`."""
+    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+    for _ in range(3):
+        a @ b
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        reps += 1
+    return 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
+
+
+def ceiling(cfg: Config, vocab: int, batch_rows: int, tokens: int) -> tuple[dict, list[dict]]:
+    """Best matmul GFLOP/s per dtype over the shapes the model multiplies, and one row per shape."""
+    h, e = cfg.model.hidden, cfg.model.emb
+    shapes = {"gates, all steps (tokens x emb -> 4h)": (tokens, e, 4 * h),
+              "gates, one step (rows x h -> 4h)": (batch_rows, h, 4 * h),
+              "output (tokens x h -> vocab)": (tokens, h, vocab)}
+    rows, best = [], {}
+    for dtype in DTYPES:
+        for what, (m, k, n) in shapes.items():
+            g = matmul_gflops(m, k, n, DTYPES[dtype])
+            best[dtype] = max(best.get(dtype, 0.0), g)
+            rows.append({"what": f"matmul {what}", "dtype": dtype, "shape": f"{m}x{k}x{n}", "gflops": g})
+    return best, rows
+
+
+def train_flops(cfg: Config, batch: Batch, vocab: int, scored: int) -> float:
+    """Matrix-product FLOPs of one training step (forward + backward = 3x forward) over real tokens.
+    `scored`: output rows per target token (the vocabulary, or 1 + negatives when sampled)."""
+    h, e, layers = cfg.model.hidden, cfg.model.emb, cfg.model.layers
+    per_token = sum(2 * 4 * h * ((e if i == 0 else h) + h) for i in range(layers))  # LSTM gates, all layers
+    src_tokens = int(batch.src_lens.sum())
+    return 3 * (src_tokens * per_token + batch.ntokens * (per_token + 2 * h * scored))
+
+
+def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: str, dtype: str,
+              counts: torch.Tensor, warmup: int) -> tuple[float, float]:
+    """(target tokens/s, model GFLOP/s) of `nmt`'s own training step on `batches`."""
+    torch.manual_seed(0)
+    cfg.train.loss = loss
+    model = Seq2Seq(vocab[0], vocab[1], cfg.model)
+    objective = Objective(model, cfg.train.label_smoothing)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    sampler = Sampler.build(cfg.train.sampler, counts, cfg.train.sampler_power) if loss == "sampled" else None
+    scored = min(cfg.train.num_sampled + 1, vocab[1]) if sampler else vocab[1]
+    gen = torch.Generator().manual_seed(0)
+    tokens, flops, start = 0, 0.0, 0.0
+    for k, batch in enumerate(batches):
+        if k == warmup:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            out = batch_loss(objective, batch, cfg, sampler, gen) / batch.ntokens
+        opt.zero_grad()
+        out.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
+        opt.step()
+        if k >= warmup:
+            tokens += batch.ntokens
+            flops += train_flops(cfg, batch, vocab[1], scored)
+    seconds = time.perf_counter() - start
+    return tokens / seconds, flops / seconds / 1e9
+
+
+def load_batches(cfg: Config, tok_dir: Path, prepared: Path, count: int, src: str = "train.de",
+                 tgt: str = "train.en") -> tuple[list[Batch], tuple[int, int], torch.Tensor]:
+    """The first `count` seeded training batches, the (source, target) vocabulary sizes, target counts."""
+    if not (tok_dir / "src.model").exists():
+        train_tokenizers(DATA / src, DATA / tgt, tok_dir, vocab_size=cfg.data.vocab_size)
+    src_tok, tgt_tok = load_tokenizers(tok_dir)
+    corpus, _ = prepared_or_cached(DATA / src, DATA / tgt, src_tok, tgt_tok, prepared, cfg.model.max_len)
+    order = token_batches(corpus.lengths("src"), corpus.lengths("tgt"), cfg.train.max_tokens, seed=1, epoch=0)
+    batches = [make_batch([corpus.sentence("src", i) for i in b], [corpus.sentence("tgt", i) for i in b],
+                          cfg.model.reverse_source) for b in order[:count]]
+    return batches, (len(src_tok), len(tgt_tok)), target_counts(corpus, len(tgt_tok))
 
 
 def main(steps: int = 30, warmup: int = 5, config: str = "configs/multi30k-de-en.yaml") -> None:
     require_data()
     cfg = load(ROOT / config)
-    tok = WORK / f"tok{cfg.data.vocab_size}"
-    if not (tok / "src.model").exists():
-        train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=cfg.data.vocab_size)
-    src_tok, tgt_tok = load_tokenizers(tok)
-    corpus, _ = prepared_or_cached(DATA / "train.de", DATA / "train.en", src_tok, tgt_tok,
-                                   WORK / f"prepared{cfg.data.vocab_size}", cfg.model.max_len)
-    order = token_batches(corpus.lengths("src"), corpus.lengths("tgt"), cfg.train.max_tokens, seed=1, epoch=0)
-    batches = [make_batch([corpus.sentence("src", i) for i in b], [corpus.sentence("tgt", i) for i in b],
-                          cfg.model.reverse_source) for b in order[: warmup + steps]]
-    counts = target_counts(corpus, len(tgt_tok))
-    rows = []
-    for loss in ("full", "sampled"):
-        torch.manual_seed(0)
-        cfg.train.loss = loss
-        model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model)
-        objective = Objective(model, cfg.train.label_smoothing)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
-        sampler = Sampler.build(cfg.train.sampler, counts, cfg.train.sampler_power) if loss == "sampled" else None
-        gen = torch.Generator().manual_seed(0)
-        tokens, start = 0, None
-        for k, batch in enumerate(batches):
-            if k == warmup:
-                start = time.perf_counter()
-            out = batch_loss(objective, batch, cfg, sampler, gen) / batch.ntokens
-            opt.zero_grad()
-            out.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
-            opt.step()
-            if k >= warmup:
-                tokens += batch.ntokens
-        seconds = time.perf_counter() - start
-        rows.append({"model": f"{cfg.model.layers}x{cfg.model.hidden} emb {cfg.model.emb}", "vocab": len(tgt_tok),
-                     "loss": loss + (f" ({cfg.train.num_sampled})" if loss == "sampled" else ""),
-                     "steps": steps, "tgt_tok_per_s": tokens / seconds})
-    rows[1]["vs_full"] = rows[1]["tgt_tok_per_s"] / rows[0]["tgt_tok_per_s"]
-    report("train_speed", rows, ["model", "vocab", "loss", "steps", "tgt_tok_per_s", "vs_full"])
+    v = cfg.data.vocab_size
+    batches, vocab, counts = load_batches(cfg, WORK / f"tok{v}", WORK / f"prepared{v}", warmup + steps)
+    m = cfg.model
+    model_name = f"{m.layers}x{m.hidden} emb {m.emb}"
+    rows_per_step = max(len(b.src_lens) for b in batches)
+    best, rows = ceiling(cfg, vocab[1], rows_per_step, cfg.train.max_tokens)
+
+    ref_tps, _ = reference.train_speed(batches, vocab[0], vocab[1], m.emb, m.hidden, m.layers, m.dropout,
+                                       cfg.train.lr, cfg.train.clip, warmup)
+    ref_gflops = ref_tps * sum(train_flops(cfg, b, vocab[1], vocab[1]) for b in batches[warmup:]) \
+        / sum(b.ntokens for b in batches[warmup:]) / 1e9
+    rows.append({"what": "bare PyTorch loop, full softmax", "dtype": "fp32", "tgt_tok_per_s": ref_tps,
+                 "gflops": ref_gflops, "of_ceiling": ref_gflops / best["fp32"], "vs_reference": 1.0})
+    for dtype in ("fp32", "bf16"):
+        for loss in ("full", "sampled"):
+            tps, gflops = nmt_speed(cfg, batches, vocab, loss, dtype, counts, warmup)
+            name = "full softmax" if loss == "full" else f"sampled softmax ({cfg.train.num_sampled})"
+            rows.append({"what": f"nmt, {name}", "dtype": dtype, "tgt_tok_per_s": tps, "gflops": gflops,
+                         "of_ceiling": gflops / best[dtype], "vs_reference": tps / ref_tps})
+    report("train_speed", [{"model": model_name, "vocab": vocab[1], "steps": steps, **r} for r in rows],
+           ["what", "dtype", "shape", "tgt_tok_per_s", "gflops", "of_ceiling", "vs_reference"])
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ def train(
     threads: Optional[int] = typer.Option(None, "--threads", min=0, help="CPU threads (0: torch's default)."),
     reset_optimizer: bool = typer.Option(False, "--reset-optimizer", help="On resume: fresh Adam state and lr."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
+                                        "(bf16 on a GPU, fp32 on a CPU)."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
     """Train or resume a reversed-input LSTM encoder-decoder.
@@ -148,7 +150,8 @@ def train(
         raise NMTError("give either --out RUN_DIR for a new run or --resume RUN_DIR to continue one")
     flags = {"data.train_src": train_src, "data.train_tgt": train_tgt, "data.valid_src": valid_src,
              "data.valid_tgt": valid_tgt, "data.tokenizers": tokenizers, "train.max_steps": max_steps,
-             "train.max_minutes": max_minutes, "train.seed": seed, "train.threads": threads}
+             "train.max_minutes": max_minutes, "train.seed": seed, "train.threads": threads,
+             "train.dtype": dtype}
     sets = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(overrides)
     if resume is not None and config is not None:
         raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")

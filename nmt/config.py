@@ -62,6 +62,7 @@ class TrainConfig:
     max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
     seed: int = 1
     threads: int = 0              # CPU threads; 0: torch's default
+    dtype: str = "auto"           # auto (bf16 on a GPU, fp32 on a CPU) | fp32 | bf16: bf16 autocasts matrix products
 
 
 @dataclass
@@ -94,6 +95,7 @@ CHOICES = {
     ("train", "sampler"): ("unigram", "log_uniform", "uniform"),
     ("train", "schedule"): ("plateau", "constant"),
     ("train", "metric"): ("bleu", "loss", "ppl"),
+    ("train", "dtype"): ("auto", "fp32", "bf16"),
 }
 
 

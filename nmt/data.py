@@ -56,12 +56,13 @@ def make_batch(src_seqs: Sequence[Sequence[int]], tgt_seqs: Sequence[Sequence[in
 def token_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int, seed: int, epoch: int) -> list[np.ndarray]:
     """Split sentence indices into batches of at most `max_tokens` padded tokens, in a seeded order.
 
-    Sentences are sorted by length (ties broken randomly) so a batch holds similar lengths and little
-    padding; the batches' order is then shuffled. The result depends only on (seed, epoch), which is
-    what lets a resumed run skip to the same place.
+    Sentences are sorted by source length, then target length (ties broken randomly), so a batch
+    holds similar lengths and little padding, and most batches share one source length: the encoder
+    then runs without packing, on its fastest kernel. The batches' order is then shuffled. The result
+    depends only on (seed, epoch), which is what lets a resumed run skip to the same place.
     """
     rng = np.random.default_rng([seed, epoch])
-    order = np.lexsort((rng.random(len(src_lens)), src_lens, tgt_lens))
+    order = np.lexsort((rng.random(len(src_lens)), tgt_lens, src_lens))  # last key sorts first
     cost = np.maximum(src_lens, tgt_lens + 1)[order]  # the padded width a sentence needs
     batches, start, width = [], 0, 0
     for i, c in enumerate(cost.tolist()):

@@ -31,18 +31,25 @@ class OutputLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab))
         # PAD and BOS are never predicted: leaving them out of the softmax keeps decoding from
         # emitting them and makes the full loss the exact limit of the sampled one.
-        never = torch.zeros(vocab, dtype=torch.bool)
-        never[[PAD, BOS]] = True
+        # Added to the bias rather than masked out of the logits: one (vocab,) add, not a pass over
+        # every (rows, vocab) logit and its gradient.
+        never = torch.zeros(vocab)
+        never[[PAD, BOS]] = float("-inf")
         self.register_buffer("never", never, persistent=False)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """(..., hidden) -> (..., vocab) logits, PAD and BOS at -inf; bf16 under autocast."""
+        return F.linear(self.proj(h), self.weight, self.bias + self.never)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) float32 log-probabilities (PAD and BOS at -inf)."""
-        with torch.autocast(h.device.type, enabled=False):
-            logits = F.linear(self.proj(h.float()), self.weight.float(), self.bias.float())
-            return logits.masked_fill(self.never, float("-inf")).log_softmax(-1)
+        # Under autocast the product runs in bf16 (the costliest matmul of the model); the softmax in fp32.
+        return self.logits(h).float().log_softmax(-1)
 
     def full_loss(self, h: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
         """Summed cross-entropy of targets y (n,) given states h (n, hidden)."""
+        if label_smoothing == 0:  # the fused kernel; smoothing must skip the -inf classes, so it cannot use it
+            return F.cross_entropy(self.logits(h).float(), y, reduction="sum")
         return _smoothed_nll(self.log_probs(h), y, label_smoothing)
 
     def sampled_loss(self, h: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor, log_q_neg: torch.Tensor,
@@ -53,16 +60,16 @@ class OutputLayer(nn.Module):
         log_q_neg: (S,) and log_q_true: (n,) log expected counts, log(S * Q(id)).
         Only the rows y and negatives of the output matrix take part, so only they get gradients.
         """
-        with torch.autocast(h.device.type, enabled=False):
-            x = self.proj(h.float())                                               # (n, d)
-            w_true, b_true = self.weight[y].float(), self.bias[y].float()          # (n, d), (n,)
-            true_logit = (x * w_true).sum(-1) + b_true - log_q_true                # (n,)
-            w_neg, b_neg = self.weight[negatives].float(), self.bias[negatives].float()  # (S, d), (S,)
-            neg_logits = x @ w_neg.t() + (b_neg - log_q_neg)                        # (n, S)
-            neg_logits = neg_logits.masked_fill(negatives[None, :] == y[:, None], float("-inf"))
-            logits = torch.cat([true_logit[:, None], neg_logits], dim=1)           # (n, 1 + S)
-            # The true class sits in column 0; smoothing spreads over the candidates scored.
-            return _smoothed_nll(logits.log_softmax(-1), torch.zeros_like(y), label_smoothing)
+        x = self.proj(h)                                                           # (n, d)
+        w_true, b_true = self.weight[y], self.bias[y]                              # (n, d), (n,)
+        true_logit = (x.float() * w_true).sum(-1) + b_true - log_q_true            # (n,) fp32
+        w_neg, b_neg = self.weight[negatives], self.bias[negatives]                # (S, d), (S,)
+        # the one large product, bf16 under autocast; corrections and softmax in fp32
+        neg_logits = (x @ w_neg.t()).float() + (b_neg - log_q_neg)                 # (n, S)
+        neg_logits = neg_logits.masked_fill(negatives[None, :] == y[:, None], float("-inf"))
+        logits = torch.cat([true_logit[:, None], neg_logits], dim=1)               # (n, 1 + S)
+        # The true class sits in column 0; smoothing spreads over the candidates scored.
+        return _smoothed_nll(logits.log_softmax(-1), torch.zeros_like(y), label_smoothing)
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

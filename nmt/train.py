@@ -351,11 +351,14 @@ class Trainer:
             self._restore(saved, reset_optimizer or "train.lr" in changed, reset_optimizer)
         elif ddp.world > 1:
             torch.manual_seed(t.seed + ddp.rank)  # weights are already equal; dropout masks differ per rank
+        # bf16 autocast: matrix products (LSTM gates, output layer) in bfloat16, weights and optimizer in fp32
+        self.bf16 = t.dtype == "bf16" or (t.dtype == "auto" and self.device.type == "cuda")
         n_params = sum(p.numel() for p in self.model.parameters())
-        log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %d threads",
+        log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %s, %d threads",
                  cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.emb, n_params / 1e6, len(self.src_tok),
                  len(self.tgt_tok), "sampled" if use_sampled else "full",
-                 f" ({t.num_sampled} negatives, {t.sampler})" if use_sampled else "", self.device, torch.get_num_threads())
+                 f" ({t.num_sampled} negatives, {t.sampler})" if use_sampled else "", self.device,
+                 "bf16 autocast" if self.bf16 else "fp32", torch.get_num_threads())
         self.objective: nn.Module = Objective(self.model, t.label_smoothing)
         if ddp.world > 1:
             log.info("distributed: %d processes, %d batches per update", ddp.world, ddp.world * t.accum)
@@ -478,7 +481,7 @@ class Trainer:
                                self.cfg.model.reverse_source).to(self.device)
             sync = k == len(mine) - 1 or world == 1  # DDP exchanges gradients once, after the last part
             with (contextlib.nullcontext() if sync else self.objective.no_sync()), \
-                    torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                    torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 part = batch_loss(self.objective, batch, self.cfg, self.sampler, self.generator)
                 (part * (world / total_tokens)).backward()
             loss_sum += float(part.detach())

@@ -1,3 +1,4 @@
+from collections import Counter
 
 import pytest
 import torch
@@ -37,10 +38,12 @@ def test_one_output_line_per_input_line_even_for_odd_input(translator):
 
 
 def test_the_trained_model_translates_the_lexicon(translator, toy):
-    # 300 steps on the toy lexicon: the model must get most words right (learning, not just running)
-    out = _texts(translator, ["der hund", "eine katze", "ein mann"], beam=1)
-    hits = sum(word in text for word, text in zip(("dog", "cat", "man"), out))
-    assert hits >= 2, out
+    # 300 steps on the toy lexicon: a good share of the reference words must come out (learning, not
+    # just running; an untrained model's output shares almost none)
+    src, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
+    hyps = _texts(translator, src, beam=1)
+    found = sum(sum((Counter(h.split()) & Counter(r.split())).values()) for h, r in zip(hyps, refs))
+    assert found / sum(len(r.split()) for r in refs) > 0.35, hyps[:5]
 
 
 @pytest.mark.parametrize("beam", [1, 4])
