@@ -2,7 +2,7 @@
 
 import sys
 
-USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | all [CHECKPOINT]}"
+USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | all [CHECKPOINT]}"
 
 
 def main(argv: list[str]) -> None:
@@ -21,7 +21,16 @@ def main(argv: list[str]) -> None:
     if what == "decode" or (what == "all" and rest):
         from bench import decode
         decode.main(rest[0])
-    if what not in ("prepare", "scale", "train", "decode", "all"):
+    if what == "budget":  # not part of `all`: it trains for MINUTES (default 15)
+        from bench import budget
+        budget.main(*(float(a) if i == 0 else a for i, a in enumerate(rest[:2])))
+    if what == "vocab":
+        from bench import vocab
+        vocab.speed()
+    if what == "vocab-bleu":  # not part of `all`: two training runs
+        from bench import vocab
+        vocab.bleu(*(int(a) for a in rest[:1]))
+    if what not in ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "all"):
         raise SystemExit(USAGE)
 
 

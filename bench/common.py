@@ -37,6 +37,18 @@ def peak_rss_mb(children: bool = False) -> float:
     return usage.ru_maxrss / 1024  # Linux reports KiB
 
 
+def run_command(args: list[str]) -> tuple[float, float]:
+    """Run a command to completion; (wall seconds, its own peak RSS in MB). Fails loudly on error."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, args)
+    return seconds, usage.ru_maxrss / 1024
+
+
 def require_data() -> None:
     if not (DATA / "train.de").is_file():
         raise SystemExit("benchmarks read data/multi30k: run `nmt data multi30k --out data/multi30k` first")

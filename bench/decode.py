@@ -1,17 +1,16 @@
-"""Decoding speed and BLEU on test2016 for one checkpoint.
+"""Decoding speed, memory and BLEU on test2016 for one checkpoint, fp32 and int8.
 
-Speed: sentences/s and target tokens/s for greedy and beam 5, at batch 1, 64 and the default (128),
-with the model load excluded (timed in-process) and included (the whole `nmt translate` command).
-Quality: sacreBLEU greedy vs beam 5 vs beam 10 for the same checkpoint.
+Speed: sentences/s and target tokens/s for greedy and beam 5, at batch 1 and the default batching
+(128 sentences), with the model load excluded (timed in-process) and included (the whole
+`nmt translate` command, with its peak RSS). Quality: sacreBLEU of every configuration.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 
-from bench.common import DATA, ROOT, report, require_data
+from bench.common import DATA, report, require_data, run_command
 from nmt.config import DecodeConfig
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import read_lines
@@ -22,32 +21,33 @@ def main(model: str, split: str = "test2016") -> None:
     require_data()
     src = list(read_lines(DATA / f"{split}.de"))
     refs = list(read_lines(DATA / f"{split}.en"))
-    translator = Translator.load([model])
     rows = []
-    for beam in (1, 5, 10):
-        for batch in ((1, 64, 128) if beam in (1, 5) else (128,)):
+    for weights in ("fp32", "int8"):
+        translator = Translator.load([model], quantize="int8" if weights == "int8" else None)
+        for beam, batch in ((1, 1), (1, 128), (5, 1), (5, 128), (10, 128)):
+            if weights == "int8" and batch == 1 or weights == "int8" and beam == 10:
+                continue
             cfg = DecodeConfig(beam=beam, max_sentences=batch)
             start = time.perf_counter()
             out = [nbest[0] for nbest in translator.translate(src, cfg)]
             seconds = time.perf_counter() - start
             hyps = [text for text, _ in out]
             tokens = sum(len(h.tokens) + 1 for _, h in out)
-            rows.append({"search": "greedy" if beam == 1 else f"beam {beam}", "batch": batch, "load": "excluded",
-                         "sent_per_s": len(src) / seconds, "tok_per_s": tokens / seconds,
+            rows.append({"weights": weights, "search": "greedy" if beam == 1 else f"beam {beam}", "batch": batch,
+                         "load": "excluded", "sent_per_s": len(src) / seconds, "tok_per_s": tokens / seconds,
                          "bleu": corpus_bleu(hyps, refs)})
-    for beam in (1, 5):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "nmt", "translate", "--model", model, "--beam", str(beam),
-                        "--input", str(DATA / f"{split}.de"), "--output", "/dev/null"], check=True, cwd=ROOT)
-        seconds = time.perf_counter() - start
-        rows.append({"search": "greedy" if beam == 1 else f"beam {beam}", "batch": 128, "load": "included",
-                     "sent_per_s": len(src) / seconds})
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nmt", "translate", "--model", model, "--input", "/dev/null"],
-                   check=True, cwd=ROOT)
-    rows.append({"search": "start-up only", "load": "included", "seconds": time.perf_counter() - start})
+    for weights in ("fp32", "int8"):
+        for beam in (1, 5):
+            seconds, peak = run_command([sys.executable, "-m", "nmt", "translate", "--model", model, "--beam",
+                                         str(beam), "--input", str(DATA / f"{split}.de"), "--output", "/dev/null"]
+                                        + (["--quantize", "int8"] if weights == "int8" else []))
+            rows.append({"weights": weights, "search": "greedy" if beam == 1 else f"beam {beam}", "batch": 128,
+                         "load": "included", "sent_per_s": len(src) / seconds, "peak_rss_mb": peak})
+    seconds, peak = run_command([sys.executable, "-m", "nmt", "translate", "--model", model, "--input", "/dev/null"])
+    rows.append({"weights": "fp32", "search": "start-up only", "load": "included", "seconds": seconds,
+                 "peak_rss_mb": peak})
     report("decode", [{"model": model, "split": split, **r} for r in rows],
-           ["search", "batch", "load", "sent_per_s", "tok_per_s", "bleu", "seconds"])
+           ["weights", "search", "batch", "load", "sent_per_s", "tok_per_s", "bleu", "seconds", "peak_rss_mb"])
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def train(
     reset_optimizer: bool = typer.Option(False, "--reset-optimizer", help="On resume: fresh Adam state and lr."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
-                                        "(bf16 on a GPU, fp32 on a CPU)."),
+                                        "(bf16 where the GPU or CPU has bf16 instructions, else fp32)."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
     """Train or resume a reversed-input LSTM encoder-decoder.
@@ -167,13 +167,13 @@ def train(
 # -- decoding and scoring -----------------------------------------------------------------------------
 
 def _decode_config(beam: int, greedy: bool, n_best: int, length_penalty: float, max_len_ratio: float,
-                   max_tokens: int, batch_size: int):
+                   max_tokens: int, batch_size: int, exhaustive: bool = False):
     from nmt.config import DecodeConfig
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
     return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
-                        max_tokens=max_tokens, max_sentences=batch_size)
+                        max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
 
 
 def _input_lines(path: str):
@@ -196,8 +196,12 @@ def translate(
     max_len_ratio: float = typer.Option(1.5, "--max-len-ratio", help="Hypotheses stop at ratio * source length + 10."),
     max_tokens: int = typer.Option(8000, "--max-tokens", min=1, help="Source tokens per batch."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help="Sentences per batch."),
+    exhaustive: bool = typer.Option(False, "--exhaustive", help="Beam: continue a sentence until `beam` "
+                                    "hypotheses have ended (default: stop once its best candidate has ended)."),
     device: Optional[str] = typer.Option(None, "--device"),
     threads: int = typer.Option(0, "--threads", min=0),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: int8 weights for faster CPU decoding "
+                                           "(slightly different output; see README, Performance)."),
 ):
     """Translate text: one output line per input line, in order.
 
@@ -214,11 +218,12 @@ def translate(
 
     from nmt.fileio import atomic_path
     from nmt.translate import Translator
-    cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size)
+    cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size, exhaustive)
     lines = _input_lines(input)
     if threads:
         torch.set_num_threads(threads)
-    translator = Translator.load(model, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    translator = Translator.load(model, device or ("cpu" if quantize or not torch.cuda.is_available() else "cuda"),
+                                 quantize)
     tabular = scores or n_best > 1
 
     def emit(f) -> None:
@@ -253,6 +258,7 @@ def evaluate(
     beam: int = typer.Option(5, "--beam", min=1),
     greedy: bool = typer.Option(False, "--greedy"),
     save_hyp: Optional[Path] = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="With --model: int8 weights (as in translate)."),
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
 
@@ -271,7 +277,7 @@ def evaluate(
             raise NMTError("--model needs --src FILE to translate")
         from nmt.translate import Translator
         cfg = _decode_config(beam, greedy, 1, 1.0, 1.5, 8000, 128)
-        hyps = [nbest[0][0] for nbest in Translator.load(model).translate(_input_lines(str(src)), cfg)]
+        hyps = [nbest[0][0] for nbest in Translator.load(model, quantize=quantize).translate(_input_lines(str(src)), cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:

@@ -62,7 +62,7 @@ class TrainConfig:
     max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
     seed: int = 1
     threads: int = 0              # CPU threads; 0: torch's default
-    dtype: str = "auto"           # auto (bf16 on a GPU, fp32 on a CPU) | fp32 | bf16: bf16 autocasts matrix products
+    dtype: str = "auto"           # auto (bf16 where the GPU/CPU has bf16 instructions, else fp32) | fp32 | bf16 (autocast)
 
 
 @dataclass
@@ -73,6 +73,7 @@ class DecodeConfig:
     length_norm: str = "gnmt"     # gnmt | average (score / len) | none
     max_len_ratio: float = 1.5    # hypotheses stop at ratio * source length + max_len_extra tokens
     max_len_extra: int = 10
+    stop_early: bool = True       # beam: end a sentence once its best candidate has ended (else: once `beam` have)
     max_tokens: int = 8000        # source tokens per decoding batch
     max_sentences: int = 128      # sentences per decoding batch
 

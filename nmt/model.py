@@ -4,6 +4,9 @@ source into its final state, which starts an LSTM decoder that predicts the targ
 
 from __future__ import annotations
 
+import copy
+import warnings
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -102,8 +105,64 @@ class Seq2Seq(nn.Module):
         return self.output.log_probs(hidden), state
 
 
+class LSTMStep:
+    """The decoder's step for search, as a few matrix products on weights arranged once per decode.
+
+    nn.LSTM pays a per-call set-up that dominates a one-token step; here the first layer's input
+    product is looked up instead of computed (a table of every target word's embedding times W_ih,
+    biases folded in: (vocab, 4 * hidden)), and each upper layer multiplies [input; h] by its two
+    weight matrices concatenated. Same function as Decoder.decode_step in eval mode (no dropout).
+    """
+
+    def __init__(self, model: Seq2Seq):
+        rnn = model.decoder.rnn
+        self.layers, self.output = rnn.num_layers, model.output
+        with torch.no_grad():
+            w = [getattr(rnn, f"weight_ih_l{k}") for k in range(self.layers)]
+            u = [getattr(rnn, f"weight_hh_l{k}") for k in range(self.layers)]
+            b = [getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}") for k in range(self.layers)]
+            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0].t())       # (vocab, 4h)
+            self.u0 = u[0].t().contiguous()                                           # (h, 4h)
+            self.wu = [torch.cat([w[k], u[k]], 1).t().contiguous() for k in range(1, self.layers)]  # (2h, 4h)
+            self.b = b
+
+    @staticmethod
+    def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        i, f, g, o = gates.chunk(4, 1)  # nn.LSTM's gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """tokens (rows,), state ((layers, rows, h), (layers, rows, h)) -> log-probs (rows, vocab), state."""
+        h0, c0 = state
+        x, c = self._cell(torch.addmm(self.table[tokens], h0[0], self.u0), c0[0])   # (rows, h) each
+        hs, cs = [x], [c]
+        for k in range(1, self.layers):
+            x, c = self._cell(torch.addmm(self.b[k], torch.cat([x, h0[k]], 1), self.wu[k - 1]), c0[k])
+            hs.append(x)
+            cs.append(c)
+        return self.output.log_probs(x), (torch.stack(hs), torch.stack(cs))
+
+    @staticmethod
+    def applies(model: Seq2Seq) -> bool:
+        return type(model.decoder.rnn) is nn.LSTM and model.decoder.rnn.bias and not model.training
+
+
 def reorder_state(state: State, index: torch.Tensor) -> State:
     """Select rows of a state (batch is dim 1): beam search's way of following its survivors."""
     if isinstance(state, tuple):
         return tuple(s.index_select(1, index) for s in state)
     return state.index_select(1, index)
+
+
+def quantize_int8(model: Seq2Seq) -> Seq2Seq:
+    """A copy for CPU decoding with int8 weights (dynamic quantization: activations are quantized on
+    the fly per batch). The LSTM/GRU layers and the output layer, which hold nearly all the
+    multiply-adds, run on int8 kernels; embeddings stay in float."""
+    model = copy.deepcopy(model).eval()
+    model.output.inference = model.output.as_linear()
+    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+

@@ -73,7 +73,8 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: 
 
 
 def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: torch.Tensor, bos: int, eos: int,
-                beam: int, alpha: float = 1.0, norm: str = "gnmt", n_best: int = 1) -> list[list[Hypothesis]]:
+                beam: int, alpha: float = 1.0, norm: str = "gnmt", n_best: int = 1,
+                stop_early: bool = False) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
 
     `state` has one row per sentence; it is repeated `beam` times here. Worked example, beam 2,
@@ -94,6 +95,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
     scores[:, 0] = 0
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = torch.zeros(batch, dtype=torch.long)  # per sentence, to test "done" without a Python loop
+    top_finished = torch.zeros(batch, dtype=torch.bool)  # per sentence: has its best candidate ended?
     for t in range(int(max_lens.max()) + 1):
         n = len(alive)
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
@@ -124,6 +126,9 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
         state = reorder_fn(state, rows)
 
         done = at_limit | (n_finished[alive] >= k)
+        if stop_early:  # OpenNMT-py's rule: stop once the best candidate has ended and n_best have finished
+            top_finished[alive] |= is_eos[:, 0].cpu() & torch.isfinite(top_scores[:, 0]).cpu()
+            done |= top_finished[alive] & (n_finished[alive] >= n_best)
         if bool(done.any()):
             keep = (~done).nonzero().flatten()
             if len(keep) == 0:

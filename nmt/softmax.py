@@ -8,6 +8,7 @@ what the proposal Q favours; negatives that equal the position's target ("accide
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -36,10 +37,21 @@ class OutputLayer(nn.Module):
         never = torch.zeros(vocab)
         never[[PAD, BOS]] = float("-inf")
         self.register_buffer("never", never, persistent=False)
+        self.inference: nn.Module | None = None  # a stand-in module for decoding only, e.g. int8 (see as_linear)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) logits, PAD and BOS at -inf; bf16 under autocast."""
+        if self.inference is not None:
+            return self.inference(h)
         return F.linear(self.proj(h), self.weight, self.bias + self.never)
+
+    def as_linear(self) -> nn.Module:
+        """The layer as plain nn.Linear modules (a copy), which tools such as quantization understand."""
+        linear = nn.Linear(self.weight.size(1), self.weight.size(0))
+        with torch.no_grad():
+            linear.weight.copy_(self.weight)
+            linear.bias.copy_(self.bias + self.never)
+        return linear if isinstance(self.proj, nn.Identity) else nn.Sequential(copy.deepcopy(self.proj), linear)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) float32 log-probabilities (PAD and BOS at -inf)."""

@@ -147,6 +147,15 @@ def target_counts(corpus: PreparedCorpus, vocab: int) -> torch.Tensor:
     return torch.from_numpy(counts)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products run in hardware here: a GPU, or a CPU with AVX512-BF16 or AMX.
+    Elsewhere bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+
+
 class Objective(nn.Module):
     """The training loss as one module, so DistributedDataParallel sees every parameter used in forward."""
 
@@ -352,7 +361,7 @@ class Trainer:
         elif ddp.world > 1:
             torch.manual_seed(t.seed + ddp.rank)  # weights are already equal; dropout masks differ per rank
         # bf16 autocast: matrix products (LSTM gates, output layer) in bfloat16, weights and optimizer in fp32
-        self.bf16 = t.dtype == "bf16" or (t.dtype == "auto" and self.device.type == "cuda")
+        self.bf16 = t.dtype == "bf16" or (t.dtype == "auto" and native_bf16(self.device))
         n_params = sum(p.numel() for p in self.model.parameters())
         log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %s, %d threads",
                  cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.emb, n_params / 1e6, len(self.src_tok),

@@ -12,7 +12,7 @@ import torch
 from nmt import NMTError, checkpoint
 from nmt.config import DecodeConfig
 from nmt.data import pad_sources
-from nmt.model import Seq2Seq, reorder_state
+from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import BOS, EOS, Tokenizer
 
@@ -25,6 +25,8 @@ class Translator:
 
     def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer, device: torch.device | str = "cpu"):
         self.models = [m.eval() for m in models]
+        # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
+        self.steps = [LSTMStep(m) if LSTMStep.applies(m) else m.step for m in self.models]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
         self.reverse = models[0].cfg.reverse_source
@@ -32,7 +34,12 @@ class Translator:
         self.truncated = 0
 
     @classmethod
-    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu") -> "Translator":
+    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu", quantize: str | None = None) -> "Translator":
+        """quantize="int8": dynamic int8 weights for CPU decoding (see model.quantize_int8)."""
+        if quantize not in (None, "int8"):
+            raise NMTError(f"--quantize takes int8, got {quantize!r}")
+        if quantize and torch.device(device).type != "cpu":
+            raise NMTError("--quantize int8 runs on CPU only; drop it or use --device cpu")
         models, first = [], None
         for path in paths:
             model, src_tok, tgt_tok, cfg = checkpoint.build(checkpoint.load(path))
@@ -42,12 +49,12 @@ class Translator:
                 raise NMTError(f"{path}: its tokenizers differ from the first model's; an ensemble needs the same ones")
             elif cfg.model.reverse_source != first[2].model.reverse_source:
                 raise NMTError(f"{path}: reads the source in another direction than the first model; cannot ensemble")
-            models.append(model.to(device))
+            models.append(quantize_int8(model) if quantize else model.to(device))
         return cls(models, first[0], first[1], device)
 
     # -- search over the ensemble ------------------------------------------------------------
     def _step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
-        outs = [m.step(tokens, s) for m, s in zip(self.models, states)]
+        outs = [step(tokens, s) for step, s in zip(self.steps, states)]
         if len(outs) == 1:
             return outs[0][0], [outs[0][1]]
         log_probs = torch.stack([lp for lp, _ in outs]).mean(0)  # (rows, vocab)
@@ -68,7 +75,7 @@ class Translator:
             return greedy_search(self._step, self._reorder, states, max_lens, BOS, EOS,
                                  cfg.length_penalty, cfg.length_norm)
         return beam_search(self._step, self._reorder, states, max_lens, BOS, EOS, cfg.beam,
-                           cfg.length_penalty, cfg.length_norm, cfg.n_best)
+                           cfg.length_penalty, cfg.length_norm, cfg.n_best, cfg.stop_early)
 
     def _batches(self, lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
         """Indices of non-empty sentences, sorted by length, grouped by token and sentence budgets."""

@@ -61,6 +61,7 @@ def tiny_config(toy: dict, **train) -> Config:
     cfg.train.num_sampled = 20
     cfg.train.log_every = 10
     cfg.train.threads = 1
+    cfg.train.dtype = "fp32"  # exact comparisons in tests; bf16 has its own test
     for key, value in train.items():
         setattr(cfg.train, key, value)
     return cfg

@@ -3,7 +3,7 @@ import torch
 
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources
-from nmt.model import Seq2Seq, reorder_state
+from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 
 
 def _model(cell="lstm", tie=False, **kw):
@@ -24,6 +24,45 @@ def test_teacher_forced_forward_equals_step_loop(cell):
             log_probs, state = model.step(batch.tgt_in[:, t], state)
             steps.append(log_probs)
     assert torch.allclose(full, torch.stack(steps, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_fast_lstm_step_equals_the_decoders_own_step(layers):
+    torch.manual_seed(1)
+    model = Seq2Seq(30, 25, ModelConfig(emb=8, hidden=16, layers=layers, dropout=0.3)).eval()
+    for p in model.parameters():  # biases away from their init values, so folding them is tested too
+        p.data.add_(torch.randn_like(p) * 0.1)
+    fast = LSTMStep(model)
+    tokens = torch.tensor([4, 7, 3, 24])
+    state = tuple(torch.randn(layers, 4, 16) for _ in range(2))
+    with torch.no_grad():
+        want, want_state = model.step(tokens, state)
+        got, got_state = fast(tokens, state)
+    assert torch.allclose(want, got, atol=1e-5)
+    for a, b in zip(want_state, got_state):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_fast_step_is_only_for_eval_lstms():
+    assert not LSTMStep.applies(_model("gru"))
+    assert not LSTMStep.applies(_model().train())
+    assert LSTMStep.applies(_model())
+
+
+def test_int8_model_stays_close_to_the_float_one():
+    model = _model()
+    for p in model.parameters():  # spread the outputs: an untrained model predicts nearly uniformly
+        p.data.add_(torch.randn_like(p) * 0.3)
+    quant = quantize_int8(model)
+    batch = make_batch([[5, 6, 7], [8, 9]], [[10, 11, 12, 13], [14, 15]], reverse=True)
+    with torch.no_grad():
+        state_f, state_q = model.encode(batch.src, batch.src_lens), quant.encode(batch.src, batch.src_lens)
+        lp_f, _ = model.step(batch.tgt_in[:, 0], state_f)
+        lp_q, _ = quant.step(batch.tgt_in[:, 0], state_q)
+    assert "quantized" in type(quant.decoder.rnn).__module__ and type(model.decoder.rnn) is torch.nn.LSTM
+    assert torch.isinf(lp_q[:, [0, 2]]).all()  # PAD and BOS still impossible
+    assert lp_f[:, 3:].std() > 0.2                # a spread distribution to compare
+    assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1  # int8 rounding, not a different model
 
 
 def test_padding_never_enters_the_encoder_state():

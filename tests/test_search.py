@@ -117,3 +117,24 @@ def test_each_sentence_in_a_batch_is_searched_independently():
              for n in (10, 1, 10)]
     assert [h[0].tokens for h in batched] == [h[0].tokens for h in alone]
     assert batched[1][0].tokens == [1]  # limit 1: "b c" cannot be reached
+
+
+def test_stop_early_ends_a_sentence_once_its_best_candidate_has_ended():
+    # Beam 2. Step 1 ranks "a EOS" (0.81) first; "b c" (0.1) and "a c" (0.09) stay live. Waiting for two
+    # finished hypotheses takes more steps; stopping early ends at once, with the same best answer.
+    table = {(): [0.0, 0.9, 0.1, 0.0], (1,): [0.9, 0.0, 0.0, 0.1], (2,): [0.0, 0.0, 0.0, 1.0],
+             (1, 3): [0.2, 0.0, 0.0, 0.8], (2, 3): [0.2, 0.0, 0.0, 0.8]}
+    results, calls = {}, {}
+    for early in (False, True):
+        step, n = table_step(table), [0]
+
+        def counted(tokens, state, step=step, n=n):
+            n[0] += 1
+            return step(tokens, state)
+
+        results[early] = beam_search(counted, reorder, start(), torch.tensor([6]), BOS, EOS, beam=2, alpha=0.0,
+                                     stop_early=early)[0]
+        calls[early] = n[0]
+    assert calls[True] == 2 < calls[False]
+    assert results[True][0].tokens == results[False][0].tokens == [1]
+    assert math.isclose(results[True][0].log_prob, L(0.9) + L(0.9), rel_tol=1e-6)

@@ -46,6 +46,16 @@ def test_the_trained_model_translates_the_lexicon(translator, toy):
     assert found / sum(len(r.split()) for r in refs) > 0.35, hyps[:5]
 
 
+def test_int8_translator_still_translates(run_dir, toy):
+    quant = Translator.load([run_dir], quantize="int8")
+    src, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
+    hyps = _texts(quant, src, beam=2)
+    found = sum(sum((Counter(h.split()) & Counter(r.split())).values()) for h, r in zip(hyps, refs))
+    assert len(hyps) == len(src) and found / sum(len(r.split()) for r in refs) > 0.35
+    with pytest.raises(NMTError, match="int8"):
+        Translator.load([run_dir], quantize="int4")
+
+
 @pytest.mark.parametrize("beam", [1, 4])
 def test_output_does_not_depend_on_batching(translator, toy, beam):
     lines = toy["valid_src"].read_text().splitlines()

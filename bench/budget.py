@@ -1,0 +1,45 @@
+"""Quality on a budget: test2016 sacreBLEU after a fixed wall-clock training run of the shipped config.
+
+Runs exactly what a user would: `nmt train --config configs/multi30k-de-en.yaml --max-minutes M`
+(tokenizers and data preparation included before the clock starts), then `nmt evaluate` of best.pt on
+test2016 with greedy search and beam 5. `python -m bench budget [MINUTES] [DTYPE]`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from bench.common import DATA, ROOT, report, require_data, run_command
+
+WORK = ROOT / "bench" / "work"
+
+
+def main(minutes: float = 15, dtype: str = "fp32", config: str = "configs/multi30k-de-en.yaml") -> None:
+    require_data()
+    run = WORK / f"budget-{minutes:g}min-{dtype}"
+    shutil.rmtree(run, ignore_errors=True)
+    seconds, peak = run_command([sys.executable, "-m", "nmt", "train", "--config", config, "--out", str(run),
+                                 "--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
+                                 "--valid-src", str(DATA / "val.de"), "--valid-tgt", str(DATA / "val.en"),
+                                 "--max-minutes", str(minutes), "--dtype", dtype])
+    valid = [json.loads(line) for line in open(run / "metrics.jsonl") if '"valid"' in line]
+    rows = []
+    for beam in (1, 5):
+        out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"),
+                              "--src", str(DATA / "test2016.de"), "--ref", str(DATA / "test2016.en"),
+                              "--beam", str(beam), "--metrics", "bleu", "--json"], check=True, cwd=ROOT,
+                             capture_output=True, text=True)
+        bleu = json.loads(out.stdout)["score"]
+        rows.append({"config": config, "dtype": dtype, "budget_min": minutes, "wall_min": seconds / 60,
+                     "train_peak_rss_mb": peak,
+                     "steps": valid[-1]["step"] if valid else 0, "best_valid_bleu": max(v["bleu"] for v in valid),
+                     "search": "greedy" if beam == 1 else f"beam {beam}", "test2016_bleu": bleu})
+    report("budget", rows, ["config", "dtype", "budget_min", "wall_min", "train_peak_rss_mb", "steps",
+                            "best_valid_bleu", "search", "test2016_bleu"])
+
+
+if __name__ == "__main__":
+    main(*(float(a) if i == 0 else a for i, a in enumerate(sys.argv[1:3])))
