@@ -7,6 +7,8 @@ import os
 import platform
 import resource
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,16 +39,19 @@ def peak_rss_mb(children: bool = False) -> float:
     return usage.ru_maxrss / 1024  # Linux reports KiB
 
 
+# A child's peak RSS counts the memory image it was forked from, so a benchmark that has loaded a
+# model would inflate it: the command is started from this small launcher process instead.
+_LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
+           "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+           "sys.exit(rc)")
+
+
 def run_command(args: list[str]) -> tuple[float, float]:
     """Run a command to completion; (wall seconds, its own peak RSS in MB). Fails loudly on error."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, args)
-    return seconds, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _LAUNCH, peak.name, *args], cwd=ROOT, check=True)
+        return time.perf_counter() - start, int(peak.read()) / 1024
 
 
 def require_data() -> None:

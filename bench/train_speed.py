@@ -23,7 +23,7 @@ from nmt.data import Batch, make_batch, token_batches
 from nmt.model import Seq2Seq
 from nmt.softmax import Sampler
 from nmt.tokenizer import load_tokenizers, train_tokenizers
-from nmt.train import Objective, batch_loss, target_counts
+from nmt.train import Objective, batch_loss, make_optimizer, target_counts
 
 WORK = ROOT / "bench" / "work"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -44,7 +44,8 @@ def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1
 def ceiling(cfg: Config, vocab: int, batch_rows: int, tokens: int) -> tuple[dict, list[dict]]:
     """Best matmul GFLOP/s per dtype over the shapes the model multiplies, and one row per shape."""
     h, e = cfg.model.hidden, cfg.model.emb
-    shapes = {"gates, all steps (tokens x emb -> 4h)": (tokens, e, 4 * h),
+    shapes = {"square, the machine's best case": (2048, 2048, 2048),
+              "gates, all steps (tokens x emb -> 4h)": (tokens, e, 4 * h),
               "gates, one step (rows x h -> 4h)": (batch_rows, h, 4 * h),
               "output (tokens x h -> vocab)": (tokens, h, vocab)}
     rows, best = [], {}
@@ -72,7 +73,7 @@ def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: s
     cfg.train.loss = loss
     model = Seq2Seq(vocab[0], vocab[1], cfg.model)
     objective = Objective(model, cfg.train.label_smoothing)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    opt = make_optimizer(model, cfg.train.lr)
     sampler = Sampler.build(cfg.train.sampler, counts, cfg.train.sampler_power) if loss == "sampled" else None
     scored = min(cfg.train.num_sampled + 1, vocab[1]) if sampler else vocab[1]
     gen = torch.Generator().manual_seed(0)
