@@ -1,8 +1,8 @@
-"""python -m bench {prepare|train|decode MODEL|all [MODEL]}: print tables, append to bench/results/."""
+"""python -m bench WHAT ...: print tables, append to bench/results/ (see USAGE and README, Benchmarks)."""
 
 import sys
 
-USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | all [CHECKPOINT]}"
+USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] | all [CHECKPOINT]}"
 
 
 def main(argv: list[str]) -> None:
@@ -30,7 +30,10 @@ def main(argv: list[str]) -> None:
     if what == "vocab-bleu":  # not part of `all`: two training runs
         from bench import vocab
         vocab.bleu(*(int(a) for a in rest[:1]))
-    if what not in ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "all"):
+    if what == "memory":
+        from bench import memory
+        memory.main(*(int(a) for a in rest[:1]))
+    if what not in ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "all"):
         raise SystemExit(USAGE)
 
 

@@ -83,7 +83,8 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
     best 2 * beam: EOS pairs ranked within the first `beam` become finished hypotheses, and the best
     `beam` non-EOS pairs become the next live hypotheses. If "a" scores -0.1, "b" -0.5 and EOS -3,
     the live beam is [a], [b]. A sentence is done once it has `beam` finished hypotheses or reaches its
-    length limit, where only EOS is allowed so every live hypothesis finishes.
+    length limit, where only EOS is allowed so every live hypothesis finishes. With `stop_early` it is
+    also done once its best-ranked candidate has been EOS at some step and `n_best` have finished.
     """
     device = _device_of(state)
     batch, k = len(max_lens), beam

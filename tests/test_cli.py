@@ -56,6 +56,10 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(hyp.read_text().splitlines()) == len(source.splitlines())
 
+    for flags in (["--quantize", "int8"], ["--exhaustive"]):
+        r = nmt("translate", "--model", run, "--input", toy["valid_src"], "--beam", 3, *flags)
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == len(source.splitlines()), (flags, r.stderr)
+
     r = nmt("translate", "--model", run, "--input", toy["valid_src"], "--n-best", 3, "--beam", 3)
     rows = [line.split("\t") for line in r.stdout.splitlines()]
     assert len(rows) == 3 * len(source.splitlines()) and all(len(row) == 3 for row in rows)
@@ -87,6 +91,7 @@ def test_user_mistakes_give_a_message_not_a_traceback(toy, tmp_path):
          "--valid-src", toy["valid_src"], "--valid-tgt", toy["valid_tgt"], "--tokenizers", toy["tok_dir"]),
         ("train", "--out", tmp_path / "r2", "--set", "model.hiden=3"),
         ("translate", "--model", tmp_path / "nothing"),
+        ("translate", "--model", tmp_path / "nothing", "--quantize", "int4"),
         ("evaluate", "--hyp", toy["valid_tgt"], "--ref", short),
         ("data", "multi30k", "--out", tmp_path / "m", "--mirror", tmp_path / "empty"),
     ]
