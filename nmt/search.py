@@ -128,7 +128,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: to
 
         done = at_limit | (n_finished[alive] >= k)
         if stop_early:  # OpenNMT-py's rule: stop once the best candidate has ended and n_best have finished
-            top_finished[alive] |= is_eos[:, 0].cpu() & torch.isfinite(top_scores[:, 0]).cpu()
+            top_finished[alive] |= to_finish[:, 0].cpu()  # column 0: the best-ranked candidate
             done |= top_finished[alive] & (n_finished[alive] >= n_best)
         if bool(done.any()):
             keep = (~done).nonzero().flatten()
