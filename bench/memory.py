@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from bench.common import DATA, ROOT, report, require_data, run_command
+from bench.common import DATA, report, require_data, run_command
 from bench.train_speed import WORK
 
 CONFIG = "configs/multi30k-de-en.yaml"

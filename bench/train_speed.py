@@ -21,9 +21,8 @@ from nmt.config import Config, load
 from nmt.corpus import prepared_or_cached
 from nmt.data import Batch, make_batch, token_batches
 from nmt.model import Seq2Seq
-from nmt.softmax import Sampler
+from nmt.objective import Objective, make_optimizer, target_counts
 from nmt.tokenizer import load_tokenizers, train_tokenizers
-from nmt.train import Objective, batch_loss, make_optimizer, target_counts
 
 WORK = ROOT / "bench" / "work"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -72,17 +71,16 @@ def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: s
     torch.manual_seed(0)
     cfg.train.loss = loss
     model = Seq2Seq(vocab[0], vocab[1], cfg.model)
-    objective = Objective(model, cfg.train.label_smoothing)
+    objective = Objective.from_config(model, cfg.train, counts)
     opt = make_optimizer(model, cfg.train.lr)
-    sampler = Sampler.build(cfg.train.sampler, counts, cfg.train.sampler_power) if loss == "sampled" else None
-    scored = min(cfg.train.num_sampled + 1, vocab[1]) if sampler else vocab[1]
+    scored = cfg.train.num_sampled + 1 if objective.sampler is not None else vocab[1]
     gen = torch.Generator().manual_seed(0)
     tokens, flops, start = 0, 0.0, 0.0
     for k, batch in enumerate(batches):
         if k == warmup:
             start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            out = batch_loss(objective, batch, cfg, sampler, gen) / batch.ntokens
+            out = objective(batch, gen) / batch.ntokens
         opt.zero_grad()
         out.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)

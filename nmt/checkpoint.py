@@ -9,6 +9,7 @@ code, and written to a temporary file that replaces the old one in a single rena
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -32,6 +33,9 @@ def save(path: str | Path, payload: dict) -> None:
 
 
 def load(path: str | Path) -> dict:
+    """A checkpoint (or a run folder's best.pt, else last.pt) as a dict; refuses anything that is not
+    an nmt checkpoint, or that could run code, with one line that says which. PyTorch's own account
+    of the failure is chained to the error (shown by `nmt --debug`)."""
     path = Path(path)
     if path.is_dir():
         for name in ("best.pt", "last.pt"):
@@ -42,16 +46,33 @@ def load(path: str | Path) -> dict:
             raise NMTError(f"{path}: no best.pt or last.pt in this folder; is it an `nmt train` run?")
     if not path.is_file():
         raise NMTError(f"{path}: no such checkpoint")
+    not_ours = f"{path}: not an nmt checkpoint; give a run folder or a .pt file written by `nmt train`"
+    _check_archive(path, not_ours)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise NMTError(f"{path}: refused: it holds more than weights and settings, and loading it could run code ({e})") from None
-    except Exception as e:  # truncated or foreign files
-        raise NMTError(f"{path}: not a readable nmt checkpoint ({type(e).__name__}: {e})") from None
+    except pickle.UnpicklingError as e:  # a well-formed archive holding objects other than data
+        raise NMTError(f"{path}: refused: it holds more than weights and settings, and loading it could run code") from e
+    except Exception as e:  # a damaged archive
+        raise NMTError(f"{path}: not a readable nmt checkpoint: the file is damaged ({type(e).__name__})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
-        raise NMTError(f"{path}: not an nmt checkpoint")
+        raise NMTError(not_ours)
     ckpt["path"] = str(path)
     return ckpt
+
+
+def _check_archive(path: Path, not_ours: str) -> None:
+    """torch.save writes a zip archive with a data.pkl inside; anything else is not a checkpoint of ours.
+    A file that starts like a zip but cannot be read as one was cut short (a copy or download stopped)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                raise NMTError(f"{path}: not a readable nmt checkpoint: the file is incomplete (cut short?)") from e
+        raise NMTError(not_ours) from e
+    if not any(name.endswith("/data.pkl") for name in names):
+        raise NMTError(not_ours)
 
 
 def config_of(ckpt: dict) -> Config:
@@ -77,7 +98,8 @@ def average(paths: list[str | Path], out: str | Path) -> int:
     first = ckpts[0]
     keys = set(first["model"])
     for c in ckpts[1:]:
-        if set(c["model"]) != keys or c["config"]["model"] != first["config"]["model"]:
+        same_shapes = set(c["model"]) == keys and all(c["model"][k].shape == first["model"][k].shape for k in keys)
+        if not same_shapes or c["config"]["model"] != first["config"]["model"]:
             raise NMTError(f"{c['path']}: a different model from {first['path']}; only checkpoints of one run can be averaged")
         if c["tgt_tokenizer"] != first["tgt_tokenizer"] or c["src_tokenizer"] != first["src_tokenizer"]:
             raise NMTError(f"{c['path']}: different tokenizers from {first['path']}; cannot average")

@@ -6,20 +6,39 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from nmt import NMTError, __version__
+from nmt.config import DecodeConfig
+from nmt.progress import for_console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+
+class _Commands(TyperGroup):
+    """Runs a command; a user's mistake (NMTError) prints `error: ...` and exits 1 without a traceback,
+    unless `nmt --debug` asked for one. Ctrl-C exits 130."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except NMTError as e:
+            if ctx.params.get("debug"):
+                raise
+            _echo(f"error: {e}")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            _echo("interrupted")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="nmt: recurrent neural machine translation. Train with `nmt train`, translate with "
                        "`nmt translate`, score with `nmt evaluate`.")
 data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Get public corpora.")
 app.add_typer(data_app, name="data", help="Get public corpora (Multi30k).")
-
-state = {"debug": False}
-log = logging.getLogger("nmt")
 
 
 def _version(value: bool) -> None:
@@ -31,7 +50,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
-    state["debug"] = debug
+    """Options before the command apply to every command (read by _Commands)."""
 
 
 def _echo(msg: str) -> None:
@@ -45,7 +64,7 @@ def data_multi30k(
     out: Path = typer.Option(..., "--out", help="Folder for train/val/test2016/test2017 .SRC/.TGT text files."),
     src: str = typer.Option("de", "--src", help="Source language: de, en, fr or cs."),
     tgt: str = typer.Option("en", "--tgt", help="Target language: de, en, fr or cs."),
-    mirror: Optional[str] = typer.Option(None, "--mirror", help="Folder or URL holding the .gz files "
+    mirror: str | None = typer.Option(None, "--mirror", help="Folder or URL holding the .gz files "
                                          "(default: $NMT_MULTI30K_MIRROR, else the official repository)."),
     force: bool = typer.Option(False, "--force", help="Overwrite files that already exist."),
 ):
@@ -118,24 +137,24 @@ def prepare(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (see configs/)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder to create."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Run folder to continue from its last.pt."),
-    train_src: Optional[str] = typer.Option(None, "--train-src"),
-    train_tgt: Optional[str] = typer.Option(None, "--train-tgt"),
-    valid_src: Optional[str] = typer.Option(None, "--valid-src"),
-    valid_tgt: Optional[str] = typer.Option(None, "--valid-tgt"),
-    tokenizers: Optional[str] = typer.Option(None, "--tokenizers", help="Folder from `nmt train-tokenizer` "
+    config: Path | None = typer.Option(None, "--config", help="YAML config (see configs/)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder to create."),
+    resume: Path | None = typer.Option(None, "--resume", help="Run folder to continue from its last.pt."),
+    train_src: str | None = typer.Option(None, "--train-src"),
+    train_tgt: str | None = typer.Option(None, "--train-tgt"),
+    valid_src: str | None = typer.Option(None, "--valid-src"),
+    valid_tgt: str | None = typer.Option(None, "--valid-tgt"),
+    tokenizers: str | None = typer.Option(None, "--tokenizers", help="Folder from `nmt train-tokenizer` "
                                              "(default: train them into the run folder)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", min=0),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=0, help="CPU threads (0: torch's default)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=0),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0),
+    seed: int | None = typer.Option(None, "--seed"),
+    threads: int | None = typer.Option(None, "--threads", min=0, help="CPU threads (0: torch's default)."),
     reset_optimizer: bool = typer.Option(False, "--reset-optimizer", help="On resume: fresh Adam state and lr."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
+    device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
+    dtype: str | None = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
                                         "(bf16 where the GPU or CPU has bf16 instructions, else fp32)."),
-    overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
     """Train or resume a reversed-input LSTM encoder-decoder.
 
@@ -145,7 +164,6 @@ def train(
       nmt train --resume runs/small --max-steps 5000
     """
     from nmt import config as config_mod
-    from nmt import train as train_mod
     if (out is None) == (resume is None):
         raise NMTError("give either --out RUN_DIR for a new run or --resume RUN_DIR to continue one")
     flags = {"data.train_src": train_src, "data.train_tgt": train_tgt, "data.valid_src": valid_src,
@@ -157,6 +175,7 @@ def train(
         raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")
     cfg = config_mod.load(config, sets)
     changed = {item.partition("=")[0].strip() for item in sets}
+    from nmt import train as train_mod  # after the config is known good: importing torch takes a second
     summary = train_mod.run(cfg, resume or out, resume=resume is not None, changed=changed,
                             reset_optimizer=reset_optimizer, device=device)
     if summary["reason"] == "interrupted":
@@ -165,15 +184,42 @@ def train(
 
 
 # -- decoding and scoring -----------------------------------------------------------------------------
+# Options shared by translate and evaluate; their defaults are DecodeConfig's (config.py).
+D = DecodeConfig()
+Models = Annotated[list[str], typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
+Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
+Greedy = Annotated[bool, typer.Option("--greedy", help="Greedy search (same as --beam 1).")]
+LengthPenalty = Annotated[float, typer.Option("--length-penalty", min=0, help="GNMT alpha (0: none).")]
+MaxLenRatio = Annotated[float, typer.Option("--max-len-ratio", min=0,
+                                            help=f"Hypotheses stop at ratio * source length + {D.max_len_extra}.")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Source tokens per batch.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
+Exhaustive = Annotated[bool, typer.Option("--exhaustive", help="Beam: continue a sentence until `beam` hypotheses "
+                                          "have ended (default: stop once its best candidate has ended).")]
+Device = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present; "
+                                               "cpu with --quantize).")]
+Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: torch's default).")]
+Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 weights for faster CPU decoding "
+                                                 "(slightly different output; see README, Translating).")]
 
-def _decode_config(beam: int, greedy: bool, n_best: int, length_penalty: float, max_len_ratio: float,
-                   max_tokens: int, batch_size: int, exhaustive: bool = False):
-    from nmt.config import DecodeConfig
+
+def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float, max_len_ratio: float,
+                   max_tokens: int, batch_size: int, exhaustive: bool) -> DecodeConfig:
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
     return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
                         max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
+
+
+def _translator(models: list[str], *, device: str | None, threads: int, quantize: str | None):
+    import torch
+
+    from nmt.translate import Translator
+    if threads:
+        torch.set_num_threads(threads)
+    device = device or ("cpu" if quantize or not torch.cuda.is_available() else "cuda")
+    return Translator.load(models, device=device, quantize=quantize)
 
 
 def _input_lines(path: str):
@@ -185,23 +231,21 @@ def _input_lines(path: str):
 
 @app.command()
 def translate(
-    model: List[str] = typer.Option(..., "--model", help="Run folder or checkpoint; repeat for an ensemble."),
+    model: Models,
     input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
     output: str = typer.Option("-", "--output", "-o", help="File (written atomically), or - for standard output."),
-    beam: int = typer.Option(5, "--beam", min=1),
-    greedy: bool = typer.Option(False, "--greedy", help="Greedy search (same as --beam 1)."),
-    n_best: int = typer.Option(1, "--n-best", min=1, help="Print K hypotheses per line (see --scores format)."),
+    beam: Beam = D.beam,
+    greedy: Greedy = False,
+    n_best: int = typer.Option(D.n_best, "--n-best", min=1, help="Print K hypotheses per line (see --scores format)."),
     scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
-    length_penalty: float = typer.Option(1.0, "--length-penalty", help="GNMT alpha (0: none)."),
-    max_len_ratio: float = typer.Option(1.5, "--max-len-ratio", help="Hypotheses stop at ratio * source length + 10."),
-    max_tokens: int = typer.Option(8000, "--max-tokens", min=1, help="Source tokens per batch."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1, help="Sentences per batch."),
-    exhaustive: bool = typer.Option(False, "--exhaustive", help="Beam: continue a sentence until `beam` "
-                                    "hypotheses have ended (default: stop once its best candidate has ended)."),
-    device: Optional[str] = typer.Option(None, "--device"),
-    threads: int = typer.Option(0, "--threads", min=0),
-    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: int8 weights for faster CPU decoding "
-                                           "(slightly different output; see README, Performance)."),
+    length_penalty: LengthPenalty = D.length_penalty,
+    max_len_ratio: MaxLenRatio = D.max_len_ratio,
+    max_tokens: MaxTokens = D.max_tokens,
+    batch_size: BatchSize = D.max_sentences,
+    exhaustive: Exhaustive = not D.stop_early,
+    device: Device = None,
+    threads: Threads = 0,
+    quantize: Quantize = None,
 ):
     """Translate text: one output line per input line, in order.
 
@@ -214,16 +258,12 @@ def translate(
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
     """
-    import torch
-
     from nmt.fileio import atomic_path
-    from nmt.translate import Translator
-    cfg = _decode_config(beam, greedy, n_best, length_penalty, max_len_ratio, max_tokens, batch_size, exhaustive)
+    cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
+                         max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
+                         exhaustive=exhaustive)
     lines = _input_lines(input)
-    if threads:
-        torch.set_num_threads(threads)
-    translator = Translator.load(model, device or ("cpu" if quantize or not torch.cuda.is_available() else "cuda"),
-                                 quantize)
+    translator = _translator(model, device=device, threads=threads, quantize=quantize)
     tabular = scores or n_best > 1
 
     def emit(f) -> None:
@@ -249,18 +289,27 @@ def translate(
 
 @app.command()
 def evaluate(
-    hyp: Optional[Path] = typer.Option(None, "--hyp", help="Hypotheses, one per line."),
-    ref: List[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
+    hyp: Path | None = typer.Option(None, "--hyp", help="Hypotheses, one per line."),
+    ref: list[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
     metrics: str = typer.Option("bleu,chrf", "--metrics", help="Comma-separated: bleu, chrf, ter."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of text."),
-    model: List[str] = typer.Option([], "--model", help="Translate --src with this model first."),
-    src: Optional[Path] = typer.Option(None, "--src", help="Source text to translate (with --model)."),
-    beam: int = typer.Option(5, "--beam", min=1),
-    greedy: bool = typer.Option(False, "--greedy"),
-    save_hyp: Optional[Path] = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", help="With --model: int8 weights (as in translate)."),
+    model: Models = [],
+    src: Path | None = typer.Option(None, "--src", help="Source text to translate (with --model)."),
+    save_hyp: Path | None = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
+    beam: Beam = D.beam,
+    greedy: Greedy = False,
+    length_penalty: LengthPenalty = D.length_penalty,
+    max_len_ratio: MaxLenRatio = D.max_len_ratio,
+    max_tokens: MaxTokens = D.max_tokens,
+    batch_size: BatchSize = D.max_sentences,
+    exhaustive: Exhaustive = not D.stop_early,
+    device: Device = None,
+    threads: Threads = 0,
+    quantize: Quantize = None,
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
+
+    With --model, translate --src first (decoding options as in `nmt translate`).
 
     \b
     Examples:
@@ -275,9 +324,11 @@ def evaluate(
     if model:
         if src is None:
             raise NMTError("--model needs --src FILE to translate")
-        from nmt.translate import Translator
-        cfg = _decode_config(beam, greedy, 1, 1.0, 1.5, 8000, 128)
-        hyps = [nbest[0][0] for nbest in Translator.load(model, quantize=quantize).translate(_input_lines(str(src)), cfg)]
+        cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
+                             max_tokens=max_tokens, batch_size=batch_size, exhaustive=exhaustive)
+        lines = _input_lines(str(src))
+        translator = _translator(model, device=device, threads=threads, quantize=quantize)
+        hyps = [nbest[0][0] for nbest in translator.translate(lines, cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:
@@ -288,7 +339,7 @@ def evaluate(
 
 @app.command()
 def average(
-    checkpoints: List[Path] = typer.Argument(..., help="Checkpoints of one run (e.g. runs/x/step_*.pt)."),
+    checkpoints: list[Path] = typer.Argument(..., help="Checkpoints of one run (e.g. runs/x/step_*.pt)."),
     out: Path = typer.Option(..., "--out", help="Averaged checkpoint to write."),
 ):
     """Average the weights of several checkpoints into one.
@@ -303,13 +354,6 @@ def average(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        app()  # standalone: Typer reports usage errors itself and exits
-    except NMTError as e:
-        if state["debug"]:
-            raise
-        _echo(f"error: {e}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        _echo("interrupted")
-        sys.exit(130)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(for_console)  # the live progress line stands for some records on a terminal
+    app()  # standalone: reports usage errors itself and exits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class TrainConfig:
 @dataclass
 class DecodeConfig:
     beam: int = 5                 # 1 is greedy
-    n_best: int = 1
+    n_best: int = 1               # hypotheses returned per sentence, best first; at most `beam`
     length_penalty: float = 1.0   # GNMT alpha: score / ((5 + len) / 6) ** alpha
     length_norm: str = "gnmt"     # gnmt | average (score / len) | none
     max_len_ratio: float = 1.5    # hypotheses stop at ratio * source length + max_len_extra tokens
@@ -76,6 +77,11 @@ class DecodeConfig:
     stop_early: bool = True       # beam: end a sentence once its best candidate has ended (else: once `beam` have)
     max_tokens: int = 8000        # source tokens per decoding batch
     max_sentences: int = 128      # sentences per decoding batch
+
+    def __post_init__(self):
+        check_section("decode", self)
+        if self.n_best > self.beam:
+            raise NMTError(f"n-best {self.n_best} needs a beam at least as wide (beam {self.beam})")
 
 
 @dataclass
@@ -87,6 +93,49 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def check(self) -> Config:
+        """Every value within its range (for configs built in code; loading checks as it reads)."""
+        for section in SECTIONS:
+            check_section(section, getattr(self, section))
+        return self
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts: low..high, each end included unless marked open."""
+    low: float
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+
+
+AT_LEAST_0, AT_LEAST_1, POSITIVE = Range(0), Range(1), Range(0, open_low=True)
+FRACTION = Range(0, 1, open_high=True)  # [0, 1): dropout, label smoothing
+# Every numeric setting has a range here (a test holds every field to it).
+RANGES = {
+    "model": {"emb": AT_LEAST_1, "hidden": AT_LEAST_1, "layers": AT_LEAST_1, "dropout": FRACTION,
+              "max_len": AT_LEAST_1},
+    "data": {"vocab_size": Range(8)},
+    "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
+              "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
+              "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,
+              "min_lr": AT_LEAST_0, "max_steps": AT_LEAST_0, "max_epochs": AT_LEAST_1, "max_minutes": AT_LEAST_0,
+              "valid_every": AT_LEAST_0, "patience": AT_LEAST_0, "keep_last": AT_LEAST_0, "log_every": AT_LEAST_1,
+              "max_bad_steps": AT_LEAST_1, "seed": AT_LEAST_0, "threads": AT_LEAST_0},
+    "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0, "max_len_ratio": AT_LEAST_0,
+               "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1, "max_sentences": AT_LEAST_1},
+}
+
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 CHOICES = {
@@ -97,6 +146,7 @@ CHOICES = {
     ("train", "schedule"): ("plateau", "constant"),
     ("train", "metric"): ("bleu", "loss", "ppl"),
     ("train", "dtype"): ("auto", "fp32", "bf16"),
+    ("decode", "length_norm"): ("gnmt", "average", "none"),
 }
 
 
@@ -127,10 +177,23 @@ def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
         raise NMTError(f"unknown key {section}.{key}; valid keys in {section}: {', '.join(fields)}")
     kind = {"int": int, "float": float, "bool": bool, "str": str}[fields[key].type]
     value = _coerce(section, key, value, kind)
+    _check_value(section, key, value)
+    setattr(getattr(cfg, section), key, value)
+
+
+def _check_value(section: str, key: str, value: Any) -> None:
     choices = CHOICES.get((section, key))
     if choices and value not in choices:
         raise NMTError(f"{section}.{key} must be one of {', '.join(choices)}, got {value!r}")
-    setattr(getattr(cfg, section), key, value)
+    allowed = RANGES.get(section, {}).get(key)
+    if allowed is not None and value not in allowed:
+        raise NMTError(f"{section}.{key} must be {allowed}, got {value!r}")
+
+
+def check_section(section: str, values: Any) -> None:
+    """Refuse a value outside its choices or range, naming the key, the value and what is allowed."""
+    for f in dataclasses.fields(values):
+        _check_value(section, f.name, getattr(values, f.name))
 
 
 def from_dict(raw: dict, base: Config | None = None) -> Config:
@@ -144,23 +207,39 @@ def from_dict(raw: dict, base: Config | None = None) -> Config:
             raise NMTError(f"config section {section!r} must be a mapping of keys to values")
         for key, value in values.items():
             _apply(cfg, section, key, value)
-    return cfg
+    return cfg.check()
 
 
 def load(path: str | Path | None, overrides: list[str] = ()) -> Config:
     """Defaults, then the YAML file, then `section.key=value` overrides (values parsed as YAML)."""
     cfg = Config()
     if path:
-        path = Path(path)
-        if not path.is_file():
-            raise NMTError(f"{path}: no such config file")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise NMTError(f"{path}: not valid YAML ({e})") from None
-        from_dict(raw, cfg)
+        from_dict(read_yaml(Path(path)), cfg)
     apply_overrides(cfg, overrides)
     return cfg
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a parse error becomes one line with the file, line and column."""
+    if not path.is_file():
+        raise NMTError(f"{path}: no such config file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NMTError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise NMTError(f"{_yaml_where(e, str(path))}: not valid YAML: {_yaml_problem(e)}") from e
+
+
+def _yaml_where(e: yaml.YAMLError, name: str) -> str:
+    mark = getattr(e, "problem_mark", None)
+    return f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    return getattr(e, "problem", None) or type(e).__name__
 
 
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
@@ -169,5 +248,10 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         if not sep or "." not in key:
             raise NMTError(f"--set expects section.key=value (e.g. model.hidden=512), got {item!r}")
         section, name = key.strip().split(".", 1)
-        _apply(cfg, section, name, yaml.safe_load(text) if text.strip() else "")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as e:
+            raise NMTError(f"--set {item}: the value is not valid YAML ({_yaml_problem(e)}); "
+                           "put text in quotes") from e
+        _apply(cfg, section, name, value)
     return cfg

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ class Batch:
     tgt_out: torch.Tensor   # (batch, tgt_len + 1) y1 .. yn EOS PAD..: what it must predict, one step ahead
     ntokens: int            # real target tokens, EOS included: the loss is averaged over these
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         return Batch(self.src.to(device), self.src_lens, self.tgt_in.to(device), self.tgt_out.to(device), self.ntokens)
 
 

@@ -6,8 +6,9 @@ import contextlib
 import gzip
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from nmt import NMTError
 

@@ -9,11 +9,15 @@ tensors, so the batch shrinks as it decodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from nmt.config import DecodeConfig
+
+DEFAULT = DecodeConfig()  # the defaults of the keyword arguments below: one home, in config.py
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 ReorderFn = Callable[[Any, torch.Tensor], Any]
 
@@ -25,7 +29,7 @@ class Hypothesis:
     score: float        # length-normalised log_prob: what hypotheses are ranked by
 
 
-def normalise(log_prob: float, length: int, alpha: float, mode: str = "gnmt") -> float:
+def normalise(log_prob: float, length: int, alpha: float, mode: str = DEFAULT.length_norm) -> float:
     """Length-normalised score; `length` counts EOS. gnmt: Wu et al. (2016) ((5 + len) / 6) ** alpha."""
     if mode == "average":
         return log_prob / length
@@ -43,8 +47,8 @@ def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> tor
     return torch.where(at_limit[:, None], log_probs + only_eos, log_probs)
 
 
-def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: torch.Tensor, bos: int, eos: int,
-                  alpha: float = 0.0, norm: str = "gnmt") -> list[list[Hypothesis]]:
+def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int, eos: int,
+                  alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm) -> list[list[Hypothesis]]:
     """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced."""
     device = _device_of(state)
     batch = len(max_lens)
@@ -72,9 +76,9 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: 
     return results
 
 
-def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, max_lens: torch.Tensor, bos: int, eos: int,
-                beam: int, alpha: float = 1.0, norm: str = "gnmt", n_best: int = 1,
-                stop_early: bool = False) -> list[list[Hypothesis]]:
+def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int, eos: int,
+                beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
+                n_best: int = DEFAULT.n_best, stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
 
     `state` has one row per sentence; it is repeated `beam` times here. Worked example, beam 2,

@@ -64,7 +64,7 @@ class OutputLayer(nn.Module):
             return F.cross_entropy(self.logits(h).float(), y, reduction="sum")
         return _smoothed_nll(self.log_probs(h), y, label_smoothing)
 
-    def sampled_loss(self, h: torch.Tensor, y: torch.Tensor, negatives: torch.Tensor, log_q_neg: torch.Tensor,
+    def sampled_loss(self, h: torch.Tensor, y: torch.Tensor, *, negatives: torch.Tensor, log_q_neg: torch.Tensor,
                      log_q_true: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
         """Summed sampled-softmax loss.
 
@@ -105,7 +105,7 @@ class Sampler:
         self.log_probs = self.probs.log()
 
     @classmethod
-    def build(cls, kind: str, counts: torch.Tensor, power: float = 0.75) -> "Sampler":
+    def build(cls, kind: str, counts: torch.Tensor, power: float = 0.75) -> Sampler:
         """counts: (vocab,) target token counts from the training data (EOS included)."""
         counts = counts.double() + 1  # every real piece stays reachable
         if kind == "uniform":
@@ -117,7 +117,7 @@ class Sampler:
             rank = torch.empty_like(counts)
             rank[counts.argsort(descending=True)] = torch.arange(len(counts), dtype=counts.dtype)
             return cls(torch.log((rank + 2) / (rank + 1)) / math.log(len(counts) + 1))
-        raise ValueError(kind)
+        raise ValueError(f"unknown sampler {kind!r}")
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(num,) ids drawn with replacement, so the expected count of id i is num * Q(i)."""
@@ -125,7 +125,3 @@ class Sampler:
 
     def log_expected(self, ids: torch.Tensor, num: int) -> torch.Tensor:
         return self.log_probs.to(ids.device)[ids] + math.log(num)
-
-    def to(self, device: torch.device) -> "Sampler":
-        self.probs, self.log_probs = self.probs.to(device), self.log_probs.to(device)
-        return self

@@ -6,8 +6,8 @@ import io
 import itertools
 import json
 import random
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import sentencepiece as spm
 
@@ -37,7 +37,7 @@ class Tokenizer:
             )
 
     @classmethod
-    def load(cls, path: str | Path) -> "Tokenizer":
+    def load(cls, path: str | Path) -> Tokenizer:
         path = Path(path)
         if not path.is_file():
             raise NMTError(f"{path}: no such tokenizer model; train one with `nmt train-tokenizer`")
@@ -51,9 +51,6 @@ class Tokenizer:
 
     def decode(self, ids: list[list[int]]) -> list[str]:
         return self.sp.decode(ids)
-
-    def pieces(self, line: str) -> list[str]:
-        return self.sp.encode(line, out_type=str)
 
 
 def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import torch
 
@@ -16,7 +16,7 @@ from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import BOS, EOS, Tokenizer
 
-log = logging.getLogger("nmt")
+log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 
 
@@ -34,7 +34,7 @@ class Translator:
         self.truncated = 0
 
     @classmethod
-    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu", quantize: str | None = None) -> "Translator":
+    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu", quantize: str | None = None) -> Translator:
         """quantize="int8": dynamic int8 weights for CPU decoding (see model.quantize_int8)."""
         if quantize not in (None, "int8"):
             raise NMTError(f"--quantize takes int8, got {quantize!r}")
@@ -53,7 +53,7 @@ class Translator:
         return cls(models, first[0], first[1], device)
 
     # -- search over the ensemble ------------------------------------------------------------
-    def _step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
+    def step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
         outs = [step(tokens, s) for step, s in zip(self.steps, states)]
         if len(outs) == 1:
             return outs[0][0], [outs[0][1]]
@@ -61,21 +61,26 @@ class Translator:
         return log_probs, [s for _, s in outs]
 
     @staticmethod
-    def _reorder(states: list, index: torch.Tensor) -> list:
+    def reorder(states: list, index: torch.Tensor) -> list:
         return [reorder_state(s, index) for s in states]
 
-    @torch.inference_mode()
-    def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
-        """Decode one batch of non-empty id sequences."""
+    def encode(self, src_ids: list[list[int]], cfg: DecodeConfig) -> tuple[list, torch.Tensor]:
+        """Search's start: each model's encoder state for a batch of non-empty id sequences, and the
+        (batch,) length limits. Search then runs over `step` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
         src = src.to(self.device)
         states = [m.encode(src, src_lens) for m in self.models]
-        max_lens = (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()  # (batch,)
+        return states, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
+
+    @torch.inference_mode()
+    def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
+        """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search."""
+        states, max_lens = self.encode(src_ids, cfg)
+        common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:
-            return greedy_search(self._step, self._reorder, states, max_lens, BOS, EOS,
-                                 cfg.length_penalty, cfg.length_norm)
-        return beam_search(self._step, self._reorder, states, max_lens, BOS, EOS, cfg.beam,
-                           cfg.length_penalty, cfg.length_norm, cfg.n_best, cfg.stop_early)
+            return greedy_search(self.step, self.reorder, states, **common)
+        return beam_search(self.step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
+                           stop_early=cfg.stop_early, **common)
 
     def _batches(self, lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
         """Indices of non-empty sentences, sorted by length, grouped by token and sentence budgets."""

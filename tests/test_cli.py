@@ -72,7 +72,7 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert 0 <= scores[0]["score"] <= 100 and "nrefs:1" in scores[0]["signature"]
 
     r = nmt("evaluate", "--model", run / "last.pt", "--src", toy["valid_src"], "--ref", toy["valid_tgt"], "--greedy",
-            "--save-hyp", tmp_path / "saved.en")
+            "--save-hyp", tmp_path / "saved.en", "--device", "cpu", "--batch-size", 3)
     assert r.returncode == 0 and "BLEU" in r.stdout and "signature" in r.stdout
     assert (tmp_path / "saved.en").read_text() == hyp.read_text()
 
@@ -112,3 +112,99 @@ def test_data_command_on_the_real_corpus(tmp_path):
     r = nmt("data", "multi30k", "--out", tmp_path / "m", "--mirror", SHARED)
     assert r.returncode == 0, r.stderr
     assert "train.de\t29000 lines" in r.stdout and "test2017.en\t1000 lines" in r.stdout
+
+
+def _one_clean_line(result, *expected):
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr and "weights_only" not in result.stderr
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("model.hidden=-5", "model.hidden must be >= 1, got -5"), ("model.hidden=0", "model.hidden must be >= 1, got 0"),
+    ("model.emb=-8", "model.emb must be >= 1, got -8"), ("model.layers=0", "model.layers must be >= 1"),
+    ("train.max_tokens=0", "train.max_tokens must be >= 1"), ("train.lr=-1", "train.lr must be >= 0, got -1.0"),
+    ("model.dropout=1.5", "model.dropout must be in [0, 1), got 1.5"),
+    ("train.num_sampled=0", "train.num_sampled must be >= 1, got 0"),
+])
+def test_out_of_range_settings_are_one_clean_line(tmp_path, setting, expected):
+    config = tmp_path / "c.yaml"
+    section, key = setting.split("=")[0].split(".")
+    config.write_text(f"{section}:\n  {key}: {setting.split('=')[1]}\n")
+    _one_clean_line(nmt("train", "--config", config, "--out", tmp_path / "r"), expected)  # from the file
+    _one_clean_line(nmt("train", "--out", tmp_path / "r", "--set", setting), expected)    # from --set
+
+
+def test_malformed_yaml_is_one_clean_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  hidden: [1, 2\ntrain: x\n")
+    _one_clean_line(nmt("train", "--config", bad, "--out", tmp_path / "r"), f"{bad}:3:6: not valid YAML")
+    _one_clean_line(nmt("train", "--out", tmp_path / "r", "--set", "data.train_src=[x"), "not valid YAML")
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this would run",))
+
+
+def test_files_that_are_not_checkpoints_are_one_clean_line(tmp_path):
+    import torch
+    (tmp_path / "random.pt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    torch.save({"format": 1, "model": Payload()}, tmp_path / "evil.pt")
+    for name in ("random.pt", "notes.txt"):
+        _one_clean_line(nmt("translate", "--model", tmp_path / name, input=""), "not an nmt checkpoint")
+    _one_clean_line(nmt("translate", "--model", tmp_path / "evil.pt", input=""), "refused", "could run code")
+    r = nmt("--debug", "translate", "--model", tmp_path / "evil.pt", input="")  # PyTorch's account, on request
+    assert r.returncode == 1 and "Traceback" in r.stderr and "UnpicklingError" in r.stderr
+
+
+def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nmt import cli
+    from nmt.config import DecodeConfig
+    from nmt.search import Hypothesis
+    from nmt.translate import Translator
+
+    calls = []
+
+    class Recorder:
+        truncated = 0
+
+        def translate(self, lines, cfg):
+            calls[-1]["cfg"] = cfg
+            return ([("x", Hypothesis([], 0.0, 0.0))] for _ in lines)
+
+    def load(cls, paths, device="cpu", quantize=None):
+        calls.append({"device": device, "quantize": quantize})
+        return Recorder()
+
+    monkeypatch.setattr(Translator, "load", classmethod(load))
+    src, ref = tmp_path / "src.de", tmp_path / "ref.en"
+    src.write_text("a\nb\n")
+    ref.write_text("x\nx\n")
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["translate", "--model", "m", "--input", str(src)]).exit_code == 0
+    assert runner.invoke(cli.app, ["evaluate", "--model", "m", "--src", str(src), "--ref", str(ref)]).exit_code == 0
+    assert [c["cfg"] for c in calls] == [DecodeConfig(), DecodeConfig()]
+    r = runner.invoke(cli.app, ["evaluate", "--model", "m", "--src", str(src), "--ref", str(ref), "--device", "cpu",
+                                "--batch-size", "7", "--quantize", "int8", "--greedy", "--length-penalty", "0"])
+    assert r.exit_code == 0, r.output
+    assert calls[-1]["device"] == "cpu" and calls[-1]["quantize"] == "int8"
+    assert calls[-1]["cfg"] == DecodeConfig(beam=1, max_sentences=7, length_penalty=0.0)
+
+
+def test_average_of_different_models_is_one_clean_line(toy, tmp_path):
+    common = ["--train-src", toy["train_src"], "--train-tgt", toy["train_tgt"], "--valid-src", toy["valid_src"],
+              "--valid-tgt", toy["valid_tgt"], "--tokenizers", toy["tok_dir"], "--max-steps", 1, "--threads", 1,
+              "--set", "model.emb=8", "--set", "train.max_tokens=128", "--set", "train.valid_every=1"]
+    for name, hidden in (("a", 16), ("b", 24)):
+        r = nmt("train", "--out", tmp_path / name, *common, "--set", f"model.hidden={hidden}")
+        assert r.returncode == 0, r.stderr
+    _one_clean_line(nmt("average", tmp_path / "a" / "last.pt", tmp_path / "b" / "last.pt", "--out", tmp_path / "avg.pt"),
+                    "a different model")
+    assert not (tmp_path / "avg.pt").exists()

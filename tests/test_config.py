@@ -1,7 +1,11 @@
+import dataclasses
+from pathlib import Path
+
 import pytest
+import yaml
 
 from nmt import NMTError
-from nmt.config import Config, apply_overrides, from_dict, load
+from nmt.config import RANGES, SECTIONS, Config, DecodeConfig, apply_overrides, from_dict, load
 
 
 def test_yaml_then_overrides(tmp_path):
@@ -39,7 +43,56 @@ def test_round_trip_through_dict():
 
 
 def test_shipped_configs_load():
-    from pathlib import Path
-    for path in Path(__file__).parents[1].glob("configs/*.yaml"):
+    paths = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
+    assert [p.name for p in paths] == ["multi30k-de-en-small.yaml", "multi30k-de-en.yaml"]
+    for path in paths:
         cfg = load(path)
         assert cfg.data.train_src.startswith("data/multi30k/")
+
+
+@pytest.mark.parametrize("setting, allowed", [
+    ("model.hidden=-5", "must be >= 1, got -5"), ("model.hidden=0", "must be >= 1"), ("model.emb=-1", ">= 1"),
+    ("model.layers=0", ">= 1"), ("model.dropout=1.0", "in [0, 1), got 1.0"), ("model.dropout=-0.1", "in [0, 1)"),
+    ("train.max_tokens=0", ">= 1"), ("train.lr=-0.001", ">= 0"), ("train.num_sampled=0", ">= 1"),
+    ("train.lr_decay=1.5", "in (0, 1)"), ("train.clip=0", "> 0"), ("train.seed=-1", ">= 0"),
+    ("data.vocab_size=3", ">= 8"), ("train.label_smoothing=1", "in [0, 1)"),
+])
+def test_values_out_of_range_name_the_key_the_value_and_the_range(setting, allowed):
+    key = setting.split("=")[0]
+    with pytest.raises(NMTError) as e:
+        apply_overrides(Config(), [setting])
+    assert str(e.value).startswith(f"{key} must be ") and allowed in str(e.value)
+    section, name = key.split(".")
+    with pytest.raises(NMTError, match=f"{key} must be "):  # the same from a YAML mapping
+        from_dict({section: {name: yaml.safe_load(setting.split("=")[1])}})
+
+
+def test_every_numeric_setting_has_a_range_and_every_default_is_in_it():
+    for section, cls in [*SECTIONS.items(), ("decode", DecodeConfig)]:
+        for f in dataclasses.fields(cls):
+            if f.type in ("int", "float"):
+                assert f.name in RANGES[section], f"{section}.{f.name} has no range"
+    Config().check()  # the defaults themselves pass
+    DecodeConfig()
+
+
+def test_configs_built_in_code_are_checked_too():
+    cfg = Config()
+    cfg.model.hidden = 0
+    with pytest.raises(NMTError, match="model.hidden must be >= 1, got 0"):
+        cfg.check()
+    with pytest.raises(NMTError, match="decode.beam must be >= 1"):
+        DecodeConfig(beam=0)
+
+
+def test_malformed_yaml_is_one_line_with_file_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  hidden: [1, 2\ntrain: x\n")
+    with pytest.raises(NMTError) as e:
+        load(path)
+    assert "\n" not in str(e.value) and str(e.value).startswith(f"{path}:3:6: not valid YAML: ")
+    with pytest.raises(NMTError, match="not valid YAML .*put text in quotes"):
+        apply_overrides(Config(), ["data.train_src=[oops"])
+    path.write_bytes(b"model:\n  emb: \xff\n")
+    with pytest.raises(NMTError, match="not UTF-8"):
+        load(path)

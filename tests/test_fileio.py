@@ -23,7 +23,7 @@ def test_non_utf8_bytes_name_file_and_line(tmp_path):
 def test_gzip_is_read_transparently(tmp_path):
     import gzip
     path = tmp_path / "a.gz"
-    path.write_bytes(gzip.compress("a\nb\n".encode()))
+    path.write_bytes(gzip.compress(b"a\nb\n"))
     assert list(read_lines(path)) == ["a", "b"]
     assert count_lines(path) == 2
 

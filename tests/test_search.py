@@ -58,13 +58,14 @@ TABLE = {
 
 
 def test_greedy_follows_the_best_token():
-    [[hyp]] = greedy_search(table_step(TABLE), reorder, start(), torch.tensor([10]), BOS, EOS)
+    [[hyp]] = greedy_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS)
     assert hyp.tokens == [1]
     assert math.isclose(hyp.log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
 
 
 def test_beam_finds_the_better_path_and_ranks_n_best():
-    [hyps] = beam_search(table_step(TABLE), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=0.0, n_best=2)
+    [hyps] = beam_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
+                          alpha=0.0, n_best=2)
     assert [h.tokens for h in hyps] == [[2, 3], [1]]
     assert math.isclose(hyps[0].log_prob, L(0.4), rel_tol=1e-6)
     assert math.isclose(hyps[1].log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
@@ -76,8 +77,10 @@ def test_length_penalty_can_prefer_longer_hypotheses():
     # log .33 / (7/6)^2 = -0.8146, log .30 / (8/6)^2 = -0.6772, so "b c" wins.
     table = dict(TABLE)
     table[(2, 3)] = [0.75, 0.25, 0.0, 0.0]
-    [raw] = beam_search(table_step(table), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=0.0)
-    [pen] = beam_search(table_step(table), reorder, start(), torch.tensor([10]), BOS, EOS, beam=2, alpha=2.0)
+    [raw] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
+                        alpha=0.0)
+    [pen] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
+                        alpha=2.0)
     assert raw[0].tokens == [1] and pen[0].tokens == [2, 3]
     assert math.isclose(pen[0].score, L(0.3) / (8 / 6) ** 2, rel_tol=1e-6)
     assert math.isclose(normalise(-1.0, 3, 1.0, "average"), -1 / 3)
@@ -85,11 +88,17 @@ def test_length_penalty_can_prefer_longer_hypotheses():
 
 def test_max_length_forces_eos():
     loop = {(): [0.1, 0.9, 0, 0], (1,): [0.1, 0.9, 0, 0], (1, 1): [0.1, 0.9, 0, 0], (1, 1, 1): [0.1, 0.9, 0, 0]}
-    [[g]] = greedy_search(table_step(loop), reorder, start(), torch.tensor([2]), BOS, EOS)
+    [[g]] = greedy_search(table_step(loop), reorder, start(), max_lens=torch.tensor([2]), bos=BOS, eos=EOS)
     assert g.tokens == [1, 1]  # two tokens, then EOS is the only choice
     assert math.isclose(g.log_prob, 2 * L(0.9) + L(0.1), rel_tol=1e-6)  # a forced EOS keeps its own probability
-    [b] = beam_search(table_step(loop), reorder, start(), torch.tensor([2]), BOS, EOS, beam=3, n_best=3)
-    assert all(len(h.tokens) <= 2 for h in b)
+    # Beam 3: step 0 finishes [] (0.1); step 1 finishes [a] (0.9 * 0.1); step 2 is the limit, so the one live
+    # hypothesis [a a] must end there, with EOS's own 0.1. Three finished, none longer than the limit.
+    [b] = beam_search(table_step(loop), reorder, start(), max_lens=torch.tensor([2]), bos=BOS, eos=EOS, beam=3,
+                      n_best=3)
+    by_tokens = {tuple(h.tokens): h.log_prob for h in b}
+    assert sorted(by_tokens) == [(), (1,), (1, 1)]
+    for tokens, log_prob in by_tokens.items():
+        assert math.isclose(log_prob, len(tokens) * L(0.9) + L(0.1), rel_tol=1e-6), tokens
 
 
 def test_beam_one_equals_greedy_on_a_batch():
@@ -102,8 +111,8 @@ def test_beam_one_equals_greedy_on_a_batch():
         return logits.log_softmax(-1), state
     start_state = torch.rand(1, rows, 1)
     max_lens = torch.tensor([3, 8, 12, 5, 20])
-    g = greedy_search(random_step, reorder, start_state, max_lens, bos=6, eos=0, alpha=1.0)
-    b = beam_search(random_step, reorder, start_state, max_lens, bos=6, eos=0, beam=1, alpha=1.0)
+    g = greedy_search(random_step, reorder, start_state, max_lens=max_lens, bos=6, eos=0, alpha=1.0)
+    b = beam_search(random_step, reorder, start_state, max_lens=max_lens, bos=6, eos=0, beam=1, alpha=1.0)
     assert [x[0].tokens for x in g] == [x[0].tokens for x in b]
     for x, y in zip(g, b):
         assert math.isclose(x[0].score, y[0].score, rel_tol=1e-5)
@@ -112,8 +121,10 @@ def test_beam_one_equals_greedy_on_a_batch():
 def test_each_sentence_in_a_batch_is_searched_independently():
     # Three sentences in one batch give what each gives alone.
     step = table_step(TABLE)
-    batched = beam_search(step, reorder, start(3), torch.tensor([10, 1, 10]), BOS, EOS, beam=2, alpha=0.0)
-    alone = [beam_search(table_step(TABLE), reorder, start(), torch.tensor([n]), BOS, EOS, beam=2, alpha=0.0)[0]
+    batched = beam_search(step, reorder, start(3), max_lens=torch.tensor([10, 1, 10]), bos=BOS, eos=EOS, beam=2,
+                          alpha=0.0)
+    alone = [beam_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([n]), bos=BOS, eos=EOS, beam=2,
+                         alpha=0.0)[0]
              for n in (10, 1, 10)]
     assert [h[0].tokens for h in batched] == [h[0].tokens for h in alone]
     assert batched[1][0].tokens == [1]  # limit 1: "b c" cannot be reached
@@ -132,9 +143,25 @@ def test_stop_early_ends_a_sentence_once_its_best_candidate_has_ended():
             n[0] += 1
             return step(tokens, state)
 
-        results[early] = beam_search(counted, reorder, start(), torch.tensor([6]), BOS, EOS, beam=2, alpha=0.0,
-                                     stop_early=early)[0]
+        results[early] = beam_search(counted, reorder, start(), max_lens=torch.tensor([6]), bos=BOS, eos=EOS, beam=2,
+                                     alpha=0.0, stop_early=early)[0]
         calls[early] = n[0]
     assert calls[True] == 2 < calls[False]
     assert results[True][0].tokens == results[False][0].tokens == [1]
     assert math.isclose(results[True][0].log_prob, L(0.9) + L(0.9), rel_tol=1e-6)
+
+
+def test_average_and_none_normalisations_rank_by_their_own_scores():
+    # The table of the length-penalty test: "a" = .6 * .55 = .33 with EOS at length 2, "b c" = .4 * 1 * .75 = .30
+    # at length 3. none: raw log-probs, "a" wins (-1.109 > -1.204) and alpha is ignored.
+    # average: log-prob / length, "b c" wins (-1.204 / 3 = -0.401 > -1.109 / 2 = -0.554).
+    table = dict(TABLE)
+    table[(2, 3)] = [0.75, 0.25, 0.0, 0.0]
+    [none] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
+                         alpha=2.0, norm="none", n_best=2)
+    [avg] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
+                        alpha=2.0, norm="average", n_best=2)
+    assert [h.tokens for h in none] == [[1], [2, 3]]
+    assert math.isclose(none[0].score, L(0.33), rel_tol=1e-6) and math.isclose(none[1].score, L(0.3), rel_tol=1e-6)
+    assert [h.tokens for h in avg] == [[2, 3], [1]]
+    assert math.isclose(avg[0].score, L(0.3) / 3, rel_tol=1e-6) and math.isclose(avg[1].score, L(0.33) / 2, rel_tol=1e-6)

@@ -25,7 +25,8 @@ def test_uniform_sampler_with_every_class_once_equals_full_softmax(layer):
     sampler = Sampler.build("uniform", torch.ones(V))
     negatives = torch.tensor([i for i in range(V) if i not in (PAD, BOS)])  # every class, once
     s = len(negatives)
-    sampled = layer.sampled_loss(h, y, negatives, sampler.log_expected(negatives, s), sampler.log_expected(y, s))
+    sampled = layer.sampled_loss(h, y, negatives=negatives, log_q_neg=sampler.log_expected(negatives, s),
+                               log_q_true=sampler.log_expected(y, s))
     full = layer.full_loss(h, y)
     assert torch.allclose(sampled, full, atol=1e-5)
     assert math.isclose(sampler.log_expected(negatives, s)[0].item(), 0.0, abs_tol=1e-6)  # expected count 1
@@ -35,7 +36,8 @@ def test_label_smoothing_also_agrees_in_that_limit(layer):
     h, y = torch.randn(5, H), torch.randint(4, V, (5,))
     negatives = torch.tensor([i for i in range(V) if i not in (PAD, BOS)])
     zeros = torch.zeros(len(negatives))
-    sampled = layer.sampled_loss(h, y, negatives, zeros, torch.zeros(5), label_smoothing=0.1)
+    sampled = layer.sampled_loss(h, y, negatives=negatives, log_q_neg=zeros, log_q_true=torch.zeros(5),
+                               label_smoothing=0.1)
     assert torch.allclose(sampled, layer.full_loss(h, y, label_smoothing=0.1), atol=1e-5)
 
 
@@ -43,7 +45,7 @@ def test_accidental_hits_are_masked(layer):
     h = torch.randn(1, H)
     y = torch.tensor([5])
     negatives = torch.tensor([5, 7])  # 5 is the target itself
-    loss = layer.sampled_loss(h, y, negatives, torch.zeros(2), torch.zeros(1))
+    loss = layer.sampled_loss(h, y, negatives=negatives, log_q_neg=torch.zeros(2), log_q_true=torch.zeros(1))
     logits = layer.proj(h) @ layer.weight.t() + layer.bias  # (1, V)
     expected = -F.log_softmax(torch.stack([logits[0, 5], logits[0, 7]]), 0)[0]
     assert torch.allclose(loss, expected, atol=1e-6)
@@ -52,7 +54,7 @@ def test_accidental_hits_are_masked(layer):
 def test_correction_subtracts_log_expected_count(layer):
     h, y, negatives = torch.randn(1, H), torch.tensor([5]), torch.tensor([7])
     log_q_neg, log_q_true = torch.tensor([math.log(3.0)]), torch.tensor([math.log(0.5)])
-    loss = layer.sampled_loss(h, y, negatives, log_q_neg, log_q_true)
+    loss = layer.sampled_loss(h, y, negatives=negatives, log_q_neg=log_q_neg, log_q_true=log_q_true)
     logits = (layer.proj(h) @ layer.weight.t() + layer.bias)[0]
     expected = -F.log_softmax(torch.stack([logits[5] - math.log(0.5), logits[7] - math.log(3.0)]), 0)[0]
     assert torch.allclose(loss, expected, atol=1e-6)
@@ -61,7 +63,7 @@ def test_correction_subtracts_log_expected_count(layer):
 def test_gradients_reach_only_sampled_and_target_rows(layer):
     h, y = torch.randn(4, H), torch.tensor([4, 4, 6, 6])
     negatives = torch.tensor([8, 9, 8])
-    layer.sampled_loss(h, y, negatives, torch.zeros(3), torch.zeros(4)).backward()
+    layer.sampled_loss(h, y, negatives=negatives, log_q_neg=torch.zeros(3), log_q_true=torch.zeros(4)).backward()
     touched = (layer.weight.grad.abs().sum(1) > 0).nonzero().flatten().tolist()
     assert touched == [4, 6, 8, 9]
 

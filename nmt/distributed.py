@@ -1,0 +1,86 @@
+"""Where a training process runs: its place in a torchrun job, its device and its precision.
+
+Run alone, a process is rank 0 of 1 and nothing here talks to other processes. Under torchrun each
+process joins the job's process group (NCCL on GPUs, gloo on CPU); the model and search never know.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+@dataclass
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, cuda: bool) -> Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def from_main(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.broadcast(t, 0)
+        return t.tolist()
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """The module DistributedDataParallel averages gradients of (the module itself when alone)."""
+        if self.world == 1:
+            return module
+        return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def start(device: str | None) -> tuple[Distributed, torch.device]:
+    """Join the torchrun job, if any, and pick the device: `device`, else CUDA when present, else the CPU.
+    Under torchrun each process takes the GPU of its local rank."""
+    cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    ddp = Distributed.from_env(cuda)
+    if not cuda:
+        return ddp, torch.device("cpu")
+    chosen = torch.device(f"cuda:{ddp.local_rank}" if ddp.world > 1 else device or "cuda")
+    torch.cuda.set_device(chosen)
+    return ddp, chosen
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products run in hardware here: a GPU, or a CPU with AVX512-BF16 or AMX.
+    Elsewhere bf16 is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+
+
+def use_bf16(dtype: str, device: torch.device) -> bool:
+    """train.dtype -> whether to autocast the matrix products to bfloat16 (weights and optimizer stay fp32)."""
+    return dtype == "bf16" or (dtype == "auto" and native_bf16(device))

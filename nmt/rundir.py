@@ -1,0 +1,169 @@
+"""The run folder: what `nmt train` keeps in it, and how a run starts, saves and resumes.
+
+    config.yaml              the resolved config
+    tokenizers/              src.model, tgt.model, when the config names no tokenizer folder
+    prepared/train/          the binarized training corpus, reused while inputs and tokenizers are unchanged
+    train.log, metrics.jsonl what the run reported (see progress.py)
+    last.pt, best.pt         the newest checkpoint, and the one with the best validation metric
+    step_N.pt                the last `train.keep_last` validation checkpoints
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from nmt import NMTError, checkpoint
+from nmt.config import Config, from_dict
+from nmt.corpus import PreparedCorpus, prepared_or_cached
+from nmt.distributed import Distributed
+from nmt.fileio import atomic_write_text, check_parallel
+from nmt.tokenizer import Tokenizer, load_tokenizers, train_tokenizers
+
+log = logging.getLogger(__name__)
+DATA_FILES = ("train_src", "train_tgt", "valid_src", "valid_tgt")
+
+
+def open_run(out: Path, cfg: Config, *, resume: bool, changed: set[str]) -> tuple[Config, dict | None]:
+    """The config to train with and, on resume, the run's last checkpoint. A new run never overwrites
+    an existing one; a resumed run keeps its saved config except for the train.* keys in `changed`."""
+    saved = None
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise NMTError(f"{out}: nothing to resume (no last.pt); start a run with --out {out}")
+        saved = checkpoint.load(out / "last.pt")
+        cfg = resume_config(saved["config"], cfg, changed)
+    elif out.exists() and any(out.glob("*.pt")):
+        raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
+    cfg.check()
+    for key in DATA_FILES:
+        value = getattr(cfg.data, key)
+        if not value:
+            raise NMTError(f"data.{key} is not set; give --{key.replace('_', '-')} FILE or set it in the config")
+        if not Path(value).is_file():
+            raise NMTError(f"data.{key}: {value}: no such file (for Multi30k run `nmt data multi30k --out data/multi30k`)")
+    return cfg, saved
+
+
+def resume_config(saved: dict, overrides: Config, changed: set[str]) -> Config:
+    cfg = from_dict(saved)
+    for key in sorted(changed):
+        section, name = key.split(".", 1)
+        if section != "train":
+            raise NMTError(f"{key} cannot change on resume (only train.* settings can); start a new run instead")
+        setattr(cfg.train, name, getattr(overrides.train, name))
+    return cfg
+
+
+def create(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):  # left by a process killed while saving; the real files are whole
+        stale.unlink()
+
+
+def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed) -> tuple[Tokenizer, Tokenizer]:
+    """The checkpoint's tokenizers on resume, else data.tokenizers, else ones trained into OUT/tokenizers."""
+    if saved is not None:
+        return (Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer"),
+                Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer"))
+    d = cfg.data
+    folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
+    if ddp.main and not d.tokenizers and not all((folder / f"{side}.model").is_file() for side in ("src", "tgt")):
+        log.info("training tokenizers (vocab %d, %s) into %s", d.vocab_size, d.model_type, folder)
+        train_tokenizers(Path(d.train_src), Path(d.train_tgt), folder, d.vocab_size, d.model_type, d.joint,
+                         seed=cfg.train.seed)
+    ddp.barrier()  # rank 0 trains them once; every rank loads them
+    return load_tokenizers(folder)
+
+
+def training_corpus(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
+                    ddp: Distributed) -> PreparedCorpus:
+    """The binarized training data, prepared by rank 0 (or reused), and the resolved config beside it."""
+    d, folder, max_len = cfg.data, out / "prepared" / "train", cfg.model.max_len
+    n_train = check_parallel(d.train_src, d.train_tgt)
+    if ddp.main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        _, stats = prepared_or_cached(Path(d.train_src), Path(d.train_tgt), src_tok, tgt_tok, folder, max_len)
+        if stats is not None:
+            log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
+                     stats.kept, n_train, stats.dropped_empty, stats.dropped_long, max_len)
+    ddp.barrier()
+    return PreparedCorpus(folder)
+
+
+def prune_steps(out: Path, keep: int) -> None:
+    """Delete all but the newest `keep` step_N.pt files."""
+    steps = sorted(out.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    for old in steps[: -keep or None]:
+        old.unlink()
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint so a resume continues exactly here."""
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0          # batches of `epoch` already trained on
+    best: float | None = None        # best value of the chosen metric
+    bad_evals: int = 0               # validations since the best one
+
+
+def sampler_seed(seed: int, rank: int, step: int = 0) -> int:
+    """Seed of the generator that draws sampled-softmax negatives: different on every rank."""
+    return seed + 7919 * rank + 104729 * step
+
+
+@dataclass
+class TrainState:
+    """Everything of a run that changes as it trains and that a checkpoint must bring back."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None
+    generator: torch.Generator       # the sampler's random numbers (dropout uses torch's global generator)
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def payload(self, *, cfg: Config, tokenizers: tuple[Tokenizer, Tokenizer], counts: torch.Tensor,
+                world: int) -> dict:
+        """The checkpoint's content (see checkpoint.py): enough to translate, and to resume exactly."""
+        cuda = next(self.model.parameters()).is_cuda
+        return {
+            "config": cfg.to_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "src_tokenizer": tokenizers[0].proto, "tgt_tokenizer": tokenizers[1].proto, "target_counts": counts,
+            "progress": asdict(self.progress), "step": self.progress.step, "world": world,
+            "rng": {"torch": torch.get_rng_state(), "sampler": self.generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state() if cuda else None},
+        }
+
+    def restore(self, saved: dict, *, lr: float | None, reset_optimizer: bool, seed: int, ddp: Distributed) -> None:
+        """Bring back a checkpoint's state. `lr`: a new learning rate, which also restarts the schedule;
+        `reset_optimizer`: fresh Adam moments and schedule."""
+        self.model.load_state_dict(saved["model"])
+        self.progress = Progress(**saved["progress"])
+        if not reset_optimizer:
+            self.optimizer.load_state_dict(saved["optimizer"])
+        if lr is not None:
+            self.set_lr(lr)  # the scheduler, made for this lr, starts afresh
+        elif not reset_optimizer and self.scheduler is not None and saved.get("scheduler"):
+            self.scheduler.load_state_dict(saved["scheduler"])
+        if ddp.world == 1 and saved.get("world", 1) == 1:
+            torch.set_rng_state(saved["rng"]["torch"])
+            self.generator.set_state(saved["rng"]["sampler"])
+            if saved["rng"].get("cuda") is not None and next(self.model.parameters()).is_cuda:
+                torch.cuda.set_rng_state(saved["rng"]["cuda"])
+        else:  # one saved state cannot serve several ranks: derive fresh ones from the position
+            step = self.progress.step
+            torch.manual_seed(seed + 104729 * step + ddp.rank)
+            self.generator.manual_seed(sampler_seed(seed, ddp.rank, step))
