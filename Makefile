@@ -10,7 +10,7 @@ MIRROR ?= $(wildcard ../shared/data/multi30k)
 DEMO_MINUTES ?= 10
 DEMO_RUN ?= runs/demo
 
-.PHONY: install test demo bench clean-demo
+.PHONY: install test lint demo bench clean-demo
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Style and common mistakes (settings in pyproject.toml, [tool.ruff]); `ruff check --fix .` repairs import order.
+lint: install
+	$(BIN)/ruff check .
 
 data/multi30k/train.de: | install
 	$(BIN)/nmt data multi30k --out data/multi30k --src de --tgt en $(if $(MIRROR),--mirror $(MIRROR))

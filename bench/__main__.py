@@ -2,7 +2,9 @@
 
 import sys
 
-USAGE = "usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] | decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] | all [CHECKPOINT]}"
+USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
+         "| decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] "
+         "| all [CHECKPOINT]}")
 
 
 def main(argv: list[str]) -> None:

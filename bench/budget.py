@@ -25,7 +25,8 @@ def main(minutes: float = 15, dtype: str = "fp32", config: str = "configs/multi3
                                  "--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
                                  "--valid-src", str(DATA / "val.de"), "--valid-tgt", str(DATA / "val.en"),
                                  "--max-minutes", str(minutes), "--dtype", dtype])
-    valid = [json.loads(line) for line in open(run / "metrics.jsonl") if '"valid"' in line]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in records if r["type"] == "valid"]
     rows = []
     for beam in (1, 5):
         out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"),
@@ -34,8 +35,8 @@ def main(minutes: float = 15, dtype: str = "fp32", config: str = "configs/multi3
                              capture_output=True, text=True)
         bleu = json.loads(out.stdout)["score"]
         rows.append({"config": config, "dtype": dtype, "budget_min": minutes, "wall_min": seconds / 60,
-                     "train_peak_rss_mb": peak,
-                     "steps": valid[-1]["step"] if valid else 0, "best_valid_bleu": max(v["bleu"] for v in valid),
+                     "train_peak_rss_mb": peak, "steps": valid[-1]["step"] if valid else 0,
+                     "best_valid_bleu": max(v["bleu"] for v in valid),
                      "search": "greedy" if beam == 1 else f"beam {beam}", "test2016_bleu": bleu})
     report("budget", rows, ["config", "dtype", "budget_min", "wall_min", "train_peak_rss_mb", "steps",
                             "best_valid_bleu", "search", "test2016_bleu"])

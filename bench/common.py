@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -26,12 +27,11 @@ def machine() -> dict:
     except OSError:
         commit = ""
     cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "cpu": cpu, "cores": os.cpu_count(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
 def peak_rss_mb(children: bool = False) -> float:
@@ -63,7 +63,8 @@ def report(name: str, rows: list[dict], columns: list[str]) -> None:
     """Print a table and append the rows, with the machine, to bench/results/NAME.jsonl."""
     info = machine()
     widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
-    print(f"\n{name}  ({info['cpu']}, {info['threads']} threads, torch {info['torch']}, commit {info['commit']})")
+    print(f"\n{name}  ({info['cpu']}, {info['threads']} threads, torch {info['torch']}, "
+          f"commit {info['commit']})")
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for r in rows:
         print("  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns))

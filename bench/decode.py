@@ -33,21 +33,27 @@ def main(model: str, split: str = "test2016") -> None:
             seconds = time.perf_counter() - start
             hyps = [text for text, _ in out]
             tokens = sum(len(h.tokens) + 1 for _, h in out)
-            rows.append({"weights": weights, "search": "greedy" if beam == 1 else f"beam {beam}", "batch": batch,
-                         "load": "excluded", "sent_per_s": len(src) / seconds, "tok_per_s": tokens / seconds,
+            rows.append({"weights": weights, "search": _search(beam), "batch": batch, "load": "excluded",
+                         "sent_per_s": len(src) / seconds, "tok_per_s": tokens / seconds,
                          "bleu": corpus_bleu(hyps, refs)})
+    translate = [sys.executable, "-m", "nmt", "translate", "--model", model]
     for weights in ("fp32", "int8"):
         for beam in (1, 5):
-            seconds, peak = run_command([sys.executable, "-m", "nmt", "translate", "--model", model, "--beam",
-                                         str(beam), "--input", str(DATA / f"{split}.de"), "--output", "/dev/null"]
+            seconds, peak = run_command([*translate, "--beam", str(beam), "--input",
+                                         str(DATA / f"{split}.de"), "--output", "/dev/null"]
                                         + (["--quantize", "int8"] if weights == "int8" else []))
-            rows.append({"weights": weights, "search": "greedy" if beam == 1 else f"beam {beam}", "batch": 128,
-                         "load": "included", "sent_per_s": len(src) / seconds, "peak_rss_mb": peak})
-    seconds, peak = run_command([sys.executable, "-m", "nmt", "translate", "--model", model, "--input", "/dev/null"])
+            rows.append({"weights": weights, "search": _search(beam), "batch": 128, "load": "included",
+                         "sent_per_s": len(src) / seconds, "peak_rss_mb": peak})
+    seconds, peak = run_command([*translate, "--input", "/dev/null"])
     rows.append({"weights": "fp32", "search": "start-up only", "load": "included", "seconds": seconds,
                  "peak_rss_mb": peak})
     report("decode", [{"model": model, "split": split, **r} for r in rows],
-           ["weights", "search", "batch", "load", "sent_per_s", "tok_per_s", "bleu", "seconds", "peak_rss_mb"])
+           ["weights", "search", "batch", "load", "sent_per_s", "tok_per_s", "bleu", "seconds",
+            "peak_rss_mb"])
+
+
+def _search(beam: int) -> str:
+    return "greedy" if beam == 1 else f"beam {beam}"
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ def main(steps: int = 500) -> None:
     for dtype in ("fp32", "bf16"):
         run = WORK / f"memory-{dtype}"
         shutil.rmtree(run, ignore_errors=True)
-        seconds, peak = run_command([sys.executable, "-m", "nmt", "train", "--config", CONFIG, "--out", str(run),
-                                     "--tokenizers", str(WORK / "tok8000"), "--max-steps", str(steps),
-                                     "--dtype", dtype, "--set", "train.valid_every=250",
-                                     "--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
-                                     "--valid-src", str(DATA / "val.de"), "--valid-tgt", str(DATA / "val.en")])
+        data = ["--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
+                "--valid-src", str(DATA / "val.de"), "--valid-tgt", str(DATA / "val.en")]
+        args = ["--config", CONFIG, "--out", str(run), "--tokenizers", str(WORK / "tok8000"),
+                "--max-steps", str(steps), "--dtype", dtype, "--set", "train.valid_every=250", *data]
+        seconds, peak = run_command([sys.executable, "-m", "nmt", "train", *args])
         rows.append({"config": CONFIG, "dtype": dtype, "steps": steps, "minutes": seconds / 60,
                      "train_peak_rss_mb": peak})
     report("memory", rows, ["config", "dtype", "steps", "minutes", "train_peak_rss_mb"])

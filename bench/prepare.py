@@ -66,7 +66,8 @@ def main(sizes: list[int] | None = None) -> None:
         r = json.loads(result.stdout.strip().splitlines()[-1])
         disk = sum(p.stat().st_size for p in out.iterdir()) / 2**20
         rows.append({"corpus": f"multi30k x{times}", "pairs": r["pairs"], "seconds": r["seconds"],
-                     "pairs_per_s": r["pairs"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"], "disk_mb": disk})
+                     "pairs_per_s": r["pairs"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"],
+                     "disk_mb": disk})
         shutil.rmtree(out, ignore_errors=True)
     report("prepare", rows, ["corpus", "pairs", "seconds", "pairs_per_s", "peak_rss_mb", "disk_mb"])
 

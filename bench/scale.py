@@ -25,8 +25,8 @@ from pathlib import Path
 from nmt.config import load
 from nmt import train
 src, tgt, tok, out = sys.argv[1:5]
-cfg = load("configs/multi30k-de-en.yaml", [f"data.train_src={src}", f"data.train_tgt={tgt}", f"data.tokenizers={tok}",
-           "train.max_steps=3", "train.log_every=1", "train.threads=2"])
+cfg = load("configs/multi30k-de-en.yaml", [f"data.train_src={src}", f"data.train_tgt={tgt}",
+           f"data.tokenizers={tok}", "train.max_steps=3", "train.log_every=1", "train.threads=2"])
 if sys.argv[5] == "prepare":
     from nmt.corpus import prepared_or_cached
     from nmt.tokenizer import load_tokenizers
@@ -58,8 +58,9 @@ def main(sizes: list[int] | None = None) -> None:
         shutil.rmtree(out, ignore_errors=True)
         prep = _child(str(src), str(tgt), str(tok), str(out), "prepare")
         run = _child(str(src), str(tgt), str(tok), str(out), "train")
-        rows.append({"pairs": 29000 * times, "prepare_s": prep["seconds"], "prepare_peak_mb": prep["peak_rss_mb"],
-                     "first_step_s": run["first_step_s"], "train_peak_mb": run["peak_rss_mb"]})
+        rows.append({"pairs": 29000 * times, "prepare_s": prep["seconds"],
+                     "prepare_peak_mb": prep["peak_rss_mb"], "first_step_s": run["first_step_s"],
+                     "train_peak_mb": run["peak_rss_mb"]})
         shutil.rmtree(out, ignore_errors=True)
     report("scale", rows, ["pairs", "prepare_s", "prepare_peak_mb", "first_step_s", "train_peak_mb"])
 

@@ -4,7 +4,7 @@ import os
 
 __version__ = "0.1.0"
 
-# Set before torch first runs oneDNN, which reads it once: a kernel cached per batch shape grew training past 3.5 GB.
+# Read by oneDNN once, at first use: a kernel cached per batch shape grew training past 3.5 GB.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
 

@@ -29,7 +29,8 @@ def save(path: str | Path, payload: dict) -> None:
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
     except OSError as e:
-        raise NMTError(f"could not save checkpoint {path} ({e.strerror or e}); the previous one is untouched") from None
+        raise NMTError(f"could not save checkpoint {path} ({e.strerror or e}); "
+                       "the previous one is untouched") from None
 
 
 def load(path: str | Path) -> dict:
@@ -51,9 +52,11 @@ def load(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # a well-formed archive holding objects other than data
-        raise NMTError(f"{path}: refused: it holds more than weights and settings, and loading it could run code") from e
+        raise NMTError(f"{path}: refused: it holds more than weights and settings, "
+                       "and loading it could run code") from e
     except Exception as e:  # a damaged archive
-        raise NMTError(f"{path}: not a readable nmt checkpoint: the file is damaged ({type(e).__name__})") from e
+        raise NMTError(f"{path}: not a readable nmt checkpoint: the file is damaged "
+                       f"({type(e).__name__})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
         raise NMTError(not_ours)
     ckpt["path"] = str(path)
@@ -69,7 +72,8 @@ def _check_archive(path: Path, not_ours: str) -> None:
     except (zipfile.BadZipFile, OSError) as e:
         with open(path, "rb") as f:
             if f.read(4) == b"PK\x03\x04":
-                raise NMTError(f"{path}: not a readable nmt checkpoint: the file is incomplete (cut short?)") from e
+                raise NMTError(f"{path}: not a readable nmt checkpoint: the file is incomplete "
+                               "(cut short?)") from e
         raise NMTError(not_ours) from e
     if not any(name.endswith("/data.pkl") for name in names):
         raise NMTError(not_ours)
@@ -98,9 +102,10 @@ def average(paths: list[str | Path], out: str | Path) -> int:
     first = ckpts[0]
     keys = set(first["model"])
     for c in ckpts[1:]:
-        same_shapes = set(c["model"]) == keys and all(c["model"][k].shape == first["model"][k].shape for k in keys)
-        if not same_shapes or c["config"]["model"] != first["config"]["model"]:
-            raise NMTError(f"{c['path']}: a different model from {first['path']}; only checkpoints of one run can be averaged")
+        shapes = set(c["model"]) == keys and all(c["model"][k].shape == first["model"][k].shape for k in keys)
+        if not shapes or c["config"]["model"] != first["config"]["model"]:
+            raise NMTError(f"{c['path']}: a different model from {first['path']}; "
+                           "only checkpoints of one run can be averaged")
         if c["tgt_tokenizer"] != first["tgt_tokenizer"] or c["src_tokenizer"] != first["src_tokenizer"]:
             raise NMTError(f"{c['path']}: different tokenizers from {first['path']}; cannot average")
     state = {}
@@ -110,6 +115,7 @@ def average(paths: list[str | Path], out: str | Path) -> int:
         else:
             state[key] = value
     payload = {k: first[k] for k in ("config", "src_tokenizer", "tgt_tokenizer", "target_counts")}
-    payload.update(model=state, averaged_from=[c["path"] for c in ckpts], step=max(c.get("step", 0) for c in ckpts))
+    payload.update(model=state, averaged_from=[c["path"] for c in ckpts],
+                   step=max(c.get("step", 0) for c in ckpts))
     save(out, payload)
     return len(ckpts)

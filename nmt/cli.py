@@ -49,7 +49,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version.")):
     """Options before the command apply to every command (read by _Commands)."""
 
 
@@ -61,7 +62,8 @@ def _echo(msg: str) -> None:
 
 @data_app.command("multi30k")
 def data_multi30k(
-    out: Path = typer.Option(..., "--out", help="Folder for train/val/test2016/test2017 .SRC/.TGT text files."),
+    out: Path = typer.Option(..., "--out",
+                             help="Folder for train/val/test2016/test2017 .SRC/.TGT text files."),
     src: str = typer.Option("de", "--src", help="Source language: de, en, fr or cs."),
     tgt: str = typer.Option("en", "--tgt", help="Target language: de, en, fr or cs."),
     mirror: str | None = typer.Option(None, "--mirror", help="Folder or URL holding the .gz files "
@@ -82,13 +84,16 @@ def data_multi30k(
 
 @app.command("train-tokenizer")
 def train_tokenizer(
-    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True, help="Source training text."),
-    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target training text."),
+    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True,
+                             help="Source training text."),
+    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True,
+                             help="Target training text."),
     out: Path = typer.Option(..., "--out", help="Folder for src.model and tgt.model."),
     vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
     model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
     joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
-    sample: int = typer.Option(1_000_000, "--sample", min=1, help="Sentences sampled for training (big corpora)."),
+    sample: int = typer.Option(1_000_000, "--sample", min=1,
+                               help="Sentences sampled for training (big corpora)."),
     force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
 ):
     """Train sentencepiece tokenizers for both sides.
@@ -104,7 +109,8 @@ def train_tokenizer(
     summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample)
     for side in ("src", "tgt"):
         s = summary[side]
-        typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  unknown pieces {100 * s['unk_share']:.3f}%")
+        typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  "
+                   f"unknown pieces {100 * s['unk_share']:.3f}%")
 
 
 @app.command()
@@ -113,7 +119,8 @@ def prepare(
     tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target text."),
     tokenizers: Path = typer.Option(..., "--tokenizers", help="Folder with src.model and tgt.model."),
     out: Path = typer.Option(..., "--out", help="Folder for the binarized corpus."),
-    max_len: int = typer.Option(100, "--max-len", min=1, help="Drop pairs with a side longer than this (tokens)."),
+    max_len: int = typer.Option(100, "--max-len", min=1,
+                                help="Drop pairs with a side longer than this (tokens)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing prepared folder."),
 ):
     """Binarize a parallel corpus for training.
@@ -150,11 +157,13 @@ def train(
     max_minutes: float | None = typer.Option(None, "--max-minutes", min=0),
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", min=0, help="CPU threads (0: torch's default)."),
-    reset_optimizer: bool = typer.Option(False, "--reset-optimizer", help="On resume: fresh Adam state and lr."),
+    reset_optimizer: bool = typer.Option(False, "--reset-optimizer",
+                                         help="On resume: fresh Adam state and lr."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
     dtype: str | None = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
                                         "(bf16 where the GPU or CPU has bf16 instructions, else fp32)."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a config key: --set model.hidden=512 (repeatable)."),
+    overrides: list[str] = typer.Option([], "--set",
+                                        help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
     """Train or resume a reversed-input LSTM encoder-decoder.
 
@@ -186,16 +195,18 @@ def train(
 # -- decoding and scoring -----------------------------------------------------------------------------
 # Options shared by translate and evaluate; their defaults are DecodeConfig's (config.py).
 D = DecodeConfig()
-Models = Annotated[list[str], typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
+Models = Annotated[list[str], typer.Option("--model", help="Run folder or checkpoint; repeat for an "
+                                           "ensemble.")]
 Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
 Greedy = Annotated[bool, typer.Option("--greedy", help="Greedy search (same as --beam 1).")]
 LengthPenalty = Annotated[float, typer.Option("--length-penalty", min=0, help="GNMT alpha (0: none).")]
-MaxLenRatio = Annotated[float, typer.Option("--max-len-ratio", min=0,
-                                            help=f"Hypotheses stop at ratio * source length + {D.max_len_extra}.")]
+MaxLenRatio = Annotated[float, typer.Option(
+    "--max-len-ratio", min=0, help=f"Hypotheses stop at ratio * source length + {D.max_len_extra}.")]
 MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Source tokens per batch.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
-Exhaustive = Annotated[bool, typer.Option("--exhaustive", help="Beam: continue a sentence until `beam` hypotheses "
-                                          "have ended (default: stop once its best candidate has ended).")]
+Exhaustive = Annotated[bool, typer.Option("--exhaustive", help="Beam: continue a sentence until `beam` "
+                                          "hypotheses have ended (default: stop once its best candidate "
+                                          "has ended).")]
 Device = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present; "
                                                "cpu with --quantize).")]
 Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: torch's default).")]
@@ -203,8 +214,8 @@ Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 wei
                                                  "(slightly different output; see README, Translating).")]
 
 
-def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float, max_len_ratio: float,
-                   max_tokens: int, batch_size: int, exhaustive: bool) -> DecodeConfig:
+def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
+                   max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool) -> DecodeConfig:
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
@@ -233,10 +244,12 @@ def _input_lines(path: str):
 def translate(
     model: Models,
     input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
-    output: str = typer.Option("-", "--output", "-o", help="File (written atomically), or - for standard output."),
+    output: str = typer.Option("-", "--output", "-o",
+                               help="File (written atomically), or - for standard output."),
     beam: Beam = D.beam,
     greedy: Greedy = False,
-    n_best: int = typer.Option(D.n_best, "--n-best", min=1, help="Print K hypotheses per line (see --scores format)."),
+    n_best: int = typer.Option(D.n_best, "--n-best", min=1,
+                               help="Print K hypotheses per line (see --scores format)."),
     scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
     length_penalty: LengthPenalty = D.length_penalty,
     max_len_ratio: MaxLenRatio = D.max_len_ratio,
@@ -284,7 +297,8 @@ def translate(
         with atomic_path(output) as tmp, open(tmp, "wb") as f:
             emit(f)
     if translator.truncated:
-        _echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit and were truncated")
+        _echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
+              "and were truncated")
 
 
 @app.command()
@@ -293,9 +307,10 @@ def evaluate(
     ref: list[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
     metrics: str = typer.Option("bleu,chrf", "--metrics", help="Comma-separated: bleu, chrf, ter."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of text."),
-    model: Models = [],
+    model: Models = (),
     src: Path | None = typer.Option(None, "--src", help="Source text to translate (with --model)."),
-    save_hyp: Path | None = typer.Option(None, "--save-hyp", help="With --model: also write the hypotheses here."),
+    save_hyp: Path | None = typer.Option(None, "--save-hyp",
+                                         help="With --model: also write the hypotheses here."),
     beam: Beam = D.beam,
     greedy: Greedy = False,
     length_penalty: LengthPenalty = D.length_penalty,
@@ -324,8 +339,9 @@ def evaluate(
     if model:
         if src is None:
             raise NMTError("--model needs --src FILE to translate")
-        cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
-                             max_tokens=max_tokens, batch_size=batch_size, exhaustive=exhaustive)
+        cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
+                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
+                             exhaustive=exhaustive)
         lines = _input_lines(str(src))
         translator = _translator(model, device=device, threads=threads, quantize=quantize)
         hyps = [nbest[0][0] for nbest in translator.translate(lines, cfg)]

@@ -16,13 +16,13 @@ from nmt import NMTError
 @dataclass
 class ModelConfig:
     emb: int = 256                # embedding size, source and target
-    hidden: int = 512             # LSTM/GRU state size, the same on both sides (the encoder's state starts the decoder)
+    hidden: int = 512             # LSTM/GRU state size, both sides (the encoder's state starts the decoder)
     layers: int = 2               # stacked recurrent layers per side
     cell: str = "lstm"            # lstm | gru
     dropout: float = 0.2          # on embeddings, between layers and before the output layer
-    reverse_source: bool = True   # read the source backwards (Sutskever et al. 2014): short paths for the first words
+    reverse_source: bool = True   # read the source backwards (Sutskever et al. 2014): first words close
     tie_embeddings: bool = False  # share the decoder's input embedding with the output matrix
-    max_len: int = 100            # longest sentence in tokens: longer training pairs are dropped, longer inputs truncated
+    max_len: int = 100            # tokens: longer training pairs are dropped, longer inputs truncated
 
 
 @dataclass
@@ -40,8 +40,9 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     loss: str = "sampled"         # sampled | full: sampled softmax (Jean et al. 2015) or the full softmax
-    num_sampled: int = 1024       # negatives per batch; at or above the vocabulary size the loss is the full softmax
-    sampler: str = "unigram"      # unigram (counted target frequencies ** sampler_power) | log_uniform (over frequency ranks) | uniform
+    num_sampled: int = 1024       # negatives per batch; at or above the vocabulary size: the full softmax
+    # unigram (counted target frequencies ** sampler_power) | log_uniform (over frequency ranks) | uniform
+    sampler: str = "unigram"
     sampler_power: float = 0.75   # flattens the unigram proposal so rare words get sampled too
     label_smoothing: float = 0.0
     max_tokens: int = 4096        # target tokens (with padding) per batch
@@ -56,14 +57,14 @@ class TrainConfig:
     max_epochs: int = 30
     max_minutes: float = 0.0      # 0: no limit; wall-clock budget for the run
     valid_every: int = 0          # steps between validations; 0: once per epoch
-    metric: str = "bleu"          # bleu | loss | ppl: what early stopping, best.pt and the plateau schedule follow
+    metric: str = "bleu"          # bleu | loss | ppl: followed by early stopping, best.pt and the schedule
     patience: int = 5             # validations without improvement before stopping; 0: never stop early
     keep_last: int = 3            # step checkpoints kept besides best.pt and last.pt
     log_every: int = 50           # steps between log lines
     max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
     seed: int = 1
     threads: int = 0              # CPU threads; 0: torch's default
-    dtype: str = "auto"           # auto (bf16 where the GPU/CPU has bf16 instructions, else fp32) | fp32 | bf16 (autocast)
+    dtype: str = "auto"           # auto (bf16 where the hardware runs it, else fp32) | fp32 | bf16 (autocast)
 
 
 @dataclass
@@ -74,7 +75,7 @@ class DecodeConfig:
     length_norm: str = "gnmt"     # gnmt | average (score / len) | none
     max_len_ratio: float = 1.5    # hypotheses stop at ratio * source length + max_len_extra tokens
     max_len_extra: int = 10
-    stop_early: bool = True       # beam: end a sentence once its best candidate has ended (else: once `beam` have)
+    stop_early: bool = True       # beam: end a sentence once its best candidate ended (else: once `beam` did)
     max_tokens: int = 8000        # source tokens per decoding batch
     max_sentences: int = 128      # sentences per decoding batch
 
@@ -116,7 +117,8 @@ class Range:
     def __str__(self) -> str:
         if self.high == math.inf:
             return f"{'>' if self.open_low else '>='} {self.low:g}"
-        return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+        left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
 
 
 AT_LEAST_0, AT_LEAST_1, POSITIVE = Range(0), Range(1), Range(0, open_low=True)
@@ -129,11 +131,13 @@ RANGES = {
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
               "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,
-              "min_lr": AT_LEAST_0, "max_steps": AT_LEAST_0, "max_epochs": AT_LEAST_1, "max_minutes": AT_LEAST_0,
-              "valid_every": AT_LEAST_0, "patience": AT_LEAST_0, "keep_last": AT_LEAST_0, "log_every": AT_LEAST_1,
-              "max_bad_steps": AT_LEAST_1, "seed": AT_LEAST_0, "threads": AT_LEAST_0},
-    "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0, "max_len_ratio": AT_LEAST_0,
-               "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1, "max_sentences": AT_LEAST_1},
+              "min_lr": AT_LEAST_0, "max_steps": AT_LEAST_0, "max_epochs": AT_LEAST_1,
+              "max_minutes": AT_LEAST_0, "valid_every": AT_LEAST_0, "patience": AT_LEAST_0,
+              "keep_last": AT_LEAST_0, "log_every": AT_LEAST_1, "max_bad_steps": AT_LEAST_1,
+              "seed": AT_LEAST_0, "threads": AT_LEAST_0},
+    "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,
+               "max_len_ratio": AT_LEAST_0, "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1,
+               "max_sentences": AT_LEAST_1},
 }
 
 

@@ -10,6 +10,7 @@ Input is streamed in chunks and output appended, so peak memory does not grow wi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -62,37 +63,36 @@ def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: P
     stats = PrepareStats(0, 0, 0, 0)
     try:
         dtypes = {"src": _dtype_for(len(src_tok)), "tgt": _dtype_for(len(tgt_tok))}
-        bins = {side: open(tmp / f"{side}.bin", "wb") for side in dtypes}
-        idxs = {side: open(tmp / f"{side}.idx", "wb") for side in dtypes}
-        offsets = {side: 0 for side in dtypes}
-        for f in idxs.values():
-            f.write(np.zeros(1, np.int64).tobytes())
-        pairs = zip(read_lines(src), read_lines(tgt))
-        while chunk := list(itertools.islice(pairs, CHUNK)):
-            stats.pairs += len(chunk)
-            src_lines, tgt_lines = zip(*chunk)
-            encoded = {"src": src_tok.sp.encode(list(src_lines), num_threads=num_threads),
-                       "tgt": tgt_tok.sp.encode(list(tgt_lines), num_threads=num_threads)}
-            keep = []
-            for s, t in zip(encoded["src"], encoded["tgt"]):
-                if not s or not t:
-                    stats.dropped_empty += 1
-                elif len(s) > max_len or len(t) > max_len:
-                    stats.dropped_long += 1
-                else:
-                    keep.append((s, t))
-            stats.kept += len(keep)
-            for k, side in enumerate(("src", "tgt")):
-                seqs = [pair[k] for pair in keep]
-                lengths = np.fromiter((len(x) for x in seqs), np.int64, len(seqs))
-                ids = np.fromiter(itertools.chain.from_iterable(seqs), dtypes[side], int(lengths.sum()))
-                bins[side].write(ids.tobytes())
-                ends = offsets[side] + np.cumsum(lengths)
-                idxs[side].write(ends.astype(np.int64).tobytes())
-                if len(ends):
-                    offsets[side] = int(ends[-1])
-        for f in itertools.chain(bins.values(), idxs.values()):
-            f.close()
+        with contextlib.ExitStack() as files:  # closed on the way out, error or not
+            bins = {side: files.enter_context(open(tmp / f"{side}.bin", "wb")) for side in dtypes}
+            idxs = {side: files.enter_context(open(tmp / f"{side}.idx", "wb")) for side in dtypes}
+            offsets = {side: 0 for side in dtypes}
+            for f in idxs.values():
+                f.write(np.zeros(1, np.int64).tobytes())
+            pairs = zip(read_lines(src), read_lines(tgt), strict=True)
+            while chunk := list(itertools.islice(pairs, CHUNK)):
+                stats.pairs += len(chunk)
+                src_lines, tgt_lines = zip(*chunk, strict=True)
+                encoded = {"src": src_tok.sp.encode(list(src_lines), num_threads=num_threads),
+                           "tgt": tgt_tok.sp.encode(list(tgt_lines), num_threads=num_threads)}
+                keep = []
+                for s, t in zip(encoded["src"], encoded["tgt"], strict=True):
+                    if not s or not t:
+                        stats.dropped_empty += 1
+                    elif len(s) > max_len or len(t) > max_len:
+                        stats.dropped_long += 1
+                    else:
+                        keep.append((s, t))
+                stats.kept += len(keep)
+                for k, side in enumerate(("src", "tgt")):
+                    seqs = [pair[k] for pair in keep]
+                    lengths = np.fromiter((len(x) for x in seqs), np.int64, len(seqs))
+                    ids = np.fromiter(itertools.chain.from_iterable(seqs), dtypes[side], int(lengths.sum()))
+                    bins[side].write(ids.tobytes())
+                    ends = offsets[side] + np.cumsum(lengths)
+                    idxs[side].write(ends.astype(np.int64).tobytes())
+                    if len(ends):
+                        offsets[side] = int(ends[-1])
         if stats.kept == 0:
             raise NMTError(f"no sentence pairs left in {src} / {tgt} after dropping empty lines and pairs "
                            f"longer than {max_len} tokens; check the files or raise --max-len")
@@ -130,7 +130,8 @@ class PreparedCorpus:
             self.bins[side] = np.memmap(self.dir / f"{side}.bin", dtype=self.meta["dtype"][side], mode="r")
             self.idx[side] = np.memmap(self.dir / f"{side}.idx", dtype=np.int64, mode="r")
         if len(self.idx["src"]) != len(self.idx["tgt"]) or len(self.idx["src"]) != self.meta["pairs"] + 1:
-            raise NMTError(f"{self.dir}: prepared files are inconsistent; delete the folder and prepare again")
+            raise NMTError(f"{self.dir}: prepared files are inconsistent; "
+                           "delete the folder and prepare again")
 
     def __len__(self) -> int:
         return self.meta["pairs"]
@@ -151,7 +152,8 @@ def prepared_or_cached(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokeni
     meta = out / "meta.json"
     if meta.is_file():
         try:
-            if json.loads(meta.read_text()).get("fingerprint") == fingerprint(src, tgt, src_tok, tgt_tok, max_len):
+            expected = fingerprint(src, tgt, src_tok, tgt_tok, max_len)
+            if json.loads(meta.read_text()).get("fingerprint") == expected:
                 return PreparedCorpus(out), None
         except (json.JSONDecodeError, OSError):
             pass

@@ -15,12 +15,13 @@ from nmt.tokenizer import BOS, EOS, PAD
 class Batch:
     src: torch.Tensor       # (batch, src_len) source ids, each row's real tokens reversed if asked, then PAD
     src_lens: torch.Tensor  # (batch,) real source lengths (int64, on CPU: packing wants them there)
-    tgt_in: torch.Tensor    # (batch, tgt_len + 1) BOS y1 .. yn PAD..: what the decoder reads (teacher forcing)
+    tgt_in: torch.Tensor    # (batch, tgt_len + 1) BOS y1 .. yn PAD..: the decoder's input (teacher forcing)
     tgt_out: torch.Tensor   # (batch, tgt_len + 1) y1 .. yn EOS PAD..: what it must predict, one step ahead
     ntokens: int            # real target tokens, EOS included: the loss is averaged over these
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(self.src.to(device), self.src_lens, self.tgt_in.to(device), self.tgt_out.to(device), self.ntokens)
+        return Batch(src=self.src.to(device), src_lens=self.src_lens, tgt_in=self.tgt_in.to(device),
+                     tgt_out=self.tgt_out.to(device), ntokens=self.ntokens)
 
 
 def pad_sources(seqs: Sequence[Sequence[int]], reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,7 +54,8 @@ def make_batch(src_seqs: Sequence[Sequence[int]], tgt_seqs: Sequence[Sequence[in
     return Batch(src, src_lens, tgt_in, tgt_out, ntokens)
 
 
-def token_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int, seed: int, epoch: int) -> list[np.ndarray]:
+def token_batches(src_lens: np.ndarray, tgt_lens: np.ndarray, max_tokens: int, seed: int, epoch: int
+                  ) -> list[np.ndarray]:
     """Split sentence indices into batches of at most `max_tokens` padded tokens, in a seeded order.
 
     Sentences are sorted by source length, then target length (ties broken randomly), so a batch

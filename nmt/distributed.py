@@ -82,5 +82,5 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def use_bf16(dtype: str, device: torch.device) -> bool:
-    """train.dtype -> whether to autocast the matrix products to bfloat16 (weights and optimizer stay fp32)."""
+    """train.dtype -> whether to autocast matrix products to bfloat16 (weights and optimizer stay fp32)."""
     return dtype == "bf16" or (dtype == "auto" and native_bf16(device))

@@ -24,18 +24,19 @@ def score(hyps: list[str], refs: list[list[str]], metrics: list[str]) -> list[di
     """refs: one list per reference set, each as long as hyps. Returns name, score, signature, text."""
     for k, ref in enumerate(refs):
         if len(ref) != len(hyps):
-            raise NMTError(f"reference set {k + 1} has {len(ref)} lines but there are {len(hyps)} hypotheses; "
-                           "they must align line by line")
+            raise NMTError(f"reference set {k + 1} has {len(ref)} lines but there are {len(hyps)} "
+                           "hypotheses; they must align line by line")
     results = []
     for name in metrics:
         metric = METRICS[name]()
         result = metric.corpus_score(hyps, refs)
-        results.append({"metric": name, "score": round(result.score, 4), "signature": str(metric.get_signature()),
-                        "text": str(result)})
+        results.append({"metric": name, "score": round(result.score, 4),
+                        "signature": str(metric.get_signature()), "text": str(result)})
     return results
 
 
-def score_files(hyps: list[str] | Path, refs: list[Path], metrics: list[str], hyp_name: str = "") -> list[dict]:
+def score_files(hyps: list[str] | Path, refs: list[Path], metrics: list[str],
+                hyp_name: str = "") -> list[dict]:
     """Score hypotheses (a file, or lines read from `hyp_name`) against reference files."""
     if isinstance(hyps, Path):
         hyps, hyp_name = list(read_lines(hyps)), str(hyps)
@@ -43,7 +44,8 @@ def score_files(hyps: list[str] | Path, refs: list[Path], metrics: list[str], hy
     for ref in refs:
         lines = list(read_lines(ref))
         if len(lines) != len(hyps):
-            raise NMTError(f"{hyp_name} has {len(hyps)} lines but {ref} has {len(lines)}; they must align line by line")
+            raise NMTError(f"{hyp_name} has {len(hyps)} lines but {ref} has {len(lines)}; "
+                           "they must align line by line")
         ref_sets.append(lines)
     return score(hyps, ref_sets, metrics)
 

@@ -34,7 +34,8 @@ def _read_source(name: str, mirror: str | None) -> bytes:
     if "://" not in base:  # a local folder
         path = Path(base) / name
         if not path.is_file():
-            raise NMTError(f"{path}: not found in the mirror folder {base}; it must hold the Multi30k task 1 .gz files")
+            raise NMTError(f"{path}: not found in the mirror folder {base}; "
+                           "it must hold the Multi30k task 1 .gz files")
         return path.read_bytes()
     url = f"{base.rstrip('/')}/{name}"
     try:
@@ -74,7 +75,7 @@ def fetch_multi30k(out: Path, src: str = "de", tgt: str = "en", mirror: str | No
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for stem, names in jobs:
-        for lang, name in zip((src, tgt), names):
+        for lang, name in zip((src, tgt), names, strict=True):
             blob = _read_source(name, mirror)
             digest = hashlib.sha256(blob).hexdigest()
             if digest != sums[name]:

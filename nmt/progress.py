@@ -77,13 +77,14 @@ class Meter:
         return time.strftime("%H:%M:%S", time.gmtime(max(0, min(left))))
 
     def tick(self, step: int, lr: float, force: bool = False) -> None:
-        """Show the live line; every `log_every` steps (or when forced) also log it and start a new interval."""
+        """Show the live line; every `log_every` steps (or when forced) log it and start a new interval."""
         if self.n == 0 or not self.enabled:
             return
         loss = self.loss / max(1, self.tokens)
         ppl = math.exp(min(loss, 50))
         tps = self.tokens / max(1e-9, time.time() - self.t_last)
-        line = f"step {step} | loss {loss:.3f} | ppl {ppl:.1f} | lr {lr:.2e} | {tps:.0f} tok/s | eta {self.eta(step)}"
+        line = (f"step {step} | loss {loss:.3f} | ppl {ppl:.1f} | lr {lr:.2e} | {tps:.0f} tok/s | "
+                f"eta {self.eta(step)}")
         if self.live:
             print("\r" + line + " " * 4, end="", file=sys.stderr, flush=True)
         if force or step % self.train.log_every == 0:

@@ -38,14 +38,17 @@ def open_run(out: Path, cfg: Config, *, resume: bool, changed: set[str]) -> tupl
         saved = checkpoint.load(out / "last.pt")
         cfg = resume_config(saved["config"], cfg, changed)
     elif out.exists() and any(out.glob("*.pt")):
-        raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, or choose another --out")
+        raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, "
+                       "or choose another --out")
     cfg.check()
     for key in DATA_FILES:
         value = getattr(cfg.data, key)
         if not value:
-            raise NMTError(f"data.{key} is not set; give --{key.replace('_', '-')} FILE or set it in the config")
+            flag = "--" + key.replace("_", "-")
+            raise NMTError(f"data.{key} is not set; give {flag} FILE or set it in the config")
         if not Path(value).is_file():
-            raise NMTError(f"data.{key}: {value}: no such file (for Multi30k run `nmt data multi30k --out data/multi30k`)")
+            raise NMTError(f"data.{key}: {value}: no such file "
+                           "(for Multi30k run `nmt data multi30k --out data/multi30k`)")
     return cfg, saved
 
 
@@ -54,7 +57,8 @@ def resume_config(saved: dict, overrides: Config, changed: set[str]) -> Config:
     for key in sorted(changed):
         section, name = key.split(".", 1)
         if section != "train":
-            raise NMTError(f"{key} cannot change on resume (only train.* settings can); start a new run instead")
+            raise NMTError(f"{key} cannot change on resume (only train.* settings can); "
+                           "start a new run instead")
         setattr(cfg.train, name, getattr(overrides.train, name))
     return cfg
 
@@ -65,14 +69,16 @@ def create(out: Path) -> None:
         stale.unlink()
 
 
-def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed) -> tuple[Tokenizer, Tokenizer]:
+def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
+               ) -> tuple[Tokenizer, Tokenizer]:
     """The checkpoint's tokenizers on resume, else data.tokenizers, else ones trained into OUT/tokenizers."""
     if saved is not None:
         return (Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer"),
                 Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer"))
     d = cfg.data
     folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
-    if ddp.main and not d.tokenizers and not all((folder / f"{side}.model").is_file() for side in ("src", "tgt")):
+    missing = not all((folder / f"{side}.model").is_file() for side in ("src", "tgt"))
+    if ddp.main and not d.tokenizers and missing:
         log.info("training tokenizers (vocab %d, %s) into %s", d.vocab_size, d.model_type, folder)
         train_tokenizers(Path(d.train_src), Path(d.train_tgt), folder, d.vocab_size, d.model_type, d.joint,
                          seed=cfg.train.seed)
@@ -139,15 +145,18 @@ class TrainState:
         """The checkpoint's content (see checkpoint.py): enough to translate, and to resume exactly."""
         cuda = next(self.model.parameters()).is_cuda
         return {
-            "config": cfg.to_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "config": cfg.to_dict(), "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "src_tokenizer": tokenizers[0].proto, "tgt_tokenizer": tokenizers[1].proto, "target_counts": counts,
+            "src_tokenizer": tokenizers[0].proto, "tgt_tokenizer": tokenizers[1].proto,
+            "target_counts": counts,
             "progress": asdict(self.progress), "step": self.progress.step, "world": world,
             "rng": {"torch": torch.get_rng_state(), "sampler": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state() if cuda else None},
         }
 
-    def restore(self, saved: dict, *, lr: float | None, reset_optimizer: bool, seed: int, ddp: Distributed) -> None:
+    def restore(self, saved: dict, *, lr: float | None, reset_optimizer: bool, seed: int,
+                ddp: Distributed) -> None:
         """Bring back a checkpoint's state. `lr`: a new learning rate, which also restarts the schedule;
         `reset_optimizer`: fresh Adam moments and schedule."""
         self.model.load_state_dict(saved["model"])

@@ -47,8 +47,9 @@ def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> tor
     return torch.where(at_limit[:, None], log_probs + only_eos, log_probs)
 
 
-def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int, eos: int,
-                  alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm) -> list[list[Hypothesis]]:
+def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
+                  eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm
+                  ) -> list[list[Hypothesis]]:
     """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced."""
     device = _device_of(state)
     batch = len(max_lens)
@@ -66,7 +67,8 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
         if bool(ended.any()):
             for i in ended.nonzero().flatten().tolist():
                 lp = float(total[i])
-                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, normalise(lp, t + 1, alpha, norm))]
+                score = normalise(lp, t + 1, alpha, norm)
+                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, score)]
             keep = (~ended).nonzero().flatten()
             alive, history, total, tokens = alive[keep.cpu()], history[keep], total[keep], tokens[keep]
             if len(alive) == 0:
@@ -76,9 +78,10 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     return results
 
 
-def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int, eos: int,
-                beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
-                n_best: int = DEFAULT.n_best, stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
+def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
+                eos: int, beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty,
+                norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
+                stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
 
     `state` has one row per sentence; it is repeated `beam` times here. Worked example, beam 2,
@@ -120,7 +123,8 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
                 if n_finished[sentence] < k:
                     lp = float(top_scores[i, j])
                     row = i * k + int(from_beam[i, j])
-                    finished[sentence].append(Hypothesis(history[row].tolist(), lp, normalise(lp, t + 1, alpha, norm)))
+                    score = normalise(lp, t + 1, alpha, norm)
+                    finished[sentence].append(Hypothesis(history[row].tolist(), lp, score))
                     n_finished[sentence] += 1
 
         live_scores, pos = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)  # (n, k)

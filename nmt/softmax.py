@@ -37,7 +37,7 @@ class OutputLayer(nn.Module):
         never = torch.zeros(vocab)
         never[[PAD, BOS]] = float("-inf")
         self.register_buffer("never", never, persistent=False)
-        self.inference: nn.Module | None = None  # a stand-in module for decoding only, e.g. int8 (see as_linear)
+        self.inference: nn.Module | None = None  # a stand-in for decoding only, e.g. int8 (see as_linear)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) logits, PAD and BOS at -inf; bf16 under autocast."""
@@ -51,7 +51,9 @@ class OutputLayer(nn.Module):
         with torch.no_grad():
             linear.weight.copy_(self.weight)
             linear.bias.copy_(self.bias + self.never)
-        return linear if isinstance(self.proj, nn.Identity) else nn.Sequential(copy.deepcopy(self.proj), linear)
+        if isinstance(self.proj, nn.Identity):
+            return linear
+        return nn.Sequential(copy.deepcopy(self.proj), linear)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) float32 log-probabilities (PAD and BOS at -inf)."""
@@ -60,12 +62,13 @@ class OutputLayer(nn.Module):
 
     def full_loss(self, h: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
         """Summed cross-entropy of targets y (n,) given states h (n, hidden)."""
-        if label_smoothing == 0:  # the fused kernel; smoothing must skip the -inf classes, so it cannot use it
+        if label_smoothing == 0:  # the fused kernel; smoothing must skip the -inf classes, which it cannot
             return F.cross_entropy(self.logits(h).float(), y, reduction="sum")
         return _smoothed_nll(self.log_probs(h), y, label_smoothing)
 
-    def sampled_loss(self, h: torch.Tensor, y: torch.Tensor, *, negatives: torch.Tensor, log_q_neg: torch.Tensor,
-                     log_q_true: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    def sampled_loss(self, h: torch.Tensor, y: torch.Tensor, *, negatives: torch.Tensor,
+                     log_q_neg: torch.Tensor, log_q_true: torch.Tensor, label_smoothing: float = 0.0
+                     ) -> torch.Tensor:
         """Summed sampled-softmax loss.
 
         h: (n, hidden) decoder states; y: (n,) targets; negatives: (S,) sampled ids shared by all n;

@@ -117,7 +117,8 @@ def train_tokenizers(src: Path, tgt: Path, out: Path, vocab_size: int = 8000, mo
     for side, path in (("src", src), ("tgt", tgt)):
         tok = Tokenizer(protos[side], name=side)
         atomic_write_bytes(out / f"{side}.model", protos[side])
-        summary[side] = {"vocab_size": len(tok), "unk_share": unknown_share(tok, read_lines(path)), "trained_on": str(path)}
+        summary[side] = {"vocab_size": len(tok), "unk_share": unknown_share(tok, read_lines(path)),
+                         "trained_on": str(path)}
     atomic_write_text(out / "tokenizers.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -125,5 +126,6 @@ def train_tokenizers(src: Path, tgt: Path, out: Path, vocab_size: int = 8000, mo
 def load_tokenizers(directory: str | Path) -> tuple[Tokenizer, Tokenizer]:
     directory = Path(directory)
     if not directory.is_dir():
-        raise NMTError(f"{directory}: no such tokenizer folder; make one with `nmt train-tokenizer --out {directory}`")
+        raise NMTError(f"{directory}: no such tokenizer folder; "
+                       f"make one with `nmt train-tokenizer --out {directory}`")
     return Tokenizer.load(directory / "src.model"), Tokenizer.load(directory / "tgt.model")

@@ -38,10 +38,8 @@ class Interrupt:
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread (e.g. inside some test runners)
                 self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (e.g. inside some test runners)
-                pass
         return self
 
     def _handle(self, signum, frame):
@@ -59,7 +57,8 @@ def run(cfg: Config, out: str | Path, *, resume: bool = False, changed: set[str]
     Returns a summary with the reason the run stopped: max_steps, max_minutes, max_epochs,
     early_stopping or interrupted.
     """
-    trainer = Trainer(cfg, Path(out), resume=resume, changed=changed, reset_optimizer=reset_optimizer, device=device)
+    trainer = Trainer(cfg, Path(out), resume=resume, changed=changed, reset_optimizer=reset_optimizer,
+                      device=device)
     return trainer.train()
 
 
@@ -87,17 +86,21 @@ class Trainer:
         self.validator = Validator(d.valid_src, d.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
 
         model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
-        self.counts = saved["target_counts"] if saved is not None else target_counts(self.corpus, len(tgt_tok))
+        if saved is not None:
+            self.counts = saved["target_counts"]
+        else:
+            self.counts = target_counts(self.corpus, len(tgt_tok))
         self.objective = Objective.from_config(model, t, self.counts)
         optimizer = make_optimizer(model, t.lr)
         generator = torch.Generator().manual_seed(rundir.sampler_seed(t.seed, ddp.rank))
         self.state = TrainState(model, optimizer, make_scheduler(optimizer, t), generator)
         if saved is not None:
             new_lr = reset_optimizer or "train.lr" in changed
-            self.state.restore(saved, lr=t.lr if new_lr else None, reset_optimizer=reset_optimizer, seed=t.seed,
-                               ddp=ddp)
+            self.state.restore(saved, lr=t.lr if new_lr else None, reset_optimizer=reset_optimizer,
+                               seed=t.seed, ddp=ddp)
             at = self.state.progress
-            log.info("resumed %s at step %d (epoch %d, batch %d)", out, at.step, at.epoch + 1, at.batch_in_epoch)
+            log.info("resumed %s at step %d (epoch %d, batch %d)", out, at.step, at.epoch + 1,
+                     at.batch_in_epoch)
         elif ddp.world > 1:
             torch.manual_seed(t.seed + ddp.rank)  # weights are already equal; dropout masks differ per rank
         self.bf16 = distributed.use_bf16(t.dtype, device)
@@ -110,13 +113,15 @@ class Trainer:
     def _describe(self) -> None:
         m, t, model = self.cfg.model, self.cfg.train, self.state.model
         sampled = self.objective.sampler is not None
-        log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %s, %d threads",
+        log.info("model: %s %dx%d, emb %d, %.1fM parameters, vocab %d/%d, loss %s%s, device %s, %s, "
+                 "%d threads",
                  m.cell, m.layers, m.hidden, m.emb, sum(p.numel() for p in model.parameters()) / 1e6,
                  len(self.tokenizers[0]), len(self.tokenizers[1]), "sampled" if sampled else "full",
                  f" ({t.num_sampled} negatives, {t.sampler})" if sampled else "", self.device,
                  "bf16 autocast" if self.bf16 else "fp32", torch.get_num_threads())
         if self.ddp.world > 1:
-            log.info("distributed: %d processes, %d batches per update", self.ddp.world, self.ddp.world * t.accum)
+            log.info("distributed: %d processes, %d batches per update", self.ddp.world,
+                     self.ddp.world * t.accum)
 
     # -- checkpoints and validation ---------------------------------------------------------------
     def save(self, name: str) -> None:
@@ -142,7 +147,8 @@ class Trainer:
         epoch = at.epoch + (at.batch_in_epoch > 0)  # 1-based; at an epoch's end, the epoch just finished
         self.meter.write({"type": "valid", "step": at.step, "epoch": epoch, **result, "lr": state.lr,
                           "best": at.best, "time": time.time()})
-        log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", at.step, result["loss"], result["ppl"],
+        log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", at.step, result["loss"],
+                 result["ppl"],
                  result["bleu"], " | new best" if improved else f" | {at.bad_evals} without improvement")
         self.save(f"step_{at.step}.pt")
         if improved:
@@ -167,9 +173,11 @@ class Trainer:
         self.save("last.pt")
         elapsed = time.time() - started
         self.ddp.barrier()
-        log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "), at.step,
+        log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "),
+                 at.step,
                  elapsed / 60, self.out)
-        return {"reason": reason, "step": at.step, "epoch": at.epoch, "best": at.best, "minutes": elapsed / 60,
+        return {"reason": reason, "step": at.step, "epoch": at.epoch, "best": at.best,
+                "minutes": elapsed / 60,
                 "signal": interrupt.signal}
 
     def _updates(self) -> Iterator[list[np.ndarray] | None]:
@@ -228,8 +236,9 @@ class Trainer:
         log.warning("step %d: loss or gradient is %s; update skipped", self.state.progress.step + 1, loss_sum)
         if self.bad_steps >= self.cfg.train.max_bad_steps:
             self.save("last.pt")
-            raise NMTError(f"{self.bad_steps} steps in a row had a NaN/inf loss; stopped. {self.out / 'last.pt'} "
-                           "holds the last good parameters: lower train.lr or train.clip and resume with --resume")
+            raise NMTError(f"{self.bad_steps} steps in a row had a NaN/inf loss; stopped. "
+                           f"{self.out / 'last.pt'} holds the last good parameters: "
+                           "lower train.lr or train.clip and resume with --resume")
 
     def _accumulate(self, chunk: list[np.ndarray]) -> tuple[float, int]:
         """Forward and backward over this process's share of one update's batches.
@@ -243,7 +252,8 @@ class Trainer:
         mine = chunk[self.ddp.rank :: world]
         loss_sum = 0.0
         for k, index in enumerate(mine):
-            batch = make_batch([corpus.sentence("src", i) for i in index], [corpus.sentence("tgt", i) for i in index],
+            batch = make_batch([corpus.sentence("src", i) for i in index],
+                               [corpus.sentence("tgt", i) for i in index],
                                self.cfg.model.reverse_source).to(self.device)
             sync = k == len(mine) - 1 or world == 1  # DDP exchanges gradients once, after the last part
             with (contextlib.nullcontext() if sync else self.loss_fn.no_sync()), \

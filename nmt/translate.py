@@ -23,7 +23,8 @@ CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on 
 class Translator:
     """One model, or an ensemble whose log-probabilities are averaged at every step."""
 
-    def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer, device: torch.device | str = "cpu"):
+    def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer,
+                 device: torch.device | str = "cpu"):
         self.models = [m.eval() for m in models]
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
         self.steps = [LSTMStep(m) if LSTMStep.applies(m) else m.step for m in self.models]
@@ -34,7 +35,8 @@ class Translator:
         self.truncated = 0
 
     @classmethod
-    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu", quantize: str | None = None) -> Translator:
+    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu",
+             quantize: str | None = None) -> Translator:
         """quantize="int8": dynamic int8 weights for CPU decoding (see model.quantize_int8)."""
         if quantize not in (None, "int8"):
             raise NMTError(f"--quantize takes int8, got {quantize!r}")
@@ -46,15 +48,17 @@ class Translator:
             if first is None:
                 first = (src_tok, tgt_tok, cfg)
             elif src_tok.proto != first[0].proto or tgt_tok.proto != first[1].proto:
-                raise NMTError(f"{path}: its tokenizers differ from the first model's; an ensemble needs the same ones")
+                raise NMTError(f"{path}: its tokenizers differ from the first model's; "
+                               "an ensemble needs the same ones")
             elif cfg.model.reverse_source != first[2].model.reverse_source:
-                raise NMTError(f"{path}: reads the source in another direction than the first model; cannot ensemble")
+                raise NMTError(f"{path}: reads the source in another direction than the first model; "
+                               "cannot ensemble")
             models.append(quantize_int8(model) if quantize else model.to(device))
         return cls(models, first[0], first[1], device)
 
     # -- search over the ensemble ------------------------------------------------------------
     def step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
-        outs = [step(tokens, s) for step, s in zip(self.steps, states)]
+        outs = [step(tokens, s) for step, s in zip(self.steps, states, strict=True)]
         if len(outs) == 1:
             return outs[0][0], [outs[0][1]]
         log_probs = torch.stack([lp for lp, _ in outs]).mean(0)  # (rows, vocab)
@@ -87,7 +91,8 @@ class Translator:
         order = sorted((i for i, n in enumerate(lengths) if n > 0), key=lambda i: lengths[i])
         batch: list[int] = []
         for i in order:
-            if batch and (len(batch) + 1 > cfg.max_sentences or (len(batch) + 1) * lengths[i] > cfg.max_tokens):
+            full = len(batch) + 1 > cfg.max_sentences or (len(batch) + 1) * lengths[i] > cfg.max_tokens
+            if batch and full:
                 yield batch
                 batch = []
             batch.append(i)
@@ -97,7 +102,7 @@ class Translator:
     def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in src_ids]
         for batch in self._batches([len(s) for s in src_ids], cfg):
-            for i, hyps in zip(batch, self.search([src_ids[i] for i in batch], cfg)):
+            for i, hyps in zip(batch, self.search([src_ids[i] for i in batch], cfg), strict=True):
                 results[i] = hyps
         return results
 
@@ -115,4 +120,4 @@ class Translator:
             first += len(chunk)
             for hyps in self.translate_ids(src_ids, cfg):
                 texts = self.tgt_tok.decode([h.tokens for h in hyps])
-                yield list(zip(texts, hyps))
+                yield list(zip(texts, hyps, strict=True))

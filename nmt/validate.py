@@ -33,16 +33,17 @@ class Validator:
         max_len = cfg.model.max_len
         self.src_ids = [s[:max_len] for s in src_tok.encode(list(read_lines(src_path)))]
         tgt_ids = [t[:max_len] for t in tgt_tok.encode(self.refs)]
-        pairs = [(s, t) for s, t in zip(self.src_ids, tgt_ids) if s and t]
+        pairs = [(s, t) for s, t in zip(self.src_ids, tgt_ids, strict=True) if s and t]
         s_len = np.array([len(s) for s, _ in pairs])
         t_len = np.array([len(t) for _, t in pairs])
-        self.batches = [make_batch([pairs[i][0] for i in b], [pairs[i][1] for i in b], cfg.model.reverse_source)
+        self.batches = [make_batch([pairs[i][0] for i in b], [pairs[i][1] for i in b],
+                                   cfg.model.reverse_source)
                         for b in token_batches(s_len, t_len, cfg.train.max_tokens, seed=0, epoch=0)]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
 
     @torch.inference_mode()
     def __call__(self, model: Seq2Seq, device: torch.device) -> dict:
-        """{"loss": mean per target token, "ppl", "bleu": greedy sacreBLEU}; leaves the model in training mode."""
+        """{"loss": mean per target token, "ppl", "bleu": greedy sacreBLEU}; leaves the model training."""
         model.eval()
         objective = Objective(model)  # the plain full-softmax cross-entropy, whatever training uses
         total = sum(float(objective(batch.to(device))) for batch in self.batches)

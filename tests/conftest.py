@@ -12,7 +12,8 @@ from nmt.tokenizer import load_tokenizers, train_tokenizers
 
 LEXICON = {
     "der": "the", "die": "the", "ein": "a", "eine": "a", "hund": "dog", "katze": "cat", "mann": "man",
-    "frau": "woman", "kind": "child", "läuft": "runs", "spielt": "plays", "sitzt": "sits", "schläft": "sleeps",
+    "frau": "woman", "kind": "child", "läuft": "runs", "spielt": "plays", "sitzt": "sits",
+    "schläft": "sleeps",
     "im": "in the", "auf": "on", "dem": "the", "gras": "grass", "park": "park", "straße": "street",
     "rot": "red", "blau": "blue", "groß": "big", "klein": "small", "und": "and", "mit": "with",
     "ball": "ball", "schnell": "fast", "heute": "today",

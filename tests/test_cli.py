@@ -31,7 +31,8 @@ def test_help_lists_every_command_and_each_has_examples():
 
 def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     tok = tmp_path / "tok"
-    r = nmt("train-tokenizer", "--src", toy["train_src"], "--tgt", toy["train_tgt"], "--out", tok, "--vocab-size", 48)
+    r = nmt("train-tokenizer", "--src", toy["train_src"], "--tgt", toy["train_tgt"], "--out", tok,
+            "--vocab-size", 48)
     assert r.returncode == 0, r.stderr
     assert "src:" in r.stdout and "unknown pieces" in r.stdout
     run = tmp_path / "run"
@@ -71,15 +72,16 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert [s["metric"] for s in scores] == ["bleu", "chrf", "ter"]
     assert 0 <= scores[0]["score"] <= 100 and "nrefs:1" in scores[0]["signature"]
 
-    r = nmt("evaluate", "--model", run / "last.pt", "--src", toy["valid_src"], "--ref", toy["valid_tgt"], "--greedy",
-            "--save-hyp", tmp_path / "saved.en", "--device", "cpu", "--batch-size", 3)
+    r = nmt("evaluate", "--model", run / "last.pt", "--src", toy["valid_src"], "--ref", toy["valid_tgt"],
+            "--greedy", "--save-hyp", tmp_path / "saved.en", "--device", "cpu", "--batch-size", 3)
     assert r.returncode == 0 and "BLEU" in r.stdout and "signature" in r.stdout
     assert (tmp_path / "saved.en").read_text() == hyp.read_text()
 
     r = nmt("average", run / "best.pt", run / "last.pt", "--out", tmp_path / "avg.pt")
     assert r.returncode == 0 and (tmp_path / "avg.pt").is_file()
 
-    r = nmt("prepare", "--src", toy["train_src"], "--tgt", toy["train_tgt"], "--tokenizers", tok, "--out", tmp_path / "prep")
+    r = nmt("prepare", "--src", toy["train_src"], "--tgt", toy["train_tgt"], "--tokenizers", tok,
+            "--out", tmp_path / "prep")
     assert r.returncode == 0 and "kept 600 of 600" in r.stdout
 
 
@@ -124,9 +126,11 @@ def _one_clean_line(result, *expected):
 
 
 @pytest.mark.parametrize("setting, expected", [
-    ("model.hidden=-5", "model.hidden must be >= 1, got -5"), ("model.hidden=0", "model.hidden must be >= 1, got 0"),
+    ("model.hidden=-5", "model.hidden must be >= 1, got -5"),
+    ("model.hidden=0", "model.hidden must be >= 1, got 0"),
     ("model.emb=-8", "model.emb must be >= 1, got -8"), ("model.layers=0", "model.layers must be >= 1"),
-    ("train.max_tokens=0", "train.max_tokens must be >= 1"), ("train.lr=-1", "train.lr must be >= 0, got -1.0"),
+    ("train.max_tokens=0", "train.max_tokens must be >= 1"),
+    ("train.lr=-1", "train.lr must be >= 0, got -1.0"),
     ("model.dropout=1.5", "model.dropout must be in [0, 1), got 1.5"),
     ("train.num_sampled=0", "train.num_sampled must be >= 1, got 0"),
 ])
@@ -158,7 +162,8 @@ def test_files_that_are_not_checkpoints_are_one_clean_line(tmp_path):
     for name in ("random.pt", "notes.txt"):
         _one_clean_line(nmt("translate", "--model", tmp_path / name, input=""), "not an nmt checkpoint")
     _one_clean_line(nmt("translate", "--model", tmp_path / "evil.pt", input=""), "refused", "could run code")
-    r = nmt("--debug", "translate", "--model", tmp_path / "evil.pt", input="")  # PyTorch's account, on request
+    # PyTorch's account of it, on request
+    r = nmt("--debug", "translate", "--model", tmp_path / "evil.pt", input="")
     assert r.returncode == 1 and "Traceback" in r.stderr and "UnpicklingError" in r.stderr
 
 
@@ -188,23 +193,26 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
     src.write_text("a\nb\n")
     ref.write_text("x\nx\n")
     runner = CliRunner()
+    evaluate = ["evaluate", "--model", "m", "--src", str(src), "--ref", str(ref)]
     assert runner.invoke(cli.app, ["translate", "--model", "m", "--input", str(src)]).exit_code == 0
-    assert runner.invoke(cli.app, ["evaluate", "--model", "m", "--src", str(src), "--ref", str(ref)]).exit_code == 0
+    assert runner.invoke(cli.app, evaluate).exit_code == 0
     assert [c["cfg"] for c in calls] == [DecodeConfig(), DecodeConfig()]
-    r = runner.invoke(cli.app, ["evaluate", "--model", "m", "--src", str(src), "--ref", str(ref), "--device", "cpu",
-                                "--batch-size", "7", "--quantize", "int8", "--greedy", "--length-penalty", "0"])
+    r = runner.invoke(cli.app, [*evaluate, "--device", "cpu", "--batch-size", "7", "--quantize", "int8",
+                                "--greedy", "--length-penalty", "0"])
     assert r.exit_code == 0, r.output
     assert calls[-1]["device"] == "cpu" and calls[-1]["quantize"] == "int8"
     assert calls[-1]["cfg"] == DecodeConfig(beam=1, max_sentences=7, length_penalty=0.0)
 
 
 def test_average_of_different_models_is_one_clean_line(toy, tmp_path):
-    common = ["--train-src", toy["train_src"], "--train-tgt", toy["train_tgt"], "--valid-src", toy["valid_src"],
-              "--valid-tgt", toy["valid_tgt"], "--tokenizers", toy["tok_dir"], "--max-steps", 1, "--threads", 1,
-              "--set", "model.emb=8", "--set", "train.max_tokens=128", "--set", "train.valid_every=1"]
+    common = ["--train-src", toy["train_src"], "--train-tgt", toy["train_tgt"],
+              "--valid-src", toy["valid_src"], "--valid-tgt", toy["valid_tgt"],
+              "--tokenizers", toy["tok_dir"],
+              "--max-steps", 1, "--threads", 1, "--set", "model.emb=8", "--set", "train.max_tokens=128",
+              "--set", "train.valid_every=1"]
     for name, hidden in (("a", 16), ("b", 24)):
         r = nmt("train", "--out", tmp_path / name, *common, "--set", f"model.hidden={hidden}")
         assert r.returncode == 0, r.stderr
-    _one_clean_line(nmt("average", tmp_path / "a" / "last.pt", tmp_path / "b" / "last.pt", "--out", tmp_path / "avg.pt"),
-                    "a different model")
+    two = [tmp_path / "a" / "last.pt", tmp_path / "b" / "last.pt"]
+    _one_clean_line(nmt("average", *two, "--out", tmp_path / "avg.pt"), "a different model")
     assert not (tmp_path / "avg.pt").exists()

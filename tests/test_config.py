@@ -52,7 +52,8 @@ def test_shipped_configs_load():
 
 @pytest.mark.parametrize("setting, allowed", [
     ("model.hidden=-5", "must be >= 1, got -5"), ("model.hidden=0", "must be >= 1"), ("model.emb=-1", ">= 1"),
-    ("model.layers=0", ">= 1"), ("model.dropout=1.0", "in [0, 1), got 1.0"), ("model.dropout=-0.1", "in [0, 1)"),
+    ("model.layers=0", ">= 1"), ("model.dropout=1.0", "in [0, 1), got 1.0"),
+    ("model.dropout=-0.1", "in [0, 1)"),
     ("train.max_tokens=0", ">= 1"), ("train.lr=-0.001", ">= 0"), ("train.num_sampled=0", ">= 1"),
     ("train.lr_decay=1.5", "in (0, 1)"), ("train.clip=0", "> 0"), ("train.seed=-1", ">= 0"),
     ("data.vocab_size=3", ">= 8"), ("train.label_smoothing=1", "in [0, 1)"),

@@ -38,8 +38,8 @@ def test_token_batches_depend_only_on_seed_and_epoch():
     a = token_batches(lens, lens, 64, seed=1, epoch=2)
     b = token_batches(lens, lens, 64, seed=1, epoch=2)
     c = token_batches(lens, lens, 64, seed=1, epoch=3)
-    assert all((x == y).all() for x, y in zip(a, b)) and len(a) == len(b)
-    assert any(len(x) != len(y) or (x != y).any() for x, y in zip(a, c))
+    assert all((x == y).all() for x, y in zip(a, b, strict=True))
+    assert any(len(x) != len(y) or (x != y).any() for x, y in zip(a, c, strict=False))
 
 
 def test_batches_group_similar_lengths():

@@ -12,15 +12,18 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def _train(toy, out, *extra, procs=1):
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}"] if procs > 1 else [sys.executable]
+    launcher = [sys.executable]
+    if procs > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}"]
     args = ["-m", "nmt", "train", "--threads", "1", *extra]
     if "--resume" not in extra:
-        args += ["--out", str(out), "--train-src", str(toy["train_src"]), "--train-tgt", str(toy["train_tgt"]),
-                 "--valid-src", str(toy["valid_src"]), "--valid-tgt", str(toy["valid_tgt"]),
+        args += ["--out", str(out), "--train-src", str(toy["train_src"]),
+                 "--train-tgt", str(toy["train_tgt"]), "--valid-src", str(toy["valid_src"]),
+                 "--valid-tgt", str(toy["valid_tgt"]),
                  "--tokenizers", str(toy["tok_dir"]),
                  "--set", "model.hidden=32", "--set", "model.emb=16", "--set", "model.dropout=0.0",
-                 "--set", "train.loss=full", "--set", "train.max_tokens=256", "--set", "train.schedule=constant",
-                 "--set", "train.valid_every=6"]
+                 "--set", "train.loss=full", "--set", "train.max_tokens=256",
+                 "--set", "train.schedule=constant", "--set", "train.valid_every=6"]
     result = subprocess.run(launcher + args, capture_output=True, text=True, env=ENV, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

@@ -30,7 +30,7 @@ def test_fetch_from_local_mirror_writes_plain_text(tmp_path):
     assert written[out / "train.de"] == 3 and written[out / "test2017.en"] == 1
     assert (out / "val.en").read_text() == "val en 0\nval en 1\n"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{s}.{l}" for s in ("train", "val", "test2016", "test2017") for l in ("de", "en"))
+        f"{split}.{lang}" for split in ("train", "val", "test2016", "test2017") for lang in ("de", "en"))
 
 
 def test_checksum_mismatch_refuses_the_file(tmp_path):
@@ -67,7 +67,7 @@ def test_unknown_language(tmp_path):
 @pytest.mark.skipif(not SHARED.is_dir(), reason="no local copy of Multi30k")
 def test_real_multi30k_from_shared_copy(tmp_path):
     counts = {p.name: n for p, n in fetch_multi30k(tmp_path, "de", "en", str(SHARED))}
-    assert counts == {f"{s}.{l}": n for s, n in (("train", 29000), ("val", 1014), ("test2016", 1000), ("test2017", 1000))
-                      for l in ("de", "en")}
+    sizes = {"train": 29000, "val": 1014, "test2016": 1000, "test2017": 1000}
+    assert counts == {f"{split}.{lang}": n for split, n in sizes.items() for lang in ("de", "en")}
     cs = {p.name for p, _ in fetch_multi30k(tmp_path / "cs", "cs", "en", str(SHARED))}
     assert "test2017.cs" not in cs and "test2016.cs" in cs

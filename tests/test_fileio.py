@@ -65,7 +65,7 @@ def test_devices_and_pipes_are_written_in_place_not_replaced(tmp_path):
     os.mkfifo(fifo)
     import threading
     got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
     reader.start()
     atomic_write_text(fifo, "through the pipe")
     reader.join(5)

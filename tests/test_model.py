@@ -8,7 +8,8 @@ from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 
 def _model(cell="lstm", tie=False, **kw):
     torch.manual_seed(0)
-    return Seq2Seq(30, 25, ModelConfig(emb=8, hidden=16, layers=2, cell=cell, dropout=0.3, tie_embeddings=tie, **kw)).eval()
+    cfg = ModelConfig(emb=8, hidden=16, layers=2, cell=cell, dropout=0.3, tie_embeddings=tie, **kw)
+    return Seq2Seq(30, 25, cfg).eval()
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -39,7 +40,7 @@ def test_fast_lstm_step_equals_the_decoders_own_step(layers):
         want, want_state = model.step(tokens, state)
         got, got_state = fast(tokens, state)
     assert torch.allclose(want, got, atol=1e-5)
-    for a, b in zip(want_state, got_state):
+    for a, b in zip(want_state, got_state, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
 
 
@@ -70,7 +71,7 @@ def test_padding_never_enters_the_encoder_state():
     with torch.no_grad():
         alone = model.encode(*pad_sources([[5, 6]], reverse=True))
         batched = model.encode(*pad_sources([[5, 6], [7, 8, 9, 10, 11]], reverse=True))
-    for a, b in zip(alone, batched):
+    for a, b in zip(alone, batched, strict=True):
         assert torch.allclose(a[:, 0], b[:, 0], atol=1e-6)
 
 

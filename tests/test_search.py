@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from nmt.search import beam_search, greedy_search, normalise
@@ -45,6 +46,19 @@ def start(n=1):
     return torch.zeros(1, n, 1)
 
 
+def beam(step, max_len=10, **options):
+    """Beam search of one sentence with a length limit of `max_len`; returns its hypotheses."""
+    limit = torch.tensor([max_len])
+    [hyps] = beam_search(step, reorder, start(), max_lens=limit, bos=BOS, eos=EOS, **options)
+    return hyps
+
+
+def greedy(step, max_len=10, **options):
+    limit = torch.tensor([max_len])
+    [[hyp]] = greedy_search(step, reorder, start(), max_lens=limit, bos=BOS, eos=EOS, **options)
+    return hyp
+
+
 # Greedy takes a (0.6) then EOS (0.55): "a", log-prob log .6 + log .55.
 # Beam 2 keeps a (0.6) and b (0.4); after "b" comes c with certainty then EOS with certainty:
 # "b c" = 0.4 > "a" = 0.33, a path greedy cannot see.
@@ -58,14 +72,13 @@ TABLE = {
 
 
 def test_greedy_follows_the_best_token():
-    [[hyp]] = greedy_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS)
+    hyp = greedy(table_step(TABLE))
     assert hyp.tokens == [1]
     assert math.isclose(hyp.log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
 
 
 def test_beam_finds_the_better_path_and_ranks_n_best():
-    [hyps] = beam_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
-                          alpha=0.0, n_best=2)
+    hyps = beam(table_step(TABLE), beam=2, alpha=0.0, n_best=2)
     assert [h.tokens for h in hyps] == [[2, 3], [1]]
     assert math.isclose(hyps[0].log_prob, L(0.4), rel_tol=1e-6)
     assert math.isclose(hyps[1].log_prob, L(0.6) + L(0.55), rel_tol=1e-6)
@@ -77,24 +90,21 @@ def test_length_penalty_can_prefer_longer_hypotheses():
     # log .33 / (7/6)^2 = -0.8146, log .30 / (8/6)^2 = -0.6772, so "b c" wins.
     table = dict(TABLE)
     table[(2, 3)] = [0.75, 0.25, 0.0, 0.0]
-    [raw] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
-                        alpha=0.0)
-    [pen] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
-                        alpha=2.0)
+    raw = beam(table_step(table), beam=2, alpha=0.0)
+    pen = beam(table_step(table), beam=2, alpha=2.0)
     assert raw[0].tokens == [1] and pen[0].tokens == [2, 3]
     assert math.isclose(pen[0].score, L(0.3) / (8 / 6) ** 2, rel_tol=1e-6)
     assert math.isclose(normalise(-1.0, 3, 1.0, "average"), -1 / 3)
 
 
 def test_max_length_forces_eos():
-    loop = {(): [0.1, 0.9, 0, 0], (1,): [0.1, 0.9, 0, 0], (1, 1): [0.1, 0.9, 0, 0], (1, 1, 1): [0.1, 0.9, 0, 0]}
-    [[g]] = greedy_search(table_step(loop), reorder, start(), max_lens=torch.tensor([2]), bos=BOS, eos=EOS)
+    loop = {prefix: [0.1, 0.9, 0, 0] for prefix in [(), (1,), (1, 1), (1, 1, 1)]}
+    g = greedy(table_step(loop), max_len=2)
     assert g.tokens == [1, 1]  # two tokens, then EOS is the only choice
-    assert math.isclose(g.log_prob, 2 * L(0.9) + L(0.1), rel_tol=1e-6)  # a forced EOS keeps its own probability
+    assert math.isclose(g.log_prob, 2 * L(0.9) + L(0.1), rel_tol=1e-6)  # a forced EOS keeps its probability
     # Beam 3: step 0 finishes [] (0.1); step 1 finishes [a] (0.9 * 0.1); step 2 is the limit, so the one live
     # hypothesis [a a] must end there, with EOS's own 0.1. Three finished, none longer than the limit.
-    [b] = beam_search(table_step(loop), reorder, start(), max_lens=torch.tensor([2]), bos=BOS, eos=EOS, beam=3,
-                      n_best=3)
+    b = beam(table_step(loop), max_len=2, beam=3, n_best=3)
     by_tokens = {tuple(h.tokens): h.log_prob for h in b}
     assert sorted(by_tokens) == [(), (1,), (1, 1)]
     for tokens, log_prob in by_tokens.items():
@@ -114,18 +124,16 @@ def test_beam_one_equals_greedy_on_a_batch():
     g = greedy_search(random_step, reorder, start_state, max_lens=max_lens, bos=6, eos=0, alpha=1.0)
     b = beam_search(random_step, reorder, start_state, max_lens=max_lens, bos=6, eos=0, beam=1, alpha=1.0)
     assert [x[0].tokens for x in g] == [x[0].tokens for x in b]
-    for x, y in zip(g, b):
+    for x, y in zip(g, b, strict=True):
         assert math.isclose(x[0].score, y[0].score, rel_tol=1e-5)
 
 
 def test_each_sentence_in_a_batch_is_searched_independently():
     # Three sentences in one batch give what each gives alone.
     step = table_step(TABLE)
-    batched = beam_search(step, reorder, start(3), max_lens=torch.tensor([10, 1, 10]), bos=BOS, eos=EOS, beam=2,
-                          alpha=0.0)
-    alone = [beam_search(table_step(TABLE), reorder, start(), max_lens=torch.tensor([n]), bos=BOS, eos=EOS, beam=2,
-                         alpha=0.0)[0]
-             for n in (10, 1, 10)]
+    batched = beam_search(step, reorder, start(3), max_lens=torch.tensor([10, 1, 10]), bos=BOS, eos=EOS,
+                          beam=2, alpha=0.0)
+    alone = [beam(table_step(TABLE), max_len=n, beam=2, alpha=0.0) for n in (10, 1, 10)]
     assert [h[0].tokens for h in batched] == [h[0].tokens for h in alone]
     assert batched[1][0].tokens == [1]  # limit 1: "b c" cannot be reached
 
@@ -143,8 +151,7 @@ def test_stop_early_ends_a_sentence_once_its_best_candidate_has_ended():
             n[0] += 1
             return step(tokens, state)
 
-        results[early] = beam_search(counted, reorder, start(), max_lens=torch.tensor([6]), bos=BOS, eos=EOS, beam=2,
-                                     alpha=0.0, stop_early=early)[0]
+        results[early] = beam(counted, max_len=6, beam=2, alpha=0.0, stop_early=early)
         calls[early] = n[0]
     assert calls[True] == 2 < calls[False]
     assert results[True][0].tokens == results[False][0].tokens == [1]
@@ -152,16 +159,14 @@ def test_stop_early_ends_a_sentence_once_its_best_candidate_has_ended():
 
 
 def test_average_and_none_normalisations_rank_by_their_own_scores():
-    # The table of the length-penalty test: "a" = .6 * .55 = .33 with EOS at length 2, "b c" = .4 * 1 * .75 = .30
-    # at length 3. none: raw log-probs, "a" wins (-1.109 > -1.204) and alpha is ignored.
+    # The table of the length-penalty test: "a" = .6 * .55 = .33 with EOS at length 2,
+    # "b c" = .4 * 1 * .75 = .30 at length 3. none: raw log-probs, "a" wins (-1.109 > -1.204), alpha ignored.
     # average: log-prob / length, "b c" wins (-1.204 / 3 = -0.401 > -1.109 / 2 = -0.554).
     table = dict(TABLE)
     table[(2, 3)] = [0.75, 0.25, 0.0, 0.0]
-    [none] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
-                         alpha=2.0, norm="none", n_best=2)
-    [avg] = beam_search(table_step(table), reorder, start(), max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=2,
-                        alpha=2.0, norm="average", n_best=2)
+    none = beam(table_step(table), beam=2, alpha=2.0, norm="none", n_best=2)
+    avg = beam(table_step(table), beam=2, alpha=2.0, norm="average", n_best=2)
     assert [h.tokens for h in none] == [[1], [2, 3]]
-    assert math.isclose(none[0].score, L(0.33), rel_tol=1e-6) and math.isclose(none[1].score, L(0.3), rel_tol=1e-6)
+    assert [h.score for h in none] == pytest.approx([L(0.33), L(0.3)], rel=1e-6)
     assert [h.tokens for h in avg] == [[2, 3], [1]]
-    assert math.isclose(avg[0].score, L(0.3) / 3, rel_tol=1e-6) and math.isclose(avg[1].score, L(0.33) / 2, rel_tol=1e-6)
+    assert [h.score for h in avg] == pytest.approx([L(0.3) / 3, L(0.33) / 2], rel=1e-6)

@@ -63,7 +63,8 @@ def test_correction_subtracts_log_expected_count(layer):
 def test_gradients_reach_only_sampled_and_target_rows(layer):
     h, y = torch.randn(4, H), torch.tensor([4, 4, 6, 6])
     negatives = torch.tensor([8, 9, 8])
-    layer.sampled_loss(h, y, negatives=negatives, log_q_neg=torch.zeros(3), log_q_true=torch.zeros(4)).backward()
+    loss = layer.sampled_loss(h, y, negatives=negatives, log_q_neg=torch.zeros(3), log_q_true=torch.zeros(4))
+    loss.backward()
     touched = (layer.weight.grad.abs().sum(1) > 0).nonzero().flatten().tolist()
     assert touched == [4, 6, 8, 9]
 

@@ -30,8 +30,9 @@ def test_special_ids_are_fixed(toy):
 
 def test_model_with_other_special_ids_is_refused(toy):
     buffer = io.BytesIO()
+    # sentencepiece's own special ids, not nmt's
     spm.SentencePieceTrainer.train(sentence_iterator=iter(toy["train_src"].read_text().splitlines()),
-                                   model_writer=buffer, vocab_size=50, minloglevel=2)  # sentencepiece's own ids
+                                   model_writer=buffer, vocab_size=50, minloglevel=2)
     with pytest.raises(NMTError, match="special ids"):
         Tokenizer(buffer.getvalue())
 
@@ -57,7 +58,8 @@ def test_vocab_too_large_for_corpus(toy, tmp_path):
     summary = train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "u", vocab_size=500)
     assert 30 < summary["src"]["vocab_size"] < 500
     with pytest.raises(NMTError, match="lower --vocab-size"):
-        train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "big", vocab_size=50000, model_type="bpe")
+        train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "big", vocab_size=50000,
+                         model_type="bpe")
 
 
 def test_missing_tokenizer_folder(tmp_path):

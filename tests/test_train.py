@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -42,8 +43,9 @@ def test_overfits_a_copy_task_to_near_perfect_accuracy():
     test = [torch.randint(4, vocab, (7,), generator=g).tolist() for _ in range(200)]
     with torch.no_grad():
         state = model.encode(*pad_sources(test, reverse=True))
-        hyps = greedy_search(model.step, reorder_state, state, max_lens=torch.full((200,), 12), bos=BOS, eos=EOS)
-    accuracy = sum(h[0].tokens == s for h, s in zip(hyps, test)) / len(test)
+        limits = torch.full((200,), 12)
+        hyps = greedy_search(model.step, reorder_state, state, max_lens=limits, bos=BOS, eos=EOS)
+    accuracy = sum(h[0].tokens == s for h, s in zip(hyps, test, strict=True)) / len(test)
     assert accuracy >= 0.95, accuracy
 
 
@@ -73,7 +75,8 @@ def test_interrupted_and_resumed_run_ends_with_the_same_parameters(toy, tmp_path
     part = tiny_config(toy, max_steps=17, valid_every=10, seed=3)
     assert train_mod.run(part, tmp_path / "b")["step"] == 17
     mid = _params(tmp_path / "b" / "last.pt")
-    summary = train_mod.run(tiny_config(toy, max_steps=40), tmp_path / "b", resume=True, changed={"train.max_steps"})
+    summary = train_mod.run(tiny_config(toy, max_steps=40), tmp_path / "b", resume=True,
+                            changed={"train.max_steps"})
     assert summary["step"] == 40
     a, b = _params(tmp_path / "a" / "last.pt"), _params(tmp_path / "b" / "last.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -152,7 +155,8 @@ def test_early_stopping_when_the_metric_stalls(toy, tmp_path):
     assert summary["reason"] == "early_stopping" and summary["step"] == 12
 
 
-@pytest.mark.parametrize("overrides", [{"loss": "full", "schedule": "constant"}, {"sampler": "log_uniform", "label_smoothing": 0.1}])
+@pytest.mark.parametrize("overrides", [{"loss": "full", "schedule": "constant"},
+                                       {"sampler": "log_uniform", "label_smoothing": 0.1}])
 def test_loss_variants_train(toy, tmp_path, overrides):
     summary = train_mod.run(tiny_config(toy, max_steps=4, valid_every=4, **overrides), tmp_path / "r")
     assert summary["step"] == 4
@@ -167,34 +171,41 @@ def test_bf16_autocast_trains_like_fp32(toy, tmp_path):
                  if '"valid"' in line]
         losses[dtype] = valid[-1]["loss"]
         assert ("bf16 autocast" in (tmp_path / dtype / "train.log").read_text()) == (dtype == "bf16")
-    # after 150 steps the toy model is far from the uniform 3.9 nats: both learned, and to about the same point
+    # after 150 steps the toy model is far from the uniform 3.9 nats: both learned, to about the same point
     assert losses["fp32"] < 3.0 and abs(losses["bf16"] - losses["fp32"]) < 0.15 * losses["fp32"], losses
 
 
 def test_auto_dtype_follows_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": False, "amx_bf16": False})
-    assert not distributed.native_bf16(torch.device("cpu"))
-    assert not distributed.use_bf16("auto", torch.device("cpu")) and distributed.use_bf16("bf16", torch.device("cpu"))
+    assert not distributed.native_bf16(cpu)
+    assert not distributed.use_bf16("auto", cpu) and distributed.use_bf16("bf16", cpu)
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx512_bf16": True})
-    assert distributed.native_bf16(torch.device("cpu"))
-    assert distributed.use_bf16("auto", torch.device("cpu")) and not distributed.use_bf16("fp32", torch.device("cpu"))
+    assert distributed.native_bf16(cpu)
+    assert distributed.use_bf16("auto", cpu) and not distributed.use_bf16("fp32", cpu)
 
 
 def _records(run, kind):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if f'"{kind}"' in line]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["type"] == kind]
 
 
 def test_plateau_schedule_decays_the_lr_when_the_metric_stalls(toy, tmp_path, monkeypatch):
     # Validation losses 3.0, 2.0 (better), 2.0 (stalled), 2.5 (worse); lr_patience 0 and lr_decay 0.5: the lr
     # stays 0.01 while the loss improves, then halves at each stalled validation.
     losses = iter([3.0, 2.0, 2.0, 2.5])
-    monkeypatch.setattr(Validator, "__call__", lambda self, model, device: {"loss": (v := next(losses)), "ppl": v,
-                                                                           "bleu": 0.0})
-    cfg = tiny_config(toy, max_steps=8, valid_every=2, lr=0.01, metric="loss", schedule="plateau", lr_decay=0.5,
-                      lr_patience=0, patience=0)
+
+    def validate(self, model, device):
+        loss = next(losses)
+        return {"loss": loss, "ppl": math.exp(loss), "bleu": 0.0}
+
+    monkeypatch.setattr(Validator, "__call__", validate)
+    cfg = tiny_config(toy, max_steps=8, valid_every=2, lr=0.01, metric="loss", schedule="plateau",
+                      lr_decay=0.5, lr_patience=0, patience=0)
     train_mod.run(cfg, tmp_path / "r")
     assert [r["lr"] for r in _records(tmp_path / "r", "valid")] == pytest.approx([0.01, 0.01, 0.005, 0.0025])
-    assert checkpoint.load(tmp_path / "r" / "last.pt")["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0025)
+    [group] = checkpoint.load(tmp_path / "r" / "last.pt")["optimizer"]["param_groups"]
+    assert group["lr"] == pytest.approx(0.0025)
 
 
 def test_stops_after_max_epochs_with_a_validation_at_each_epoch_end(toy, tmp_path):

@@ -49,12 +49,13 @@ def _lexicon_recall(translator, toy, beam):
     src, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
     hyps = _texts(translator, src, beam=beam)
     assert len(hyps) == len(src)
-    found = sum(sum((Counter(h.split()) & Counter(r.split())).values()) for h, r in zip(hyps, refs))
+    found = sum(sum((Counter(h.split()) & Counter(r.split())).values())
+                for h, r in zip(hyps, refs, strict=True))
     return found / sum(len(r.split()) for r in refs)
 
 
 def test_the_trained_model_translates_the_lexicon(translator, toy):
-    # 300 steps on the toy lexicon: a good share of the reference words must come out (learning, not just running)
+    # 300 steps on the toy lexicon: a good share of the reference words must come out (learning, not running)
     assert _lexicon_recall(translator, toy, beam=1) > 0.35
 
 
@@ -68,7 +69,8 @@ def test_int8_translator_still_translates(run_dir, toy):
 
 @pytest.fixture(scope="module", params=["gru", "tied"])
 def variant_run(request, toy, tmp_path_factory):
-    model = {"cell": "gru"} if request.param == "gru" else {"tie_embeddings": True}  # tied: emb 32 != hidden 64
+    # tied: emb 32 != hidden 64, so the output layer projects first
+    model = {"cell": "gru"} if request.param == "gru" else {"tie_embeddings": True}
     return request.param, _train(toy, tmp_path_factory.mktemp(request.param), steps=500, **model)
 
 
@@ -78,7 +80,8 @@ def test_gru_and_tied_embedding_models_translate(variant_run, toy, quantize):
     translator = Translator.load([run], quantize=quantize)
     model = translator.models[0]
     if kind == "gru":
-        assert "GRU" in type(model.decoder.rnn).__name__ and translator.steps[0] == model.step  # no fast LSTM step
+        assert "GRU" in type(model.decoder.rnn).__name__
+        assert translator.steps[0] == model.step  # the fast step is for LSTMs only
     elif quantize is None:
         assert model.output.weight is model.decoder.embed.weight
     assert ("quantized" in type(model.decoder.rnn).__module__) == (quantize == "int8")
@@ -108,8 +111,8 @@ def test_beam_one_equals_greedy(translator, toy):
     ids = [s for s in translator.src_tok.encode(toy["valid_src"].read_text().splitlines()) if s]
     greedy = translator.search(ids, cfg)
     states, max_lens = translator.encode(ids, cfg)
-    beam1 = beam_search(translator.step, translator.reorder, states, max_lens=max_lens, bos=BOS, eos=EOS, beam=1,
-                        alpha=cfg.length_penalty, norm=cfg.length_norm)
+    beam1 = beam_search(translator.step, translator.reorder, states, max_lens=max_lens, bos=BOS, eos=EOS,
+                        beam=1, alpha=cfg.length_penalty, norm=cfg.length_norm)
     assert len(greedy) == len(beam1) == len(ids)
     assert [g[0].tokens for g in greedy] == [b[0].tokens for b in beam1]
     assert [g[0].score for g in greedy] == pytest.approx([b[0].score for b in beam1], rel=1e-5)
