@@ -1,0 +1,171 @@
+"""The `nmt translate` and `nmt evaluate` commands (registered on the app in cli.py), with the decoding
+options they share: each option's default is DecodeConfig's, so config.py stays the one home of defaults."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nmt import NMTError
+from nmt.config import DecodeConfig
+
+# Options shared by translate and evaluate; their defaults are DecodeConfig's (config.py).
+D = DecodeConfig()
+Models = Annotated[list[str], typer.Option("--model", help="Run folder or checkpoint; repeat for an "
+                                           "ensemble.")]
+Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
+Greedy = Annotated[bool, typer.Option("--greedy", help="Greedy search (same as --beam 1).")]
+LengthPenalty = Annotated[float, typer.Option("--length-penalty", min=0, help="GNMT alpha (0: none).")]
+MaxLenRatio = Annotated[float, typer.Option(
+    "--max-len-ratio", min=0, help=f"Hypotheses stop at ratio * source length + {D.max_len_extra}.")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Source tokens per batch.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
+Exhaustive = Annotated[bool, typer.Option("--exhaustive", help="Beam: continue a sentence until `beam` "
+                                          "hypotheses have ended (default: stop once its best candidate "
+                                          "has ended).")]
+Device = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present; "
+                                               "cpu with --quantize).")]
+Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: torch's default).")]
+Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 weights for faster CPU decoding "
+                                                 "(slightly different output; see README, Translating).")]
+
+
+def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
+                   max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool) -> DecodeConfig:
+    beam = 1 if greedy else beam
+    if n_best > beam:
+        raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
+    return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
+                        max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
+
+
+def _translator(models: list[str], *, device: str | None, threads: int, quantize: str | None):
+    import torch
+
+    from nmt.translate import Translator
+    if threads:
+        torch.set_num_threads(threads)
+    device = device or ("cpu" if quantize or not torch.cuda.is_available() else "cuda")
+    return Translator.load(models, device=device, quantize=quantize)
+
+
+def _input_lines(path: str):
+    from nmt.fileio import decode_lines, read_lines
+    if path != "-" and (not Path(path).exists() or Path(path).is_dir()):  # pipes and devices are fine
+        raise NMTError(f"{path}: no such input file")
+    return decode_lines(sys.stdin.buffer, "standard input") if path == "-" else read_lines(path)
+
+
+def translate(
+    model: Models,
+    input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
+    output: str = typer.Option("-", "--output", "-o",
+                               help="File (written atomically), or - for standard output."),
+    beam: Beam = D.beam,
+    greedy: Greedy = False,
+    n_best: int = typer.Option(D.n_best, "--n-best", min=1,
+                               help="Print K hypotheses per line (see --scores format)."),
+    scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
+    length_penalty: LengthPenalty = D.length_penalty,
+    max_len_ratio: MaxLenRatio = D.max_len_ratio,
+    max_tokens: MaxTokens = D.max_tokens,
+    batch_size: BatchSize = D.max_sentences,
+    exhaustive: Exhaustive = not D.stop_early,
+    device: Device = None,
+    threads: Threads = 0,
+    quantize: Quantize = None,
+):
+    """Translate text: one output line per input line, in order.
+
+    \b
+    Examples:
+      nmt translate --model runs/small < test.de > hyp.en
+      nmt translate --model runs/small --input test.de --output hyp.en --greedy
+      nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
+
+    With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
+    from 0; SCORE is the length-normalised log-probability), n-best lists best first.
+    """
+    from nmt.fileio import atomic_path
+    cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
+                         max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
+                         exhaustive=exhaustive)
+    lines = _input_lines(input)
+    translator = _translator(model, device=device, threads=threads, quantize=quantize)
+    tabular = scores or n_best > 1
+
+    def emit(f) -> None:
+        # UTF-8 bytes whatever the locale; flushed per chunk so a pipe sees output as it is made
+        for index, nbest in enumerate(translator.translate(lines, cfg)):
+            if tabular:
+                text = "".join(f"{index}\t{hyp.score:.4f}\t{t}\n" for t, hyp in nbest)
+            else:
+                text = nbest[0][0] + "\n"
+            f.write(text.encode("utf-8"))
+            if index % 256 == 255:
+                f.flush()
+        f.flush()
+
+    if output == "-":
+        emit(sys.stdout.buffer)
+    else:
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+            emit(f)
+    if translator.truncated:
+        typer.echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
+                   "and were truncated", err=True)
+
+
+def evaluate(
+    hyp: Path | None = typer.Option(None, "--hyp", help="Hypotheses, one per line."),
+    ref: list[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
+    metrics: str = typer.Option("bleu,chrf", "--metrics", help="Comma-separated: bleu, chrf, ter."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of text."),
+    model: Models = (),
+    src: Path | None = typer.Option(None, "--src", help="Source text to translate (with --model)."),
+    save_hyp: Path | None = typer.Option(None, "--save-hyp",
+                                         help="With --model: also write the hypotheses here."),
+    beam: Beam = D.beam,
+    greedy: Greedy = False,
+    length_penalty: LengthPenalty = D.length_penalty,
+    max_len_ratio: MaxLenRatio = D.max_len_ratio,
+    max_tokens: MaxTokens = D.max_tokens,
+    batch_size: BatchSize = D.max_sentences,
+    exhaustive: Exhaustive = not D.stop_early,
+    device: Device = None,
+    threads: Threads = 0,
+    quantize: Quantize = None,
+):
+    """Score translations with sacreBLEU (BLEU, chrF, TER).
+
+    With --model, translate --src first (decoding options as in `nmt translate`).
+
+    \b
+    Examples:
+      nmt evaluate --hyp hyp.en --ref data/multi30k/test2016.en
+      nmt evaluate --model runs/small --src data/multi30k/test2016.de --ref data/multi30k/test2016.en --beam 5
+    """
+    from nmt.evaluate import parse_metrics, score_files
+    from nmt.fileio import atomic_write_text, read_lines
+    names = parse_metrics(metrics)
+    if bool(model) == (hyp is not None):
+        raise NMTError("give either --hyp FILE, or --model M with --src FILE")
+    if model:
+        if src is None:
+            raise NMTError("--model needs --src FILE to translate")
+        cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
+                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
+                             exhaustive=exhaustive)
+        lines = _input_lines(str(src))
+        translator = _translator(model, device=device, threads=threads, quantize=quantize)
+        hyps = [nbest[0][0] for nbest in translator.translate(lines, cfg)]
+        if save_hyp:
+            atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
+    else:
+        hyps = list(read_lines(hyp))
+    for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
+        typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
