@@ -34,6 +34,7 @@ def test_kill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
         deadline = time.time() + 60
         while not path.exists() and time.time() < deadline:  # the first save has landed
             time.sleep(0.01)
+        deadline = time.time() + 5
         while not list(tmp_path.glob(".last.pt.*.tmp")) and time.time() < deadline:  # the next one is writing
             pass
         proc.send_signal(signal.SIGKILL)

@@ -1,5 +1,6 @@
 """Search driven by hand-written probability tables; expected answers worked out by hand."""
 
+import itertools
 import math
 
 import pytest
@@ -102,13 +103,14 @@ def test_max_length_forces_eos():
     g = greedy(table_step(loop), max_len=2)
     assert g.tokens == [1, 1]  # two tokens, then EOS is the only choice
     assert math.isclose(g.log_prob, 2 * L(0.9) + L(0.1), rel_tol=1e-6)  # a forced EOS keeps its probability
-    # Beam 3: step 0 finishes [] (0.1); step 1 finishes [a] (0.9 * 0.1); step 2 is the limit, so the one live
-    # hypothesis [a a] must end there, with EOS's own 0.1. Three finished, none longer than the limit.
-    b = beam(table_step(loop), max_len=2, beam=3, n_best=3)
-    by_tokens = {tuple(h.tokens): h.log_prob for h in b}
-    assert sorted(by_tokens) == [(), (1,), (1, 1)]
-    for tokens, log_prob in by_tokens.items():
-        assert math.isclose(log_prob, len(tokens) * L(0.9) + L(0.1), rel_tol=1e-6), tokens
+    # Beam 3 where EOS (0.01) never ranks among the best 3 candidates: a, b and c (0.33 each) always do.
+    # Nothing finishes until step 2, the limit, where only EOS is allowed: all 3 live hypotheses end there,
+    # two tokens each, with EOS's own probability.
+    prefixes = [p for n in range(4) for p in itertools.product((1, 2, 3), repeat=n)]
+    spread = {prefix: [0.01, 0.33, 0.33, 0.33] for prefix in prefixes}
+    b = beam(table_step(spread), max_len=2, beam=3, n_best=3)
+    assert len(b) == 3 and all(len(h.tokens) == 2 for h in b)
+    assert [h.log_prob for h in b] == pytest.approx([2 * L(0.33) + L(0.01)] * 3, rel=1e-6)
 
 
 def test_beam_one_equals_greedy_on_a_batch():
