@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import DATA, ROOT, report, require_data
 from bench.train_speed import WORK, load_batches, nmt_speed
 from nmt.config import load
-from nmt.tokenizer import _train_one
+from nmt.tokenizer import train_model
 
 CONFIG = "configs/multi30k-de-en.yaml"
 LANGS = ("de", "en", "fr", "cs")
@@ -42,7 +42,7 @@ def tokenizers(size: int) -> Path:
         if not (base / "src.model").exists():
             load_batches(load(ROOT / CONFIG), base, WORK / "prepared8000", 1)  # trains the 8k pair
         folder.mkdir(parents=True, exist_ok=True)
-        model = _train_one([DATA / f"train.{lang}" for lang in LANGS], size, "word", 200_000, seed=1)
+        model = train_model([DATA / f"train.{lang}" for lang in LANGS], size, "word", 200_000, seed=1)
         (folder / "tgt.model").write_bytes(model)
         shutil.copy(base / "src.model", folder / "src.model")
     return folder

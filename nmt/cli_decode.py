@@ -13,10 +13,9 @@ import typer
 from nmt import NMTError
 from nmt.config import DecodeConfig
 
-# Options shared by translate and evaluate; their defaults are DecodeConfig's (config.py).
 D = DecodeConfig()
-Models = Annotated[list[str], typer.Option("--model", help="Run folder or checkpoint; repeat for an "
-                                           "ensemble.")]
+Models = Annotated[list[str],
+                   typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
 Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
 Greedy = Annotated[bool, typer.Option("--greedy", help="Greedy search (same as --beam 1).")]
 LengthPenalty = Annotated[float, typer.Option("--length-penalty", min=0, help="GNMT alpha (0: none).")]

@@ -71,7 +71,8 @@ def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:
     return iter(reservoir)
 
 
-def _train_one(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int) -> bytes:
+def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int) -> bytes:
+    """One sentencepiece model (serialized) on the lines of `paths`, with nmt's special ids."""
     if model_type not in MODEL_TYPES:
         raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
     buffer = io.BytesIO()
@@ -107,10 +108,10 @@ def train_tokenizers(src: Path, tgt: Path, out: Path, vocab_size: int = 8000, mo
                      joint: bool = False, sample_size: int = 1_000_000, seed: int = 1) -> dict:
     """Train `out/src.model` and `out/tgt.model` (the same model twice with `joint`); return a summary."""
     if joint:
-        proto = _train_one([src, tgt], vocab_size, model_type, sample_size, seed)
+        proto = train_model([src, tgt], vocab_size, model_type, sample_size, seed)
         protos = {"src": proto, "tgt": proto}
     else:
-        protos = {side: _train_one([path], vocab_size, model_type, sample_size, seed)
+        protos = {side: train_model([path], vocab_size, model_type, sample_size, seed)
                   for side, path in (("src", src), ("tgt", tgt))}
     out.mkdir(parents=True, exist_ok=True)
     summary = {"joint": joint, "model_type": model_type}
