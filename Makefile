@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
+# -rs: the reason of every skipped test is printed
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 # Style and common mistakes (settings in pyproject.toml, [tool.ruff]); `ruff check --fix .` repairs import order.
 lint: install

@@ -4,7 +4,7 @@ import sys
 
 USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
          "| decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] "
-         "| all [CHECKPOINT]}")
+         "| serve RUN... | all [CHECKPOINT]}")
 
 
 def main(argv: list[str]) -> None:
@@ -32,10 +32,14 @@ def main(argv: list[str]) -> None:
     if what == "vocab-bleu":  # not part of `all`: two training runs
         from bench import vocab
         vocab.bleu(*(int(a) for a in rest[:1]))
+    if what == "serve":  # not part of `all`: needs trained run folders
+        from bench import serve
+        serve.main(*rest)
     if what == "memory":
         from bench import memory
         memory.main(*(int(a) for a in rest[:1]))
-    if what not in ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "all"):
+    known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve", "all")
+    if what not in known:
         raise SystemExit(USAGE)
 
 

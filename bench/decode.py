@@ -29,7 +29,7 @@ def main(model: str, split: str = "test2016") -> None:
                 continue
             cfg = DecodeConfig(beam=beam, max_sentences=batch)
             start = time.perf_counter()
-            out = [nbest[0] for nbest in translator.translate(src, cfg)]
+            out = [nbest[0] for nbest in translator.translate_stream(src, cfg)]
             seconds = time.perf_counter() - start
             hyps = [text for text, _ in out]
             tokens = sum(len(h.tokens) + 1 for _, h in out)

@@ -10,3 +10,11 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
 class NMTError(Exception):
     """A problem the user can fix; the CLI prints the message without a traceback and exits 1."""
+
+
+def __getattr__(name: str):
+    # `from nmt import Translator` without importing torch for every `import nmt` (the CLI's start-up)
+    if name in ("Translator", "Translation"):
+        from nmt import translate
+        return getattr(translate, name)
+    raise AttributeError(f"module 'nmt' has no attribute {name!r}")

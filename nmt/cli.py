@@ -195,6 +195,7 @@ def train(
 # -- decoding and scoring (cli_decode.py) ------------------------------------------------------------
 app.command()(cli_decode.translate)
 app.command()(cli_decode.evaluate)
+app.command()(cli_decode.serve)
 
 
 @app.command()
@@ -210,6 +211,24 @@ def average(
     from nmt.checkpoint import average as run_average
     n = run_average(checkpoints, out)
     typer.echo(f"{out}: average of {n} checkpoints")
+
+
+@app.command()
+def plot(
+    runs: list[Path] = typer.Argument(..., help="Run folders (each with its metrics.jsonl)."),
+    out: Path = typer.Option(..., "--out", help="Picture to write: .png, .svg or .pdf."),
+    x: str = typer.Option("steps", "--x", help="steps, or minutes (wall clock since a run's first record)."),
+):
+    """Plot training curves: training loss, validation perplexity and BLEU; several runs overlaid.
+
+    \b
+    Examples:
+      nmt plot runs/small --out curves.png
+      nmt plot runs/small runs/big --out curves.svg --x minutes
+    """
+    from nmt.plot import plot as run_plot
+    run_plot(runs, out, x=x)
+    typer.echo(f"{out}: curves of {len(runs)} run(s)")
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
-"""The `nmt translate` and `nmt evaluate` commands (registered on the app in cli.py), with the decoding
-options they share: each option's default is DecodeConfig's, so config.py stays the one home of defaults."""
+"""The `nmt translate`, `nmt evaluate` and `nmt serve` commands (registered on the app in cli.py), with
+the decoding options they share: each default is DecodeConfig's or ServeConfig's (config.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from nmt import NMTError
-from nmt.config import DecodeConfig
+from nmt.config import DecodeConfig, ServeConfig
 
-D = DecodeConfig()
+D, S = DecodeConfig(), ServeConfig()
 Models = Annotated[list[str],
                    typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
 Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
@@ -48,7 +48,6 @@ def _translator(models: list[str], *, device: str | None, threads: int, quantize
     from nmt.translate import Translator
     if threads:
         torch.set_num_threads(threads)
-    device = device or ("cpu" if quantize or not torch.cuda.is_available() else "cuda")
     return Translator.load(models, device=device, quantize=quantize)
 
 
@@ -99,7 +98,7 @@ def translate(
 
     def emit(f) -> None:
         # UTF-8 bytes whatever the locale; flushed per chunk so a pipe sees output as it is made
-        for index, nbest in enumerate(translator.translate(lines, cfg)):
+        for index, nbest in enumerate(translator.translate_stream(lines, cfg)):
             if tabular:
                 text = "".join(f"{index}\t{hyp.score:.4f}\t{t}\n" for t, hyp in nbest)
             else:
@@ -161,10 +160,59 @@ def evaluate(
                              exhaustive=exhaustive)
         lines = _input_lines(str(src))
         translator = _translator(model, device=device, threads=threads, quantize=quantize)
-        hyps = [nbest[0][0] for nbest in translator.translate(lines, cfg)]
+        hyps = [nbest[0][0] for nbest in translator.translate_stream(lines, cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:
         hyps = list(read_lines(hyp))
     for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
         typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
+
+
+def serve(
+    model: Models,
+    pair: list[str] = typer.Option([], "--pair", help="SRC-TGT for each --model, in order (default: from "
+                                   "the names of its training files, e.g. train.de/train.en: de-en)."),
+    host: str = typer.Option(S.host, "--host", help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(S.port, "--port", min=1, max=65535),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="NMT_API_KEY",
+                                       help="Require this key (header X-API-Key, Authorization: Bearer, or "
+                                            "the api_key field); also read from $NMT_API_KEY."),
+    beam: Beam = D.beam,
+    length_penalty: LengthPenalty = D.length_penalty,
+    max_len_ratio: MaxLenRatio = D.max_len_ratio,
+    max_tokens: MaxTokens = D.max_tokens,
+    batch_size: BatchSize = D.max_sentences,
+    exhaustive: Exhaustive = not D.stop_early,
+    device: Device = None,
+    threads: Threads = 0,
+    quantize: Quantize = None,
+    max_body: int = typer.Option(S.max_body, "--max-body", min=1, help="Bytes per request."),
+    max_chars: int = typer.Option(S.max_chars, "--max-chars", min=1, help="Characters per text."),
+    max_texts: int = typer.Option(S.max_texts, "--max-texts", min=1, help="Texts per request."),
+    max_queue: int = typer.Option(S.max_queue, "--max-queue", min=1,
+                                  help="Sentences waiting or being decoded; beyond it requests get 429."),
+    batch_wait_ms: float = typer.Option(S.batch_wait_ms, "--batch-wait-ms", min=0,
+                                        help="How long a lone request waits for others to share a decode."),
+    max_beam: int = typer.Option(S.max_beam, "--max-beam", min=1, help="Widest beam a request may ask for."),
+):
+    """Serve models over HTTP: a LibreTranslate-compatible API, nmt's own API and a page at /.
+
+    One model per language pair. Requests that arrive together are decoded together. SIGTERM or
+    Ctrl-C finishes the requests in flight, then stops.
+
+    \b
+    Examples:
+      nmt serve --model runs/small
+      nmt serve --model runs/de-en --model runs/en-de --port 8080
+      curl -s localhost:5000/translate -H 'Content-Type: application/json' \\
+           -d '{"q": "Ein Hund läuft.", "source": "de", "target": "en"}'
+    """
+    from nmt.serve import serve as run_server
+    decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
+                            max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
+                            exhaustive=exhaustive)
+    limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
+                         max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam)
+    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, device=device, quantize=quantize,
+               api_key=api_key, threads=threads)

@@ -86,6 +86,23 @@ class DecodeConfig:
 
 
 @dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"       # loopback: only this machine can connect unless told otherwise
+    port: int = 5000
+    max_body: int = 1_000_000     # bytes per request body (413 above)
+    max_chars: int = 5_000        # characters per text (413 above)
+    max_texts: int = 128          # texts per request (413 above)
+    max_queue: int = 1_024        # sentences waiting or being decoded, all requests together (429 above)
+    batch_wait_ms: float = 5.0    # how long a lone request waits for others to share its decode
+    max_beam: int = 10            # the widest beam (and most alternatives + 1) a request may ask for
+
+    def __post_init__(self):
+        check_section("serve", self)
+        if self.max_texts > self.max_queue:
+            raise NMTError(f"max_texts {self.max_texts} cannot exceed max_queue {self.max_queue}")
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -138,6 +155,9 @@ RANGES = {
     "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,
                "max_len_ratio": AT_LEAST_0, "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1,
                "max_sentences": AT_LEAST_1},
+    "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
+              "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
+              "max_beam": AT_LEAST_1},
 }
 
 

@@ -1,16 +1,26 @@
-"""Checkpoint(s) -> Translator; lines in, exactly one translation per line out, in input order."""
+"""Checkpoint(s) -> Translator; texts in, exactly one translation per text out, in input order.
+
+The Python API of nmt, used by `nmt translate`, `nmt evaluate` and `nmt serve` alike:
+
+    >>> from nmt import Translator
+    >>> translator = Translator.load("runs/small")          # a run folder or a checkpoint
+    >>> [t.text for t in translator.translate(["Ein Hund läuft.", ""], beam=5)]
+    ['A dog is running.', '']
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import DecodeConfig
+from nmt.config import Config, DecodeConfig
 from nmt.data import pad_sources
 from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 from nmt.search import Hypothesis, beam_search, greedy_search
@@ -18,13 +28,23 @@ from nmt.tokenizer import BOS, EOS, Tokenizer
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
+DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
+
+
+@dataclass
+class Translation:
+    """One text's translation: the best hypothesis and, with n_best > 1, the others, best first."""
+    text: str
+    score: float  # length-normalised log-probability (the mean over a text's lines)
+    alternatives: list[Translation] = field(default_factory=list)
 
 
 class Translator:
     """One model, or an ensemble whose log-probabilities are averaged at every step."""
 
     def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", config: Config | None = None):
+        self.config = config  # the first model's training config (languages, sizes)
         self.models = [m.eval() for m in models]
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
         self.steps = [LSTMStep(m) if LSTMStep.applies(m) else m.step for m in self.models]
@@ -35,13 +55,20 @@ class Translator:
         self.truncated = 0
 
     @classmethod
-    def load(cls, paths: list[str | Path], device: torch.device | str = "cpu",
+    def load(cls, paths: str | Path | list[str | Path], *, device: torch.device | str | None = None,
              quantize: str | None = None) -> Translator:
-        """quantize="int8": dynamic int8 weights for CPU decoding (see model.quantize_int8)."""
+        """A run folder (its best.pt) or checkpoint; several make an ensemble.
+        device: default CUDA when present, else the CPU. quantize="int8": int8 weights for CPU decoding
+        (see model.quantize_int8)."""
         if quantize not in (None, "int8"):
             raise NMTError(f"--quantize takes int8, got {quantize!r}")
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() and not quantize else "cpu"
         if quantize and torch.device(device).type != "cpu":
             raise NMTError("--quantize int8 runs on CPU only; drop it or use --device cpu")
+        paths = [paths] if isinstance(paths, (str, Path)) else paths
+        if not paths:
+            raise NMTError("give at least one model")
         models, first = [], None
         for path in paths:
             model, src_tok, tgt_tok, cfg = checkpoint.build(checkpoint.load(path))
@@ -54,7 +81,7 @@ class Translator:
                 raise NMTError(f"{path}: reads the source in another direction than the first model; "
                                "cannot ensemble")
             models.append(quantize_int8(model) if quantize else model.to(device))
-        return cls(models, first[0], first[1], device)
+        return cls(models, first[0], first[1], device, config=first[2])
 
     # -- search over the ensemble ------------------------------------------------------------
     def step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
@@ -106,8 +133,29 @@ class Translator:
                 results[i] = hyps
         return results
 
-    def translate(self, lines: Iterable[str], cfg: DecodeConfig) -> Iterator[list[tuple[str, Hypothesis]]]:
-        """For each input line, in order, its n-best list of (detokenized text, hypothesis)."""
+    def translate(self, texts: str | Iterable[str], **options) -> Translation | list[Translation]:
+        """Translate a text, or a list of texts: exactly one Translation each, in order.
+
+        options: any DecodeConfig field (beam, n_best, length_penalty, max_sentences, ...); the rest
+        keep DecodeConfig's defaults. A text holding several lines is translated line by line and
+        joined again, so line breaks survive.
+        """
+        unknown = sorted(set(options) - set(DECODE_OPTIONS))
+        if unknown:
+            raise NMTError(f"unknown decoding option {', '.join(unknown)}; "
+                           f"valid: {', '.join(DECODE_OPTIONS)}")
+        cfg = DecodeConfig(**options)
+        one = isinstance(texts, str)
+        texts = [texts] if one else list(texts)
+        pieces = [text.split("\n") for text in texts]  # lines of each text
+        results = iter(self.translate_stream([line for lines in pieces for line in lines], cfg))
+        out = [_join([next(results) for _ in lines]) for lines in pieces]
+        return out[0] if one else out
+
+    def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
+                         ) -> Iterator[list[tuple[str, Hypothesis]]]:
+        """For each input line, in order, its n-best list of (detokenized text, hypothesis). Lines are
+        read CHUNK_LINES at a time, so an endless pipe streams."""
         lines, first = iter(lines), 1
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
             src_ids = self.src_tok.encode(chunk)
@@ -121,3 +169,14 @@ class Translator:
             for hyps in self.translate_ids(src_ids, cfg):
                 texts = self.tgt_tok.decode([h.tokens for h in hyps])
                 yield list(zip(texts, hyps, strict=True))
+
+
+def _join(lines: list[list[tuple[str, Hypothesis]]]) -> Translation:
+    """One text's Translation from its lines' n-best lists: alternative k joins each line's k-th best
+    (a line with fewer hypotheses gives its last)."""
+    k = max(len(nbest) for nbest in lines)
+    ranked = [Translation("\n".join(nbest[min(i, len(nbest) - 1)][0] for nbest in lines),
+                          sum(nbest[min(i, len(nbest) - 1)][1].score for nbest in lines) / len(lines))
+              for i in range(k)]
+    ranked[0].alternatives = ranked[1:]
+    return ranked[0]

@@ -66,3 +66,21 @@ def tiny_config(toy: dict, **train) -> Config:
     for key, value in train.items():
         setattr(cfg.train, key, value)
     return cfg
+
+
+def train_toy(toy: dict, out: Path, steps: int = 300, **model) -> Path:
+    """A small model that has learned the toy lexicon well enough to translate it (~4 s)."""
+    from nmt import train as train_mod
+    cfg = tiny_config(toy, max_steps=steps, valid_every=steps, lr=0.01, loss="full", max_tokens=512)
+    cfg.model.emb, cfg.model.hidden, cfg.model.layers, cfg.model.dropout = 32, 64, 1, 0.0
+    for key, value in model.items():
+        setattr(cfg.model, key, value)
+    train_mod.run(cfg, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def toy_run(toy, tmp_path_factory) -> Path:
+    """A run folder trained on the toy corpus (train.de/train.en: the de-en pair)."""
+    return train_toy(toy, tmp_path_factory.mktemp("toy_run"))
+

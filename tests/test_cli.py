@@ -180,7 +180,7 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
     class Recorder:
         truncated = 0
 
-        def translate(self, lines, cfg):
+        def translate_stream(self, lines, cfg):
             calls[-1]["cfg"] = cfg
             return ([("x", Hypothesis([], 0.0, 0.0))] for _ in lines)
 
@@ -216,3 +216,10 @@ def test_average_of_different_models_is_one_clean_line(toy, tmp_path):
     two = [tmp_path / "a" / "last.pt", tmp_path / "b" / "last.pt"]
     _one_clean_line(nmt("average", *two, "--out", tmp_path / "avg.pt"), "a different model")
     assert not (tmp_path / "avg.pt").exists()
+
+
+def test_importing_nmt_does_not_import_torch():
+    # the CLI answers config mistakes before the second torch takes to import
+    code = "import sys, nmt, nmt.config, nmt.cli; print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert r.stdout.strip() == "False", r.stderr

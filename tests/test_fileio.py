@@ -75,3 +75,16 @@ def test_devices_and_pipes_are_written_in_place_not_replaced(tmp_path):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     with pytest.raises(NMTError, match="is a directory"):
         atomic_write_text(tmp_path, "x")
+
+
+def test_atomic_writes_get_the_usual_permissions_not_private_ones(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.txt", "x")
+        assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644  # like open(..., "w")
+        (tmp_path / "kept.txt").write_text("old")
+        os.chmod(tmp_path / "kept.txt", 0o640)
+        atomic_write_text(tmp_path / "kept.txt", "new")
+        assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+    finally:
+        os.umask(old)

@@ -4,27 +4,17 @@ import pytest
 import torch
 
 from nmt import NMTError
-from nmt import train as train_mod
 from nmt import translate as translate_mod
 from nmt.config import DecodeConfig
 from nmt.search import beam_search
 from nmt.tokenizer import BOS, EOS
 from nmt.translate import Translator
-from tests.conftest import tiny_config
-
-
-def _train(toy, out, steps=300, **model):
-    cfg = tiny_config(toy, max_steps=steps, valid_every=steps, lr=0.01, loss="full", max_tokens=512)
-    cfg.model.emb, cfg.model.hidden, cfg.model.layers, cfg.model.dropout = 32, 64, 1, 0.0
-    for key, value in model.items():
-        setattr(cfg.model, key, value)
-    train_mod.run(cfg, out)
-    return out
+from tests.conftest import train_toy
 
 
 @pytest.fixture(scope="module")
-def run_dir(toy, tmp_path_factory):
-    return _train(toy, tmp_path_factory.mktemp("run"))
+def run_dir(toy_run):
+    return toy_run
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +23,7 @@ def translator(run_dir):
 
 
 def _texts(translator, lines, **cfg):
-    return [nbest[0][0] for nbest in translator.translate(lines, DecodeConfig(**cfg))]
+    return [nbest[0][0] for nbest in translator.translate_stream(lines, DecodeConfig(**cfg))]
 
 
 def test_one_output_line_per_input_line_even_for_odd_input(translator):
@@ -71,7 +61,7 @@ def test_int8_translator_still_translates(run_dir, toy):
 def variant_run(request, toy, tmp_path_factory):
     # tied: emb 32 != hidden 64, so the output layer projects first
     model = {"cell": "gru"} if request.param == "gru" else {"tie_embeddings": True}
-    return request.param, _train(toy, tmp_path_factory.mktemp(request.param), steps=500, **model)
+    return request.param, train_toy(toy, tmp_path_factory.mktemp(request.param), steps=500, **model)
 
 
 @pytest.mark.parametrize("quantize", [None, "int8"])
@@ -119,7 +109,8 @@ def test_beam_one_equals_greedy(translator, toy):
 
 
 def test_n_best_lists_are_sorted(translator):
-    [nbest] = list(translator.translate(["der mann spielt mit dem ball"], DecodeConfig(beam=5, n_best=5)))
+    cfg = DecodeConfig(beam=5, n_best=5)
+    [nbest] = list(translator.translate_stream(["der mann spielt mit dem ball"], cfg))
     scores = [hyp.score for _, hyp in nbest]
     assert len(nbest) == 5 and scores == sorted(scores, reverse=True)
 
@@ -137,3 +128,27 @@ def test_ensemble_of_one_model_twice_equals_the_model(run_dir, translator, toy):
     lines = toy["valid_src"].read_text().splitlines()[:10]
     pair = Translator.load([run_dir, run_dir / "last.pt"])
     assert _texts(pair, lines, beam=3) == _texts(Translator.load([run_dir / "last.pt"]), lines, beam=3)
+
+
+def test_the_python_api_of_the_readme_runs_as_shown(toy_run, capsys):
+    import re
+    from pathlib import Path
+
+    import nmt
+    assert nmt.Translator is Translator  # `from nmt import Translator` works
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert '"runs/small"' in example
+    exec(example.replace('"runs/small"', repr(str(toy_run))), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # two texts with their alternatives, then the single text
+
+
+def test_translate_keeps_line_breaks_and_refuses_unknown_options(translator):
+    one, two = translator.translate(["der hund läuft\n\neine katze", "der hund läuft"], beam=3)
+    assert one.text.split("\n")[0] == two.text and one.text.count("\n") == 2 and one.text.split("\n")[1] == ""
+    with pytest.raises(NMTError, match="unknown decoding option temperature"):
+        translator.translate(["der hund"], temperature=0.5)
+    best = translator.translate("der mann spielt mit dem ball", beam=4, n_best=3)
+    scores = [best.score] + [a.score for a in best.alternatives]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)

@@ -1,0 +1,159 @@
+"""`nmt serve` under load, on loopback: throughput and latency with 1, 8 and 32 clients, a soak with bad
+requests mixed in, memory, and start-up time.
+
+    python -m bench serve RUN [RUN ...]
+
+For each model: the decoding-only throughput of the same sentences through the Python API at the
+default batching (what `nmt translate` does), then a server on a free port answering clients that
+each send one test2016 sentence per request (beam 5) until every sentence is sent once. Every answer
+is compared with the batch translation (fp32 output does not depend on batching). The first model
+then takes the soak: 20,000 requests from 8 clients, 5% of them bad (too long, malformed JSON, a pair
+not served); the server's RSS is read after each 1,000.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import threading
+import time
+
+from bench.common import DATA, report, require_data
+from nmt.config import DecodeConfig
+from nmt.fileio import read_lines
+from nmt.translate import Translator
+from tests.serving import Server
+
+CLIENTS = (1, 8, 32)
+PHASE_SECONDS = 300  # no phase runs longer than this
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process, MB."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+class Client:
+    """One keep-alive connection; `ask` returns (status, answer, seconds)."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def ask(self, body: bytes) -> tuple[int, dict, float]:
+        start = time.perf_counter()
+        self.conn.request("POST", "/translate", body, {"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        answer = json.loads(response.read())
+        return response.status, answer, time.perf_counter() - start
+
+
+def _request(text: str) -> bytes:
+    return json.dumps({"q": text, "source": "de", "target": "en"}).encode()
+
+
+def load(port: int, jobs: list[tuple[bytes, str | None]], clients: int) -> dict:
+    """Send every job once from `clients` threads; a job's expected answer None means it must be refused."""
+    lock, next_job = threading.Lock(), [0]
+    latencies, wrong, failed = [], [0], [0]
+    deadline = time.time() + PHASE_SECONDS
+
+    def work():
+        client = Client(port)
+        while time.time() < deadline:
+            with lock:
+                k = next_job[0]
+                next_job[0] += 1
+            if k >= len(jobs):
+                return
+            body, want = jobs[k]
+            try:
+                status, answer, seconds = client.ask(body)
+            except (OSError, http.client.HTTPException, ValueError):
+                failed[0] += 1
+                client = Client(port)
+                continue
+            if want is None:
+                wrong[0] += not (400 <= status < 500 and "error" in answer)
+                continue
+            latencies.append(seconds)
+            if status != 200:
+                failed[0] += 1
+            elif answer["translatedText"] != want:
+                wrong[0] += 1
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    latencies.sort()
+    pct = {p: 1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else None
+           for p in (50, 95, 99)}
+    return {"requests": min(next_job[0], len(jobs)), "seconds": seconds,
+            "sent_per_s": len(latencies) / seconds, "p50_ms": pct[50], "p95_ms": pct[95], "p99_ms": pct[99],
+            "failed": failed[0], "wrong": wrong[0]}
+
+
+def soak(server: Server, sentences: list[str], want: dict[str, str], count: int = 20_000) -> dict:
+    """`count` requests, 1 in 20 bad, from 8 clients, in blocks of 1,000 with the RSS read after each."""
+    bad = [b'{"q": "der hund", "source": ',                                          # malformed JSON
+           json.dumps({"q": "x" * 6000, "source": "de", "target": "en"}).encode(),   # over --max-chars
+           json.dumps({"q": "der hund", "source": "de", "target": "fr"}).encode()]   # a pair not served
+    jobs = []
+    for k in range(count):
+        text = sentences[k % len(sentences)]
+        jobs.append((bad[k // 20 % 3], None) if k % 20 == 19 else (_request(text), want[text]))
+    rss, totals = [], {"requests": 0, "seconds": 0.0, "failed": 0, "wrong": 0}
+    for block in range(0, count, 1000):
+        result = load(server.port, jobs[block : block + 1000], clients=8)
+        for key in totals:
+            totals[key] += result[key]
+        rss.append(_rss_mb(server.proc.pid))
+    return {**totals, "alive": server.proc.poll() is None, "rss_first_1000_mb": rss[0][0],
+            "rss_last_1000_mb": rss[-1][0], "peak_rss_mb": rss[-1][1]}
+
+
+def main(*runs: str, split: str = "test2016") -> None:
+    require_data()
+    if not runs:
+        raise SystemExit("usage: python -m bench serve RUN [RUN ...]")
+    sentences = list(read_lines(DATA / f"{split}.de"))
+    rows = []
+    for k, run in enumerate(runs):
+        translator = Translator.load(run, device="cpu")
+        start = time.perf_counter()
+        batch = [nbest[0][0] for nbest in translator.translate_stream(sentences, DecodeConfig(beam=5))]
+        batch_rate = len(sentences) / (time.perf_counter() - start)
+        del translator
+        want = dict(zip(sentences, batch, strict=True))
+        rows.append({"model": run, "what": "Python API, batches of 128 (baseline)", "clients": "",
+                     "sent_per_s": batch_rate})
+        start = time.perf_counter()
+        server = Server("--model", run, "--threads", 0)
+        status, _, _ = Client(server.port).ask(_request(sentences[0]))
+        rows.append({"model": run, "what": "start-up to first answer", "seconds": time.perf_counter() - start,
+                     "failed": int(status != 200)})
+        try:
+            for clients in CLIENTS:
+                jobs = [(_request(s), want[s]) for s in sentences]
+                result = load(server.port, jobs, clients)
+                rows.append({"model": run, "what": "one sentence per request, beam 5", "clients": clients,
+                             **result, "of_baseline": result["sent_per_s"] / batch_rate})
+            if k == 0:
+                result = soak(server, sentences, want)
+                rows.append({"model": run, "what": "soak, 5% bad requests", "clients": 8, **result})
+        finally:
+            code, _ = server.stop()
+            rows[-1]["exit_status"] = code
+    report("serve", rows, ["model", "what", "clients", "requests", "sent_per_s", "of_baseline", "p50_ms",
+                           "p95_ms", "p99_ms", "failed", "wrong", "seconds", "alive", "rss_first_1000_mb",
+                           "rss_last_1000_mb", "peak_rss_mb", "exit_status"])
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

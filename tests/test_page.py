@@ -1,0 +1,63 @@
+"""The page at / in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Skipped, with the reason printed (pytest -rs), where Playwright or Chromium is missing; CI installs
+Chromium (.ci/run). The screenshot is left in build/test-artifacts/page.png.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nmt.translate import Translator
+from tests.serving import Server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+# no sandbox (CI runs as root); nothing fetched in the background (the machine has no internet)
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+         "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
+                                     "(pip install playwright, or make install)")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (apt-get install -y chromium); the browser test needs it")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_typing_a_sentence_and_clicking_translate_shows_the_translation(browser, toy_run):
+    server = Server("--model", toy_run)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#pair option[value='de-en']", state="attached")
+        page.fill("#source", "der hund spielt im park")
+        page.click("#translate")
+        page.wait_for_function("document.getElementById('result').textContent.length > 0")
+        want = Translator.load(toy_run).translate("der hund spielt im park", beam=5, n_best=3)
+        assert page.text_content("#result") == want.text
+        assert page.text_content("#error") == ""
+
+        page.fill("#nbest", "3")  # the n-best list, with scores
+        page.click("#translate")
+        page.wait_for_selector("#alternatives li:nth-child(3)")
+        first_text = "items => items.map(item => item.firstChild.textContent)"  # the text, not its score
+        texts = page.eval_on_selector_all("#alternatives li", first_text)
+        scores = [float(s) for s in page.locator("#alternatives .score").all_text_contents()]
+        assert texts == [want.text] + [a.text for a in want.alternatives]
+        assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(want.score, abs=1e-3)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
+
+        page.fill("#beam", "50")  # beyond the server's limit: the page shows the server's reason
+        page.click("#translate")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        assert "beam must be an integer from 1 to 10" in page.text_content("#error")
+    finally:
+        server.stop()

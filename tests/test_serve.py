@@ -1,0 +1,178 @@
+"""`nmt serve` over real HTTP on a free port: LibreTranslate's API, nmt's own, limits, errors, shutdown."""
+
+import threading
+import urllib.parse
+
+import pytest
+
+from nmt.translate import Translator
+from tests.serving import Server, http
+
+LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6]
+DE_EN = {"source": "de", "target": "en"}
+
+
+@pytest.fixture(scope="module")
+def server(toy_run):
+    s = Server("--model", toy_run, *LIMITS)
+    yield s
+    status, _ = s.stop()
+    assert status == 0
+
+
+@pytest.fixture(scope="module")
+def local(toy_run):
+    """The same model through the Python API: what the server must answer."""
+    return Translator.load(toy_run)
+
+
+def test_health_and_languages(server):
+    assert http(server.url + "/health") == (200, {"status": "ok", "pairs": ["de-en"], "pending": 0,
+                                                  "api_key": False})
+    assert http(server.url + "/languages") == (200, [{"code": "de", "name": "German", "targets": ["en"]}])
+
+
+def test_libretranslate_text_and_list_match_the_python_api(server, local):
+    status, body = http(server.url + "/translate", {"q": "der hund läuft", "source": "de", "target": "en"})
+    assert status == 200 and body == {"translatedText": local.translate("der hund läuft", beam=5).text}
+    texts = ["eine katze schläft", "", "   ", "der mann spielt\nein kind sitzt", "im park"]
+    status, body = http(server.url + "/translate", {"q": texts, **DE_EN, "format": "text"})
+    want = [t.text for t in local.translate(texts, beam=5)]
+    assert status == 200 and body["translatedText"] == want
+    assert want[1] == want[2] == "" and want[3].count("\n") == 1  # one output per text, lines kept
+
+
+def test_alternatives_and_source_auto(server, local):
+    status, body = http(server.url + "/translate", {"q": "der hund läuft", "source": "auto", "target": "en",
+                                                    "alternatives": 2})
+    best = local.translate("der hund läuft", beam=5, n_best=3)
+    assert status == 200 and body["translatedText"] == best.text
+    assert body["alternatives"] == [a.text for a in best.alternatives] and len(body["alternatives"]) == 2
+    assert body["detectedLanguage"]["language"] == "de"
+    request = {"q": ["der hund", "die katze"], **DE_EN, "alternatives": 1}
+    status, body = http(server.url + "/translate", request)
+    assert status == 200 and [len(a) for a in body["alternatives"]] == [1, 1]
+
+
+def test_a_form_post_like_libretranslates_python_client(server, local):
+    form = urllib.parse.urlencode({"q": "die frau läuft", "source": "de", "target": "en"}).encode()
+    status, body = http(server.url + "/translate", form,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and body == {"translatedText": local.translate("die frau läuft").text}
+
+
+def test_native_endpoint_gives_scored_n_best_lists(server, local):
+    request = {"q": ["der mann spielt mit dem ball", ""], **DE_EN, "beam": 4, "n_best": 3,
+               "length_penalty": 0.5}
+    status, body = http(server.url + "/v1/translate", request)
+    assert status == 200 and body["pair"] == "de-en"
+    first, empty = body["translations"]
+    want = local.translate("der mann spielt mit dem ball", beam=4, n_best=3, length_penalty=0.5)
+    assert first["text"] == want.text and first["score"] == pytest.approx(want.score)
+    scores = [first["score"]] + [a["score"] for a in first["alternatives"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    assert empty == {"text": "", "score": 0.0, "alternatives": []}
+
+
+@pytest.mark.parametrize("body, headers, status, message", [
+    (b'{"q": "der hund", "source": "de"', None, 400, "malformed JSON"),
+    (b'["der hund"]', None, 400, "must be a JSON object"),
+    ({"q": 5, **DE_EN}, None, 400, "q must be a text or a list of texts"),
+    ({"q": ["ok", 3], **DE_EN}, None, 400, "q must be a text or a list of texts"),
+    ({"q": "der hund", "target": "en"}, None, 400, "source and target must be language codes"),
+    ({"q": "der hund", "source": "de", "target": "fr"}, None, 400,
+     "de-fr is not served; this server translates de-en"),
+    ({"q": "der hund", **DE_EN, "format": "html"}, None, 400, "format 'html'"),
+    ({"q": "der hund", **DE_EN, "alternatives": 9}, None, 400, "alternatives must be"),
+    (b'{"q": "der hund \xff", "source": "de", "target": "en"}', None, 400, "not UTF-8"),
+    (b"q=der+hund", {"Content-Type": "text/plain"}, 400, "content type text/plain is not accepted"),
+    ({"q": "der " * 100, **DE_EN}, None, 413, "a text of 400 characters; at most 300"),
+    ({"q": ["der hund"] * 17, **DE_EN}, None, 413, "17 texts in one request; at most 16"),
+    ({"q": "x" * 25_000, **DE_EN}, None, 413, "request body over 20000 bytes"),
+])
+def test_bad_requests_get_a_one_line_reason(server, body, headers, status, message):
+    got, answer = http(server.url + "/translate", body, headers=headers)
+    assert got == status and list(answer) == ["error"], answer
+    assert message in answer["error"] and "\n" not in answer["error"] and "Traceback" not in answer["error"]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"beam": 7}, "beam must be an integer from 1 to 6"), ({"beam": 3, "n_best": 4}, "n_best must be"),
+    ({"temperature": 1}, "unknown field temperature"), ({"q": "der hund"}, "q must be a list of texts"),
+    ({"length_penalty": "big"}, "length_penalty must be a number"),
+])
+def test_native_endpoint_refuses_options_outside_the_server_limits(server, fields, message):
+    request = {"q": ["der hund"], "source": "de", "target": "en", **fields}
+    status, answer = http(server.url + "/v1/translate", request)
+    assert status == 400 and message in answer["error"]
+
+
+def test_unknown_endpoints_and_methods_answer_json(server):
+    assert http(server.url + "/nothing") == (404, {"error": "no such endpoint /nothing; see GET /languages, "
+                                                            "POST /translate, POST /v1/translate"})
+    status, answer = http(server.url + "/translate", method="GET")
+    assert status == 405 and "GET is not allowed" in answer["error"]
+
+
+def test_concurrent_requests_are_all_answered_as_if_alone(server, local):
+    sentences = ["der hund läuft", "eine katze sitzt im park", "ein mann spielt", "die frau schläft heute",
+                 "ein kind läuft schnell", "der ball ist rot", "der hund spielt mit dem ball"] * 3
+    results = [None] * len(sentences)
+
+    def ask(i):
+        results[i] = http(server.url + "/translate", {"q": sentences[i], "source": "de", "target": "en"})
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(sentences))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    want = [t.text for t in local.translate(sentences, beam=5)]
+    assert [r[0] for r in results] == [200] * len(sentences)
+    assert [r[1]["translatedText"] for r in results] == want
+
+
+def test_the_page_is_served_without_external_assets(server):
+    status, page = http(server.url + "/")
+    assert status == 200 and "<textarea" in page and 'id="translate"' in page
+    assert "http://" not in page and "https://" not in page  # nothing to fetch from elsewhere
+
+
+def test_api_key_is_required_when_set(toy_run):
+    s = Server("--model", toy_run, env={"NMT_API_KEY": "s3cret"})
+    try:
+        request = {"q": "der hund", "source": "de", "target": "en"}
+        assert http(s.url + "/translate", request) == (403, {"error": "Invalid API key"})
+        assert http(s.url + "/translate", {**request, "api_key": "wrong"})[0] == 403
+        assert http(s.url + "/translate", {**request, "api_key": "s3cret"})[0] == 200
+        assert http(s.url + "/translate", request, headers={"X-API-Key": "s3cret"})[0] == 200
+        assert http(s.url + "/v1/translate", {**request, "q": ["der hund"]},
+                    headers={"Authorization": "Bearer s3cret"})[0] == 200
+        assert http(s.url + "/languages")[0] == 200 and http(s.url + "/health")[1]["api_key"] is True
+    finally:
+        s.stop()
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits(toy_run):
+    s = Server("--model", toy_run, "--beam", 6)
+    texts = [" ".join(["der hund läuft im park und die katze schläft"] * 3)] * 16
+    answer = {}
+    client = threading.Thread(target=lambda: answer.update(r=http(s.url + "/translate", {
+        "q": texts, "source": "de", "target": "en"})))
+    client.start()
+    import time
+    time.sleep(0.3)  # the request is being decoded
+    status, err = s.stop()
+    client.join(30)
+    assert status == 0, err
+    assert answer["r"][0] == 200 and len(answer["r"][1]["translatedText"]) == 16
+
+
+def test_a_busy_port_is_one_clean_line(server, toy_run):
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "nmt", "serve", "--model", str(toy_run), "--port", str(server.port)]
+    r = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith("error: cannot listen on 127.0.0.1:")
+    assert "Traceback" not in r.stderr
