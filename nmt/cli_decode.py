@@ -170,7 +170,8 @@ def evaluate(
 
 
 def serve(
-    model: Models,
+    model: list[str] = typer.Option(..., "--model", help="Run folder or checkpoint; repeat for more language "
+                                    "pairs, one model each."),
     pair: list[str] = typer.Option([], "--pair", help="SRC-TGT for each --model, in order (default: from "
                                    "the names of its training files, e.g. train.de/train.en: de-en)."),
     host: str = typer.Option(S.host, "--host", help="Address to listen on (127.0.0.1: this machine only)."),
