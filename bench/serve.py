@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+import torch
+
 from bench.common import DATA, report, require_data
 from nmt.config import DecodeConfig
 from nmt.fileio import read_lines
@@ -134,7 +136,8 @@ def main(*runs: str, split: str = "test2016") -> None:
         rows.append({"model": run, "what": "Python API, batches of 128 (baseline)", "clients": "",
                      "sent_per_s": batch_rate})
         start = time.perf_counter()
-        server = Server("--model", run, "--threads", 0)
+        threads = torch.get_num_threads()  # as many as the baseline had (the test helper's default is 1)
+        server = Server("--model", run, "--threads", threads, env={"OMP_NUM_THREADS": str(threads)})
         status, _, _ = Client(server.port).ask(_request(sentences[0]))
         rows.append({"model": run, "what": "start-up to first answer", "seconds": time.perf_counter() - start,
                      "failed": int(status != 200)})
