@@ -190,3 +190,34 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_a_full_queue_answers_429_and_the_request_holding_it_still_succeeds(toy_run):
+    import time
+    s = Server("--model", toy_run, "--max-queue", 16, "--max-texts", 16, "--beam", 6)
+    try:
+        texts = [" ".join(["der hund läuft im park und die katze schläft"] * 3)] * 16
+        answer = {}
+        request = {"q": texts, **DE_EN}
+        holder = threading.Thread(target=lambda: answer.update(r=http(s.url + "/translate", request)))
+        holder.start()
+        deadline = time.time() + 30
+        while http(s.url + "/health")[1]["pending"] < 16 and time.time() < deadline:
+            time.sleep(0.005)
+        status, refused = http(s.url + "/translate", {"q": "der hund", **DE_EN})
+        holder.join(60)
+        assert status == 429 and "try again" in refused["error"]
+        assert answer["r"][0] == 200 and len(answer["r"][1]["translatedText"]) == 16
+        assert http(s.url + "/translate", {"q": "der hund", **DE_EN})[0] == 200  # room again
+    finally:
+        s.stop()
+
+
+def test_a_chunked_body_without_length_is_capped_too(server):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    chunks = iter([b'{"q": "', *[b"x" * 1000] * 30, b'", "source": "de", "target": "en"}'])  # 30 KB > 20 KB
+    conn.request("POST", "/translate", body=chunks, headers={"Content-Type": "application/json"},
+                 encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413 and "request body over 20000 bytes" in response.read().decode()
