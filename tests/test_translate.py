@@ -152,3 +152,17 @@ def test_translate_keeps_line_breaks_and_refuses_unknown_options(translator):
     best = translator.translate("der mann spielt mit dem ball", beam=4, n_best=3)
     scores = [best.score] + [a.score for a in best.alternatives]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+
+
+def test_a_checkpoint_made_before_attention_translates_as_it_did():
+    # tests/data/before-attention.pt was written by nmt before the model had attention or a bidirectional
+    # encoder; the JSON beside it holds what that version translated
+    import json
+    from pathlib import Path
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "before-attention.json").read_text())
+    old = Translator.load(data / "before-attention.pt")
+    assert [t.text for t in old.translate(expected["sources"], beam=1)] == expected["greedy"]
+    beam = old.translate(expected["sources"], beam=3)
+    assert [t.text for t in beam] == expected["beam3"]
+    assert [t.score for t in beam] == pytest.approx(expected["beam3_scores"], rel=1e-4)
