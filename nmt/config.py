@@ -22,6 +22,9 @@ class ModelConfig:
     dropout: float = 0.2          # on embeddings, between layers and before the output layer
     reverse_source: bool = True   # read the source backwards (Sutskever et al. 2014): first words close
     tie_embeddings: bool = False  # share the decoder's input embedding with the output matrix
+    bidirectional: bool = False   # encoder reads the source both ways, each direction hidden/2 wide
+    attention: str = "none"       # none | dot | general | additive: attend to the encoder's outputs
+    input_feeding: bool = False   # with attention: the last attentional state joins the decoder's input
     max_len: int = 100            # tokens: longer training pairs are dropped, longer inputs truncated
 
 
@@ -112,9 +115,20 @@ class Config:
         return dataclasses.asdict(self)
 
     def check(self) -> Config:
-        """Every value within its range (for configs built in code; loading checks as it reads)."""
+        """Every value within its range, and settings that only work together (for configs built in code;
+        loading checks each value as it reads it)."""
         for section in SECTIONS:
             check_section(section, getattr(self, section))
+        m = self.model
+        if m.bidirectional and m.reverse_source:
+            raise NMTError("model.reverse_source has no use with model.bidirectional: true (the encoder "
+                           "reads both ways); set model.reverse_source: false")
+        if m.bidirectional and m.hidden % 2:
+            raise NMTError(f"model.hidden must be even with model.bidirectional (each direction gets half), "
+                           f"got {m.hidden}")
+        if m.input_feeding and m.attention == "none":
+            raise NMTError("model.input_feeding needs attention; "
+                           "set model.attention to dot, general or additive")
         return self
 
 
@@ -164,6 +178,7 @@ RANGES = {
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 CHOICES = {
     ("model", "cell"): ("lstm", "gru"),
+    ("model", "attention"): ("none", "dot", "general", "additive"),
     ("data", "model_type"): ("unigram", "bpe", "char", "word"),
     ("train", "loss"): ("sampled", "full"),
     ("train", "sampler"): ("unigram", "log_uniform", "uniform"),
@@ -240,7 +255,7 @@ def load(path: str | Path | None, overrides: list[str] = ()) -> Config:
     if path:
         from_dict(read_yaml(Path(path)), cfg)
     apply_overrides(cfg, overrides)
-    return cfg
+    return cfg.check()
 
 
 def read_yaml(path: Path) -> Any:

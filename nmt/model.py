@@ -1,5 +1,9 @@
 """The sequence-to-sequence model of Sutskever et al. (2014): an LSTM encoder reads the (reversed)
 source into its final state, which starts an LSTM decoder that predicts the target one token at a time.
+
+Variants, all from ModelConfig: a bidirectional encoder (each direction half as wide, their final
+states side by side start the decoder), and attention over the encoder's outputs (attention.py), with
+or without input feeding (the previous attentional state joins the decoder's next input).
 """
 
 from __future__ import annotations
@@ -9,20 +13,31 @@ import warnings
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
 from nmt.softmax import OutputLayer
 from nmt.tokenizer import PAD
 
-# LSTM state is (h, c), each (layers, batch, hidden); GRU state is h alone.
+# LSTM state is (h, c), each (layers, batch, hidden); GRU state is h alone. With attention the decoder's
+# state is an AttentionState holding one of these.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def _rnn(cfg: ModelConfig) -> nn.RNNBase:
-    return CELLS[cfg.cell](cfg.emb, cfg.hidden, cfg.layers, batch_first=True,
+def _rnn(cfg: ModelConfig, inputs: int, hidden: int, bidirectional: bool = False) -> nn.RNNBase:
+    return CELLS[cfg.cell](inputs, hidden, cfg.layers, batch_first=True, bidirectional=bidirectional,
                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+
+
+def _join_directions(state: State) -> State:
+    """(layers * 2, batch, hidden / 2) per direction -> (layers, batch, hidden): both directions' final
+    states side by side, the forward one first."""
+    if isinstance(state, tuple):
+        return tuple(_join_directions(s) for s in state)
+    layers2, batch, half = state.shape
+    return state.view(layers2 // 2, 2, batch, half).transpose(1, 2).reshape(layers2 // 2, batch, 2 * half)
 
 
 class Encoder(nn.Module):
@@ -30,20 +45,27 @@ class Encoder(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, cfg.emb, padding_idx=PAD)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = _rnn(cfg)
+        self.bidirectional = cfg.bidirectional
+        self.rnn = _rnn(cfg, cfg.emb, cfg.hidden // 2 if cfg.bidirectional else cfg.hidden, cfg.bidirectional)
 
-    def forward(self, src: torch.Tensor, src_lens: torch.Tensor) -> State:
-        """src: (batch, src_len), already reversed and padded; src_lens: (batch,) on CPU, all > 0.
-        Returns the final state after each row's last real token (packing skips the padding)."""
+    def forward(self, src: torch.Tensor, src_lens: torch.Tensor, outputs: bool = False
+                ) -> tuple[torch.Tensor | None, State]:
+        """src: (batch, src_len), already reversed if asked and padded; src_lens: (batch,) on CPU, all > 0.
+        Returns the outputs (batch, src_len, hidden), zero at padding, when `outputs` (else None), and
+        the final state after each row's last real token (packing skips the padding)."""
         x = self.drop(self.embed(src))  # (batch, src_len, emb)
         if bool((src_lens == src.size(1)).all()):
             # No padding (training batches mostly share a source length): the unpacked call runs
             # oneDNN's fused RNN kernel, markedly faster on CPU than the packed path.
-            _, state = self.rnn(x)
-            return state
-        packed = pack_padded_sequence(x, src_lens.cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.rnn(packed)
-        return state
+            out, state = self.rnn(x)
+        else:
+            packed = pack_padded_sequence(x, src_lens.cpu(), batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed)
+            if outputs:
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        if self.bidirectional:
+            state = _join_directions(state)
+        return (out if outputs else None), state
 
 
 class Decoder(nn.Module):
@@ -51,17 +73,44 @@ class Decoder(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, cfg.emb, padding_idx=PAD)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = _rnn(cfg)
+        self.input_feeding = cfg.input_feeding
+        self.rnn = _rnn(cfg, cfg.emb + (cfg.hidden if cfg.input_feeding else 0), cfg.hidden)
+        self.attention = Attention(cfg.attention, cfg.hidden) if cfg.attention != "none" else None
 
-    def forward(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Teacher forcing: tgt_in (batch, tgt_len) -> hidden states (batch, tgt_len, hidden)."""
-        out, state = self.rnn(self.drop(self.embed(tgt_in)), state)
-        return self.drop(out), state
+    def forward(self, tgt_in: torch.Tensor, state: State | AttentionState) -> torch.Tensor:
+        """Teacher forcing: tgt_in (batch, tgt_len) -> the states the output layer reads (batch, tgt_len,
+        hidden): the recurrent states, or with attention the attentional ones."""
+        emb = self.drop(self.embed(tgt_in))                                   # (batch, tgt_len, emb)
+        if self.attention is None:
+            out, _ = self.rnn(emb, state)
+            return self.drop(out)
+        if not self.input_feeding:  # every position's attention at once
+            out, _ = self.rnn(emb, state.rnn)
+            return self.drop(self.attention(out, state.memory, state.keys, state.mask)[0])
+        steps = []  # input feeding: each step needs the previous step's attentional state
+        for t in range(tgt_in.size(1)):
+            att, state = self._attend_step(emb[:, t : t + 1], state)
+            steps.append(att)
+        return self.drop(torch.cat(steps, 1))
 
-    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def _attend_step(self, emb: torch.Tensor, state: AttentionState) -> tuple[torch.Tensor, AttentionState]:
+        """emb (batch, 1, emb) -> attentional state (batch, 1, hidden), the next state."""
+        if self.input_feeding:
+            feed = state.feed if state.feed is not None else emb.new_zeros(emb.size(0), self.rnn.hidden_size)
+            emb = torch.cat([emb, feed[:, None].to(emb.dtype)], -1)
+        out, rnn = self.rnn(emb, state.rnn)
+        att, _ = self.attention(out, state.memory, state.keys, state.mask)
+        return att, AttentionState(rnn, state.memory, state.keys, state.mask, att[:, 0])
+
+    def decode_step(self, tokens: torch.Tensor, state: State | AttentionState
+                    ) -> tuple[torch.Tensor, State | AttentionState]:
         """One step for search: tokens (batch,) -> hidden (batch, hidden), the next state."""
-        out, state = self.forward(tokens[:, None], state)
-        return out[:, 0], state
+        emb = self.drop(self.embed(tokens[:, None]))                          # (batch, 1, emb)
+        if self.attention is None:
+            out, state = self.rnn(emb, state)
+            return self.drop(out[:, 0]), state
+        att, state = self._attend_step(emb, state)
+        return self.drop(att[:, 0]), state
 
 
 class Seq2Seq(nn.Module):
@@ -91,15 +140,20 @@ class Seq2Seq(nn.Module):
             self.encoder.embed.weight[PAD].zero_()
             self.decoder.embed.weight[PAD].zero_()
 
-    def encode(self, src: torch.Tensor, src_lens: torch.Tensor) -> State:
-        return self.encoder(src, src_lens)
+    def encode(self, src: torch.Tensor, src_lens: torch.Tensor) -> State | AttentionState:
+        """The decoder's first state: the encoder's final state, and with attention what it attends to."""
+        attention = self.decoder.attention
+        memory, state = self.encoder(src, src_lens, outputs=attention is not None)
+        if attention is None:
+            return state
+        return AttentionState(state, memory, attention.keys(memory), src != PAD)
 
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """(batch, src_len), (batch,), (batch, tgt_len) -> decoder states (batch, tgt_len, hidden)."""
-        hidden, _ = self.decoder(tgt_in, self.encode(src, src_lens))
-        return hidden
+        return self.decoder(tgt_in, self.encode(src, src_lens))
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step(self, tokens: torch.Tensor, state: State | AttentionState
+             ) -> tuple[torch.Tensor, State | AttentionState]:
         """Search's step function: previous tokens (batch,) -> log-probs (batch, vocab), next state."""
         hidden, state = self.decoder.decode_step(tokens, state)
         return self.output.log_probs(hidden), state
@@ -111,17 +165,20 @@ class LSTMStep:
     nn.LSTM pays a per-call set-up that dominates a one-token step; here the first layer's input
     product is looked up instead of computed (a table of every target word's embedding times W_ih,
     biases folded in: (vocab, 4 * hidden)), and each upper layer multiplies [input; h] by its two
-    weight matrices concatenated. Same function as Decoder.decode_step in eval mode (no dropout).
+    weight matrices concatenated. With attention the top state then attends (the model's own
+    Attention module); with input feeding the last attentional state adds its product to the first
+    layer's input. Same function as Decoder.decode_step in eval mode (no dropout).
     """
 
     def __init__(self, model: Seq2Seq):
-        rnn = model.decoder.rnn
-        self.layers, self.output = rnn.num_layers, model.output
+        rnn, emb = model.decoder.rnn, model.decoder.embed.weight.size(1)
+        self.layers, self.output, self.attention = rnn.num_layers, model.output, model.decoder.attention
         with torch.no_grad():
             w = [getattr(rnn, f"weight_ih_l{k}") for k in range(self.layers)]
             u = [getattr(rnn, f"weight_hh_l{k}") for k in range(self.layers)]
             b = [getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}") for k in range(self.layers)]
-            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0].t())       # (vocab, 4h)
+            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (vocab, 4h)
+            self.feed = w[0][:, emb:].t().contiguous() if model.decoder.input_feeding else None  # (h, 4h)
             self.u0 = u[0].t().contiguous()                                           # (h, 4h)
             self.wu = [torch.cat([w[k], u[k]], 1).t().contiguous() for k in range(1, self.layers)]  # (2h, 4h)
             self.b = b
@@ -132,24 +189,36 @@ class LSTMStep:
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
-    def __call__(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """tokens (rows,), state ((layers, rows, h), (layers, rows, h)) -> log-probs (rows, vocab), state."""
-        h0, c0 = state
-        x, c = self._cell(torch.addmm(self.table[tokens], h0[0], self.u0), c0[0])   # (rows, h) each
+    def __call__(self, tokens: torch.Tensor, state: State | AttentionState
+                 ) -> tuple[torch.Tensor, State | AttentionState]:
+        """tokens (rows,), state ((layers, rows, h), (layers, rows, h)) or an AttentionState holding it
+        -> log-probs (rows, vocab), the next state."""
+        attends = isinstance(state, AttentionState)
+        h0, c0 = state.rnn if attends else state
+        first = self.table[tokens]                                                    # (rows, 4h)
+        if attends and self.feed is not None and state.feed is not None:
+            first = torch.addmm(first, state.feed, self.feed)
+        x, c = self._cell(torch.addmm(first, h0[0], self.u0), c0[0])                  # (rows, h) each
         hs, cs = [x], [c]
         for k in range(1, self.layers):
             x, c = self._cell(torch.addmm(self.b[k], torch.cat([x, h0[k]], 1), self.wu[k - 1]), c0[k])
             hs.append(x)
             cs.append(c)
-        return self.output.log_probs(x), (torch.stack(hs), torch.stack(cs))
+        rnn = (torch.stack(hs), torch.stack(cs))
+        if not attends:
+            return self.output.log_probs(x), rnn
+        att = self.attention(x[:, None], state.memory, state.keys, state.mask)[0][:, 0]  # (rows, h)
+        return self.output.log_probs(att), AttentionState(rnn, state.memory, state.keys, state.mask, att)
 
     @staticmethod
     def applies(model: Seq2Seq) -> bool:
         return type(model.decoder.rnn) is nn.LSTM and model.decoder.rnn.bias and not model.training
 
 
-def reorder_state(state: State, index: torch.Tensor) -> State:
+def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State | AttentionState:
     """Select rows of a state (batch is dim 1): beam search's way of following its survivors."""
+    if isinstance(state, AttentionState):
+        return state.reorder(index)
     if isinstance(state, tuple):
         return tuple(s.index_select(1, index) for s in state)
     return state.index_select(1, index)

@@ -99,3 +99,98 @@ def test_reorder_state_follows_rows():
     out = reorder_state((h, h + 10), torch.tensor([2, 0]))
     assert out[0][0].tolist() == [[4.0, 5.0], [0.0, 1.0]] and out[1][0, 0, 0].item() == 14.0
     assert reorder_state(h, torch.tensor([1]))[0].tolist() == [[2.0, 3.0]]
+
+
+# attention variants: (attention, input_feeding, bidirectional, cell, layers)
+VARIANTS = [("dot", False, False, "lstm", 2), ("general", True, True, "lstm", 2),
+            ("additive", False, True, "gru", 1), ("additive", True, False, "lstm", 1),
+            ("dot", True, True, "gru", 2)]
+
+
+def _attn_model(attention, feeding, bidirectional, cell, layers, seed=0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(emb=8, hidden=16, layers=layers, cell=cell, dropout=0.3, attention=attention,
+                      input_feeding=feeding, bidirectional=bidirectional, reverse_source=not bidirectional)
+    model = Seq2Seq(30, 25, cfg).eval()
+    for p in model.parameters():  # away from the initial values, so every weight matters
+        p.data.add_(torch.randn_like(p) * 0.2)
+    return model
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_attention_teacher_forcing_equals_the_step_loop_and_the_fast_step(variant):
+    model = _attn_model(*variant)
+    reverse = model.cfg.reverse_source
+    batch = make_batch([[5, 6, 7, 8], [9, 10]], [[10, 11, 12, 13], [14, 15]], reverse=reverse)
+    fast = LSTMStep(model) if LSTMStep.applies(model) else None
+    assert (fast is not None) == (variant[3] == "lstm")
+    with torch.no_grad():
+        full = model.output.log_probs(model(batch.src, batch.src_lens, batch.tgt_in))  # (2, 5, 25)
+        state = fast_state = model.encode(batch.src, batch.src_lens)
+        for t in range(batch.tgt_in.size(1)):
+            log_probs, state = model.step(batch.tgt_in[:, t], state)
+            assert torch.allclose(full[:, t], log_probs, atol=1e-5), t
+            if fast is not None:
+                fast_probs, fast_state = fast(batch.tgt_in[:, t], fast_state)
+                assert torch.allclose(log_probs, fast_probs, atol=1e-5), t
+
+
+@pytest.mark.parametrize("variant", VARIANTS[:3])
+def test_padding_changes_nothing_a_sentence_attends_to(variant):
+    model = _attn_model(*variant)
+    tgt = torch.tensor([4, 9])
+    with torch.no_grad():
+        alone = model.encode(*pad_sources([[5, 6]], reverse=model.cfg.reverse_source))
+        longer = [7, 8, 9, 10, 11, 12]
+        batched = model.encode(*pad_sources([[5, 6], longer], reverse=model.cfg.reverse_source))
+        for token in tgt:
+            a, alone = model.step(token.repeat(1), alone)
+            b, batched = model.step(token.repeat(2), batched)
+            assert torch.allclose(a[0], b[0], atol=1e-6)
+
+
+def test_the_bidirectional_state_holds_both_directions_forward_first():
+    model = _attn_model("dot", False, True, "lstm", 1)
+    src, lens = pad_sources([[5, 6, 7], [8, 9]], reverse=False)
+    with torch.no_grad():
+        memory, (h, _) = model.encoder(src, lens, outputs=True)        # (2, 3, 16), (1, 2, 16)
+    for i, n in enumerate([3, 2]):
+        assert torch.allclose(h[0, i, :8], memory[i, n - 1, :8])    # forward: after the last real token
+        assert torch.allclose(h[0, i, 8:], memory[i, 0, 8:])        # backward: after reading back to token 1
+    assert torch.all(memory[1, 2] == 0)                              # padding gives nothing to attend to
+
+
+def test_attention_weights_are_a_distribution_over_real_tokens():
+    model = _attn_model("additive", False, False, "lstm", 1)
+    state = model.encode(*pad_sources([[5, 6, 7], [8]], reverse=True))
+    with torch.no_grad():
+        h = torch.randn(2, 4, 16)
+        _, weights = model.decoder.attention(h, state.memory, state.keys, state.mask)  # (2, 4, src 3)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 4))
+    assert torch.all(weights[1, :, 1:] == 0) and torch.all(weights[0] > 0)
+
+
+def test_int8_attention_model_stays_close_to_the_float_one():
+    model = _attn_model("general", True, True, "lstm", 2)
+    quant = quantize_int8(model)
+    batch = make_batch([[5, 6, 7], [8, 9]], [[10, 11], [14, 15]], reverse=False)
+    with torch.no_grad():
+        lp_f, _ = model.step(batch.tgt_in[:, 0], model.encode(batch.src, batch.src_lens))
+        lp_q, _ = quant.step(batch.tgt_in[:, 0], quant.encode(batch.src, batch.src_lens))
+    assert "quantized" in type(quant.decoder.attention.combine).__module__
+    assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1 and lp_f[:, 3:].std() > 0.2
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(bidirectional=True), "model.reverse_source has no use with model.bidirectional"),
+    (dict(bidirectional=True, reverse_source=False, hidden=15), "model.hidden must be even"),
+    (dict(input_feeding=True), "model.input_feeding needs attention"),
+])
+def test_settings_that_do_not_go_together_are_refused(settings, message):
+    from nmt import NMTError
+    from nmt.config import Config
+    cfg = Config()
+    for key, value in settings.items():
+        setattr(cfg.model, key, value)
+    with pytest.raises(NMTError, match=message):
+        cfg.check()
