@@ -10,7 +10,7 @@ tensors, so the batch shrinks as it decodes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -150,6 +150,8 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
 
 
 def _device_of(state: Any) -> torch.device:
-    while isinstance(state, (tuple, list)):
-        state = state[0]
-    return state.device
+    """The device of the first tensor in a state made of tensors, tuples, lists and dataclasses."""
+    if isinstance(state, torch.Tensor):
+        return state.device
+    parts = state if isinstance(state, (tuple, list)) else [getattr(state, f.name) for f in fields(state)]
+    return next(_device_of(part) for part in parts if part is not None)

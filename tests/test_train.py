@@ -69,10 +69,20 @@ def test_run_writes_a_complete_run_folder(toy, tmp_path):
     assert (run / "config.yaml").is_file()
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_parameters(toy, tmp_path):
-    full = tiny_config(toy, max_steps=40, valid_every=10, seed=3)
+ATTENTION = {"attention": "additive", "input_feeding": True, "bidirectional": True, "reverse_source": False}
+
+
+def _with_model(cfg, **model):
+    for key, value in model.items():
+        setattr(cfg.model, key, value)
+    return cfg
+
+
+@pytest.mark.parametrize("model", [{}, ATTENTION], ids=["plain", "attention"])
+def test_interrupted_and_resumed_run_ends_with_the_same_parameters(toy, tmp_path, model):
+    full = _with_model(tiny_config(toy, max_steps=40, valid_every=10, seed=3), **model)
     train_mod.run(full, tmp_path / "a")
-    part = tiny_config(toy, max_steps=17, valid_every=10, seed=3)
+    part = _with_model(tiny_config(toy, max_steps=17, valid_every=10, seed=3), **model)
     assert train_mod.run(part, tmp_path / "b")["step"] == 17
     mid = _params(tmp_path / "b" / "last.pt")
     summary = train_mod.run(tiny_config(toy, max_steps=40), tmp_path / "b", resume=True,
