@@ -3,6 +3,8 @@ the decoding options they share: each default is DecodeConfig's or ServeConfig's
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -76,6 +78,9 @@ def translate(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
+    attention_out: str | None = typer.Option(None, "--attention-out",
+                                             help="Also write, for each output line, its attention weights "
+                                                  "as a JSON line (models with attention)."),
 ):
     """Translate text: one output line per input line, in order.
 
@@ -87,6 +92,8 @@ def translate(
 
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
+    With --attention-out each JSON line is {"index", "source": pieces, "target": pieces, "weights": one
+    row per target piece over the source pieces} for the best translation.
     """
     from nmt.fileio import atomic_path
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
@@ -94,28 +101,53 @@ def translate(
                          exhaustive=exhaustive)
     lines = _input_lines(input)
     translator = _translator(model, device=device, threads=threads, quantize=quantize)
+    if attention_out and all(m.decoder.attention is None for m in translator.models):
+        raise NMTError("--attention-out needs a model with attention (model.attention in its config)")
     tabular = scores or n_best > 1
+    read: collections.deque[str] = collections.deque()  # lines read and not yet written
 
-    def emit(f) -> None:
+    def remember(source):
+        for line in source:
+            read.append(line)
+            yield line
+
+    def emit(f, weights) -> None:
         # UTF-8 bytes whatever the locale; flushed per chunk so a pipe sees output as it is made
-        for index, nbest in enumerate(translator.translate_stream(lines, cfg)):
+        pending = []  # (index, source line, best hypothesis) awaiting their attention weights
+        for index, nbest in enumerate(translator.translate_stream(remember(lines), cfg)):
             if tabular:
                 text = "".join(f"{index}\t{hyp.score:.4f}\t{t}\n" for t, hyp in nbest)
             else:
                 text = nbest[0][0] + "\n"
             f.write(text.encode("utf-8"))
+            pending.append((index, read.popleft(), nbest[0][1]))
             if index % 256 == 255:
                 f.flush()
+                _write_alignments(weights, translator, pending)
         f.flush()
+        _write_alignments(weights, translator, pending)
 
-    if output == "-":
-        emit(sys.stdout.buffer)
-    else:
-        with atomic_path(output) as tmp, open(tmp, "wb") as f:
-            emit(f)
+    with contextlib.ExitStack() as files:
+        weights = None
+        if attention_out:
+            weights = files.enter_context(open(files.enter_context(atomic_path(attention_out)), "wb"))
+        if output == "-":
+            emit(sys.stdout.buffer, weights)
+        else:
+            emit(files.enter_context(open(files.enter_context(atomic_path(output)), "wb")), weights)
     if translator.truncated:
         typer.echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
                    "and were truncated", err=True)
+
+
+def _write_alignments(f, translator, pending: list) -> None:
+    """One JSON line per pending output line, then empty the list; nothing without --attention-out."""
+    if f is not None and pending:
+        records = translator.alignments([line for _, line, _ in pending], [hyp for _, _, hyp in pending])
+        for (index, _, _), record in zip(pending, records, strict=True):
+            f.write((json.dumps({"index": index, **record}, ensure_ascii=False) + "\n").encode("utf-8"))
+        f.flush()
+    pending.clear()
 
 
 def evaluate(

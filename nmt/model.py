@@ -84,23 +84,32 @@ class Decoder(nn.Module):
         if self.attention is None:
             out, _ = self.rnn(emb, state)
             return self.drop(out)
+        return self.drop(self._attend(emb, state)[0])
+
+    def attention_weights(self, tgt_in: torch.Tensor, state: AttentionState) -> torch.Tensor:
+        """(batch, tgt_len, src_len): how each position of tgt_in attended, teacher-forced."""
+        return self._attend(self.drop(self.embed(tgt_in)), state)[1]
+
+    def _attend(self, emb: torch.Tensor, state: AttentionState) -> tuple[torch.Tensor, torch.Tensor]:
+        """emb (batch, tgt_len, emb) -> attentional states (batch, tgt_len, hidden), weights (.., src_len)."""
         if not self.input_feeding:  # every position's attention at once
             out, _ = self.rnn(emb, state.rnn)
-            return self.drop(self.attention(out, state.memory, state.keys, state.mask)[0])
+            return self.attention(out, state.memory, state.keys, state.mask)
         steps = []  # input feeding: each step needs the previous step's attentional state
-        for t in range(tgt_in.size(1)):
-            att, state = self._attend_step(emb[:, t : t + 1], state)
-            steps.append(att)
-        return self.drop(torch.cat(steps, 1))
+        for t in range(emb.size(1)):
+            att, weights, state = self._attend_step(emb[:, t : t + 1], state)
+            steps.append((att, weights))
+        return torch.cat([a for a, _ in steps], 1), torch.cat([w for _, w in steps], 1)
 
-    def _attend_step(self, emb: torch.Tensor, state: AttentionState) -> tuple[torch.Tensor, AttentionState]:
-        """emb (batch, 1, emb) -> attentional state (batch, 1, hidden), the next state."""
+    def _attend_step(self, emb: torch.Tensor, state: AttentionState
+                     ) -> tuple[torch.Tensor, torch.Tensor, AttentionState]:
+        """emb (batch, 1, emb) -> attentional state (batch, 1, hidden), weights, the next state."""
         if self.input_feeding:
             feed = state.feed if state.feed is not None else emb.new_zeros(emb.size(0), self.rnn.hidden_size)
             emb = torch.cat([emb, feed[:, None].to(emb.dtype)], -1)
         out, rnn = self.rnn(emb, state.rnn)
-        att, _ = self.attention(out, state.memory, state.keys, state.mask)
-        return att, AttentionState(rnn, state.memory, state.keys, state.mask, att[:, 0])
+        att, weights = self.attention(out, state.memory, state.keys, state.mask)
+        return att, weights, AttentionState(rnn, state.memory, state.keys, state.mask, att[:, 0])
 
     def decode_step(self, tokens: torch.Tensor, state: State | AttentionState
                     ) -> tuple[torch.Tensor, State | AttentionState]:
@@ -109,7 +118,7 @@ class Decoder(nn.Module):
         if self.attention is None:
             out, state = self.rnn(emb, state)
             return self.drop(out[:, 0]), state
-        att, state = self._attend_step(emb, state)
+        att, _, state = self._attend_step(emb, state)
         return self.drop(att[:, 0]), state
 
 

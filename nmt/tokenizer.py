@@ -52,6 +52,10 @@ class Tokenizer:
     def decode(self, ids: list[list[int]]) -> list[str]:
         return self.sp.decode(ids)
 
+    def pieces(self, ids: list[int]) -> list[str]:
+        """The pieces' own strings (▁ marks a word's start), e.g. for showing an alignment."""
+        return [self.sp.id_to_piece(i) for i in ids]
+
 
 def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:
     # Reservoir sampling keeps memory at `limit` lines however large the corpus is.

@@ -113,6 +113,32 @@ class Translator:
         return beam_search(self.step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
                            stop_early=cfg.stop_early, **common)
 
+    @torch.inference_mode()
+    def alignments(self, lines: list[str], hyps: list[Hypothesis], chunk: int = 64) -> list[dict]:
+        """How each translation attended to its source, by the first model that attends: {"source":
+        source pieces, "target": target pieces and "</s>", "weights": one row per target piece, one
+        column per source piece (in reading order), each row summing to 1}."""
+        model = next((m for m in self.models if m.decoder.attention is not None), None)
+        if model is None:
+            raise NMTError("attention weights need a model with attention (model.attention in its config)")
+        src_ids = [ids[: self.max_src_len] for ids in self.src_tok.encode(lines)]
+        records = [{"source": [], "target": [], "weights": []} for _ in lines]
+        todo = [i for i, ids in enumerate(src_ids) if ids]
+        for start in range(0, len(todo), chunk):
+            rows = todo[start : start + chunk]
+            src, src_lens = pad_sources([src_ids[i] for i in rows], self.reverse)
+            state = model.encode(src.to(self.device), src_lens)
+            targets = [[BOS, *hyps[i].tokens] for i in rows]
+            tgt_in, _ = pad_sources(targets, reverse=False)                      # (rows, tgt_len + 1)
+            weights = model.decoder.attention_weights(tgt_in.to(self.device), state).float().cpu()
+            for row, i in enumerate(rows):
+                w = weights[row, : len(targets[row]), : len(src_ids[i])]         # (tgt_len + 1, src_len)
+                w = w.flip(-1) if self.reverse else w  # the encoder read it backwards
+                records[i] = {"source": self.src_tok.pieces(src_ids[i]),
+                              "target": [*self.tgt_tok.pieces(hyps[i].tokens), "</s>"],
+                              "weights": [[round(x, 4) for x in r] for r in w.tolist()]}
+        return records
+
     def _batches(self, lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
         """Indices of non-empty sentences, sorted by length, grouped by token and sentence budgets."""
         order = sorted((i for i, n in enumerate(lengths) if n > 0), key=lambda i: lengths[i])

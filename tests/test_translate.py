@@ -199,3 +199,43 @@ def test_attention_n_best_and_ensembles(attention_run, toy):
     best = single.translate("der mann spielt mit dem ball", beam=5, n_best=4)
     scores = [best.score] + [a.score for a in best.alternatives]
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
+
+
+@pytest.fixture(scope="module")
+def reversed_attention_run(toy, tmp_path_factory):
+    return train_toy(toy, tmp_path_factory.mktemp("reversed_attention"), steps=300, attention="dot")
+
+
+def test_alignments_line_words_up_in_reading_order(attention_run, reversed_attention_run):
+    # "der hund läuft" -> "the dog runs": word k attends to word k. The reversed-source model read the
+    # sentence backwards; its weights must come back in reading order too.
+    for run in (attention_run, reversed_attention_run):
+        translator = Translator.load(run)
+        [nbest] = list(translator.translate_stream(["der hund läuft"], DecodeConfig(beam=3)))
+        [record] = translator.alignments(["der hund läuft"], [nbest[0][1]])
+        assert record["source"] == ["▁der", "▁hund", "▁läuft"], record
+        assert record["target"] == ["▁the", "▁dog", "▁runs", "</s>"], record
+        rows = record["weights"]
+        assert [max(range(3), key=row.__getitem__) for row in rows[:3]] == [0, 1, 2], rows
+        assert all(sum(row) == pytest.approx(1, abs=1e-3) for row in rows)
+
+
+def test_attention_out_writes_one_json_line_per_output_line(attention_run, run_dir, tmp_path):
+    import json
+
+    from tests.test_cli import nmt
+    lines = ["der hund läuft", "", "eine katze sitzt im park"] * 100  # more than one 256-line flush
+    (tmp_path / "in.de").write_text("".join(line + "\n" for line in lines))
+    r = nmt("translate", "--model", attention_run, "--input", tmp_path / "in.de", "--output",
+            tmp_path / "out.en", "--attention-out", tmp_path / "att.jsonl", "--beam", 3)
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in (tmp_path / "att.jsonl").read_text().splitlines()]
+    outputs = (tmp_path / "out.en").read_text().splitlines()
+    assert [rec["index"] for rec in records] == list(range(300)) and len(outputs) == 300
+    assert records[1] == {"index": 1, "source": [], "target": [], "weights": []}
+    for rec, out in zip(records, outputs, strict=True):
+        assert len(rec["weights"]) == len(rec["target"])
+        assert all(len(w) == len(rec["source"]) for w in rec["weights"])
+        assert "".join(rec["target"][:-1]).replace("▁", " ").strip() == out
+    r = nmt("translate", "--model", run_dir, "--attention-out", tmp_path / "x.jsonl", input="der hund\n")
+    assert r.returncode == 1 and "needs a model with attention" in r.stderr
