@@ -109,6 +109,8 @@ class Trainer:
         self.meter = progress.Meter(out, t, self.state.progress.step, enabled=ddp.main)
         self.bad_steps = 0  # NaN/inf updates in a row
         self.updates_per_epoch = 0
+        self.validated_at: int | None = None  # the step of the last validation
+        self.valid_seconds = 0.0  # how long it took: the time budget keeps that much for a last one
 
     def _describe(self) -> None:
         m, t, model = self.cfg.model, self.cfg.train, self.state.model
@@ -129,27 +131,35 @@ class Trainer:
             checkpoint.save(self.out / name, self.state.payload(cfg=self.cfg, tokenizers=self.tokenizers,
                                                                 counts=self.counts, world=self.ddp.world))
 
-    def validate(self) -> bool:
+    def validate(self, last: bool = False) -> bool:
         """Validate on rank 0, save checkpoints, step the schedule; True when early stopping says stop.
-        Every rank gets rank 0's decision and learning rate."""
-        stop, lr = self.ddp.from_main(list(self._validate_main()) if self.ddp.main else [0.0, 0.0])
+        Every rank gets rank 0's decision, learning rate and the validation's duration. The `last`
+        validation of a run stopped by a limit leaves the schedule and the patience count alone, so that
+        a run resumed from there trains exactly as if it had not stopped."""
+        start = time.time()
+        stop, lr = self.ddp.from_main(list(self._validate_main(last)) if self.ddp.main else [0.0, 0.0])
         self.state.set_lr(lr)
+        self.validated_at = self.state.progress.step
+        self.valid_seconds = self.ddp.from_main([time.time() - start])[0]
         return bool(stop)
 
-    def _validate_main(self) -> tuple[float, float]:
+    def _validate_main(self, last: bool) -> tuple[float, float]:
         t, state, at = self.cfg.train, self.state, self.state.progress
         result = self.validator(state.model, self.device)
         value = result[t.metric]
         improved = better(t.metric, value, at.best)
-        at.best, at.bad_evals = (value, 0) if improved else (at.best, at.bad_evals + 1)
-        if state.scheduler is not None:
+        if improved:
+            at.best, at.bad_evals = value, (at.bad_evals if last else 0)
+        elif not last:
+            at.bad_evals += 1
+        if state.scheduler is not None and not last:
             state.scheduler.step(value)
         epoch = at.epoch + (at.batch_in_epoch > 0)  # 1-based; at an epoch's end, the epoch just finished
         self.meter.write({"type": "valid", "step": at.step, "epoch": epoch, **result, "lr": state.lr,
                           "best": at.best, "time": time.time()})
         log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", at.step, result["loss"],
-                 result["ppl"],
-                 result["bleu"], " | new best" if improved else f" | {at.bad_evals} without improvement")
+                 result["ppl"], result["bleu"],
+                 " | new best" if improved else f" | {at.bad_evals} without improvement")
         self.save(f"step_{at.step}.pt")
         if improved:
             self.save("best.pt")
@@ -163,6 +173,7 @@ class Trainer:
         started = time.time()
         reason = "max_steps" if t.max_steps and at.step >= t.max_steps else None  # e.g. resumed at the limit
         self.state.model.train()
+        first_step = at.step
         with Interrupt() as interrupt:
             for chunk in self._updates() if reason is None else ():
                 reason = self._end_epoch() if chunk is None else self._update(chunk, started, interrupt)
@@ -170,15 +181,16 @@ class Trainer:
                     break
         reason = reason or "max_epochs"
         self.meter.tick(at.step, self.state.lr, force=True)
+        unseen = at.step > first_step and self.validated_at != at.step  # steps no validation has seen
+        if unseen and reason not in ("interrupted", "early_stopping"):
+            self.validate(last=True)  # they count too: best.pt may be the last step
         self.save("last.pt")
         elapsed = time.time() - started
         self.ddp.barrier()
         log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "),
-                 at.step,
-                 elapsed / 60, self.out)
+                 at.step, elapsed / 60, self.out)
         return {"reason": reason, "step": at.step, "epoch": at.epoch, "best": at.best,
-                "minutes": elapsed / 60,
-                "signal": interrupt.signal}
+                "minutes": elapsed / 60, "signal": interrupt.signal}
 
     def _updates(self) -> Iterator[list[np.ndarray] | None]:
         """The batches of each update, from the saved position up to max_epochs; None after an epoch's last.
@@ -206,7 +218,8 @@ class Trainer:
         t, state, at = self.cfg.train, self.state, self.state.progress
         state.optimizer.zero_grad(set_to_none=True)
         loss_sum, tokens = self._accumulate(chunk)
-        out_of_time = bool(t.max_minutes and time.time() - started >= t.max_minutes * 60)
+        # the budget keeps back the time of one validation, for the last one
+        out_of_time = bool(t.max_minutes and time.time() - started + self.valid_seconds >= t.max_minutes * 60)
         # one all-reduce per update: the loss for the log, and whether any process must stop
         loss_sum, signalled, timed_out = self.ddp.sum([loss_sum, float(interrupt.signal is not None),
                                                        float(out_of_time)])

@@ -246,3 +246,34 @@ def test_trains_tokenizers_into_the_run_folder_when_none_are_given(toy, tmp_path
     assert ckpt["src_tokenizer"] == (folder / "src.model").read_bytes() != toy["src_tok"].proto
     assert ckpt["tgt_tokenizer"] == (folder / "tgt.model").read_bytes()
     assert "training tokenizers (vocab 40" in (tmp_path / "r" / "train.log").read_text()
+
+
+def test_a_run_stopped_by_a_limit_validates_its_last_steps(toy, tmp_path):
+    summary = train_mod.run(tiny_config(toy, max_steps=25, valid_every=10), tmp_path / "r")
+    assert summary["reason"] == "max_steps"
+    assert [r["step"] for r in _records(tmp_path / "r", "valid")] == [10, 20, 25]
+    assert (tmp_path / "r" / "step_25.pt").is_file()
+
+
+def test_the_time_budget_keeps_room_for_the_last_validation(toy, tmp_path, monkeypatch):
+    # A clock that advances 1 s per update and 5 s per validation; budget 30 s, validation every 10.
+    # Updates 1-10 end at 10 s, the validation at 15 s; update 20 ends at 25 s: 25 + 5 >= 30, so the run
+    # stops there, and step 20's validation ends at 30 s: the whole run inside its budget.
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(train_mod.time, "time", lambda: clock["now"])
+    real_accumulate, real_validate = train_mod.Trainer._accumulate, Validator.__call__
+
+    def accumulate(self, chunk):
+        clock["now"] += 1
+        return real_accumulate(self, chunk)
+
+    def validate(self, model, device):
+        clock["now"] += 5
+        return real_validate(self, model, device)
+
+    monkeypatch.setattr(train_mod.Trainer, "_accumulate", accumulate)
+    monkeypatch.setattr(Validator, "__call__", validate)
+    summary = train_mod.run(tiny_config(toy, max_minutes=0.5, valid_every=10, max_steps=1000), tmp_path / "r")
+    assert summary["reason"] == "max_minutes" and summary["step"] == 20
+    assert summary["minutes"] * 60 == pytest.approx(30)
+    assert [r["step"] for r in _records(tmp_path / "r", "valid")] == [10, 20]
