@@ -4,7 +4,7 @@ import sys
 
 USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
          "| decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] "
-         "| serve RUN... | all [CHECKPOINT]}")
+         "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | all [CHECKPOINT]}")
 
 
 def main(argv: list[str]) -> None:
@@ -32,13 +32,20 @@ def main(argv: list[str]) -> None:
     if what == "vocab-bleu":  # not part of `all`: two training runs
         from bench import vocab
         vocab.bleu(*(int(a) for a in rest[:1]))
+    if what == "select":  # not part of `all`: reads a run trained with keep_last high
+        from bench import select
+        select.main(*rest)
+    if what == "ablate":  # not part of `all`: trains one model per row
+        from bench import ablate
+        ablate.main(*(float(a) if i == 0 else a for i, a in enumerate(rest)))
     if what == "serve":  # not part of `all`: needs trained run folders
         from bench import serve
         serve.main(*rest)
     if what == "memory":
         from bench import memory
         memory.main(*(int(a) for a in rest[:1]))
-    known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve", "all")
+    known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve",
+             "ablate", "select", "all")
     if what not in known:
         raise SystemExit(USAGE)
 

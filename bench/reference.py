@@ -36,10 +36,12 @@ class BareSeq2Seq(nn.Module):
 
 
 def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden: int, layers: int,
-                dropout: float, lr: float, clip: float, warmup: int) -> tuple[float, float]:
+                dropout: float, lr: float, clip: float, warmup: int, attention: bool = False
+                ) -> tuple[float, float]:
     """Train on `batches`; returns (target tokens/s after the first `warmup` batches, last loss)."""
     torch.manual_seed(0)
-    model = BareSeq2Seq(src_vocab, tgt_vocab, emb, hidden, layers, dropout)
+    kind = BareAttentionSeq2Seq if attention else BareSeq2Seq
+    model = kind(src_vocab, tgt_vocab, emb, hidden, layers, dropout)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     tokens, start, loss = 0, 0.0, torch.zeros(())
     for k, batch in enumerate(batches):
@@ -54,3 +56,35 @@ def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden:
         if k >= warmup:
             tokens += batch.ntokens
     return tokens / (time.perf_counter() - start), float(loss)
+
+
+class BareAttentionSeq2Seq(nn.Module):
+    """The same loop with what the attention config adds, as the PyTorch docs and tutorials write it: a
+    bidirectional nn.LSTM encoder (hidden/2 per direction) whose final states, side by side, start the
+    decoder, and Luong's general attention over the encoder's outputs with the padding masked."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, emb: int, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, emb, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(tgt_vocab, emb, padding_idx=PAD)
+        self.encoder = nn.LSTM(emb, hidden // 2, layers, batch_first=True, dropout=dropout,
+                               bidirectional=True)
+        self.decoder = nn.LSTM(emb, hidden, layers, batch_first=True, dropout=dropout)
+        self.key = nn.Linear(hidden, hidden, bias=False)
+        self.combine = nn.Linear(2 * hidden, hidden, bias=False)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, tgt_vocab)
+
+    @staticmethod
+    def _join(state: torch.Tensor) -> torch.Tensor:
+        layers2, batch, half = state.shape  # (layers * 2, batch, hidden / 2) -> (layers, batch, hidden)
+        joined = state.view(layers2 // 2, 2, batch, half).transpose(1, 2)
+        return joined.reshape(layers2 // 2, batch, 2 * half)
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        memory, (h, c) = self.encoder(self.drop(self.src_embed(src)))            # (batch, src_len, hidden)
+        out, _ = self.decoder(self.drop(self.tgt_embed(tgt_in)), (self._join(h), self._join(c)))
+        scores = out @ self.key(memory).transpose(1, 2)                         # (batch, tgt_len, src_len)
+        weights = scores.masked_fill((src == PAD)[:, None, :], float("-inf")).softmax(-1)
+        attended = torch.tanh(self.combine(torch.cat([weights @ memory, out], -1)))
+        return self.out(self.drop(attended))                                    # (batch, tgt_len, vocab)

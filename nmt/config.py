@@ -60,7 +60,7 @@ class TrainConfig:
     max_epochs: int = 30
     max_minutes: float = 0.0      # 0: no limit; wall-clock budget for the run
     valid_every: int = 0          # steps between validations; 0: once per epoch
-    metric: str = "bleu"          # bleu | loss | ppl: followed by early stopping, best.pt and the schedule
+    metric: str = "ppl"           # ppl | loss | bleu: followed by early stopping, best.pt and the schedule
     patience: int = 5             # validations without improvement before stopping; 0: never stop early
     keep_last: int = 3            # step checkpoints kept besides best.pt and last.pt
     log_every: int = 50           # steps between log lines

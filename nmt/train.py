@@ -157,9 +157,9 @@ class Trainer:
         epoch = at.epoch + (at.batch_in_epoch > 0)  # 1-based; at an epoch's end, the epoch just finished
         self.meter.write({"type": "valid", "step": at.step, "epoch": epoch, **result, "lr": state.lr,
                           "best": at.best, "time": time.time()})
-        log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f%s", at.step, result["loss"],
-                 result["ppl"], result["bleu"],
-                 " | new best" if improved else f" | {at.bad_evals} without improvement")
+        verdict = "new best" if improved else "not better" if last else f"{at.bad_evals} without improvement"
+        log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f | %s", at.step, result["loss"],
+                 result["ppl"], result["bleu"], verdict)
         self.save(f"step_{at.step}.pt")
         if improved:
             self.save("best.pt")

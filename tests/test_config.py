@@ -44,7 +44,8 @@ def test_round_trip_through_dict():
 
 def test_shipped_configs_load():
     paths = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
-    assert [p.name for p in paths] == ["multi30k-de-en-small.yaml", "multi30k-de-en.yaml"]
+    assert [p.name for p in paths] == ["multi30k-de-en-attention.yaml", "multi30k-de-en-small.yaml",
+                                       "multi30k-de-en.yaml"]
     for path in paths:
         cfg = load(path)
         assert cfg.data.train_src.startswith("data/multi30k/")
