@@ -3,7 +3,8 @@
 import sys
 
 USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
-         "| decode CHECKPOINT | budget [MINUTES [DTYPE]] | vocab | vocab-bleu [STEPS] | memory [STEPS] "
+         "| decode CHECKPOINT | budget [MINUTES [DTYPE [CONFIG]]] | vocab | vocab-bleu [STEPS] "
+         "| memory [STEPS] "
          "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | all [CHECKPOINT]}")
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> None:
         decode.main(rest[0])
     if what == "budget":  # not part of `all`: it trains for MINUTES (default 15)
         from bench import budget
-        budget.main(*(float(a) if i == 0 else a for i, a in enumerate(rest[:2])))
+        budget.main(*(float(a) if i == 0 else a for i, a in enumerate(rest[:3])))
     if what == "vocab":
         from bench import vocab
         vocab.speed()

@@ -11,15 +11,16 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.common import DATA, ROOT, report, require_data, run_command
 
 WORK = ROOT / "bench" / "work"
 
 
-def main(minutes: float = 15, dtype: str = "fp32", config: str = "configs/multi30k-de-en.yaml") -> None:
+def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi30k-de-en.yaml") -> None:
     require_data()
-    run = WORK / f"budget-{minutes:g}min-{dtype}"
+    run = WORK / f"budget-{Path(config).stem}-{minutes:g}min-{dtype}"
     shutil.rmtree(run, ignore_errors=True)
     seconds, peak = run_command([sys.executable, "-m", "nmt", "train", "--config", config, "--out", str(run),
                                  "--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
