@@ -3,7 +3,8 @@
 import sys
 
 USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
-         "| decode CHECKPOINT | budget [MINUTES [DTYPE [CONFIG]]] | vocab | vocab-bleu [STEPS] "
+         "| decode CHECKPOINT | budget [MINUTES [DTYPE [CONFIG]]] | converge [CONFIG [MAX_MINUTES]] "
+         "| vocab | vocab-bleu [STEPS] "
          "| memory [STEPS] "
          "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | all [CHECKPOINT]}")
 
@@ -33,6 +34,9 @@ def main(argv: list[str]) -> None:
     if what == "vocab-bleu":  # not part of `all`: two training runs
         from bench import vocab
         vocab.bleu(*(int(a) for a in rest[:1]))
+    if what == "converge":  # not part of `all`: trains until early stopping (up to MAX_MINUTES)
+        from bench import converge
+        converge.main(*(float(a) if i == 1 else a for i, a in enumerate(rest[:2])))
     if what == "select":  # not part of `all`: reads a run trained with keep_last high
         from bench import select
         select.main(*rest)
@@ -46,7 +50,7 @@ def main(argv: list[str]) -> None:
         from bench import memory
         memory.main(*(int(a) for a in rest[:1]))
     known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve",
-             "ablate", "select", "all")
+             "ablate", "converge", "select", "all")
     if what not in known:
         raise SystemExit(USAGE)
 

@@ -38,14 +38,17 @@ class BareSeq2Seq(nn.Module):
 def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden: int, layers: int,
                 dropout: float, lr: float, clip: float, warmup: int, attention: bool = False
                 ) -> tuple[float, float]:
-    """Train on `batches`; returns (target tokens/s after the first `warmup` batches, last loss)."""
+    """Train on `batches` (on their device); returns (target tokens/s after the first `warmup` batches,
+    last loss)."""
     torch.manual_seed(0)
     kind = BareAttentionSeq2Seq if attention else BareSeq2Seq
-    model = kind(src_vocab, tgt_vocab, emb, hidden, layers, dropout)
+    device = batches[0].src.device
+    model = kind(src_vocab, tgt_vocab, emb, hidden, layers, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     tokens, start, loss = 0, 0.0, torch.zeros(())
     for k, batch in enumerate(batches):
         if k == warmup:
+            _sync(device)
             start = time.perf_counter()
         logits = model(batch.src, batch.tgt_in)                             # (batch, tgt_len, vocab)
         loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
@@ -55,7 +58,13 @@ def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden:
         opt.step()
         if k >= warmup:
             tokens += batch.ntokens
+    _sync(device)
     return tokens / (time.perf_counter() - start), float(loss)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class BareAttentionSeq2Seq(nn.Module):

@@ -5,6 +5,7 @@ In one process, on the same Multi30k de->en batches, after a few warm-up steps e
   reference  bench/reference.py: plain nn.LSTM encoder-decoder, full softmax, fp32
   nmt        full and sampled softmax, fp32 and bf16 autocast
 Model FLOP/s counts the matrix products of forward and backward (3x forward) over real tokens.
+On a machine with CUDA everything runs on the GPU (batches moved there before the clock starts).
 """
 
 from __future__ import annotations
@@ -28,19 +29,30 @@ WORK = ROOT / "bench" / "work"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0) -> float:
+def sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so the clock reads what it did (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.device,
+                  seconds: float = 1.0) -> float:
     """GFLOP/s of (m, k) @ (k, n) in `dtype`, repeated for about `seconds`."""
-    a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+    a, b = torch.randn(m, k, device=device).to(dtype), torch.randn(k, n, device=device).to(dtype)
     for _ in range(3):
         a @ b
+    sync(device)
     reps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        a @ b
-        reps += 1
+        for _ in range(10):
+            a @ b
+        sync(device)
+        reps += 10
     return 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
 
 
-def ceiling(cfg: Config, vocab: int, batch_rows: int, tokens: int) -> tuple[dict, list[dict]]:
+def ceiling(cfg: Config, vocab: int, batch_rows: int, tokens: int, device: torch.device
+            ) -> tuple[dict, list[dict]]:
     """Best matmul GFLOP/s per dtype over the shapes the model multiplies, and one row per shape."""
     h, e = cfg.model.hidden, cfg.model.emb
     shapes = {"square, the machine's best case": (2048, 2048, 2048),
@@ -50,7 +62,7 @@ def ceiling(cfg: Config, vocab: int, batch_rows: int, tokens: int) -> tuple[dict
     rows, best = [], {}
     for dtype in DTYPES:
         for what, (m, k, n) in shapes.items():
-            g = matmul_gflops(m, k, n, DTYPES[dtype])
+            g = matmul_gflops(m, k, n, DTYPES[dtype], device)
             best[dtype] = max(best.get(dtype, 0.0), g)
             rows.append({"what": f"matmul {what}", "dtype": dtype, "shape": f"{m}x{k}x{n}", "gflops": g})
     return best, rows
@@ -65,12 +77,13 @@ def train_flops(cfg: Config, batch: Batch, vocab: int, scored: int) -> float:
     return 3 * (src_tokens * per_token + batch.ntokens * (per_token + 2 * h * scored))
 
 
-def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: str, dtype: str,
+def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], *, loss: str, dtype: str,
               counts: torch.Tensor, warmup: int) -> tuple[float, float]:
-    """(target tokens/s, model GFLOP/s) of `nmt`'s own training step on `batches`."""
+    """(target tokens/s, model GFLOP/s) of `nmt`'s own training step on `batches` (on their device)."""
     torch.manual_seed(0)
     cfg.train.loss = loss
-    model = Seq2Seq(vocab[0], vocab[1], cfg.model)
+    device = batches[0].src.device
+    model = Seq2Seq(vocab[0], vocab[1], cfg.model).to(device)
     objective = Objective.from_config(model, cfg.train, counts)
     opt = make_optimizer(model, cfg.train.lr)
     scored = cfg.train.num_sampled + 1 if objective.sampler is not None else vocab[1]
@@ -78,8 +91,9 @@ def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: s
     tokens, flops, start = 0, 0.0, 0.0
     for k, batch in enumerate(batches):
         if k == warmup:
+            sync(device)
             start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bf16"):
             out = objective(batch, gen) / batch.ntokens
         opt.zero_grad()
         out.backward()
@@ -88,6 +102,7 @@ def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], loss: s
         if k >= warmup:
             tokens += batch.ntokens
             flops += train_flops(cfg, batch, vocab[1], scored)
+    sync(device)
     seconds = time.perf_counter() - start
     return tokens / seconds, flops / seconds / 1e9
 
@@ -107,18 +122,20 @@ def load_batches(cfg: Config, tok_dir: Path, prepared: Path, count: int, src: st
 
 def main(steps: int = 30, warmup: int = 5) -> None:
     require_data()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     rows: list[dict] = []
     best = None
     for config in ("configs/multi30k-de-en.yaml", "configs/multi30k-de-en-attention.yaml"):
         cfg = load(ROOT / config)
         v = cfg.data.vocab_size
         batches, vocab, counts = load_batches(cfg, WORK / f"tok{v}", WORK / f"prepared{v}", warmup + steps)
+        batches = [b.to(device) for b in batches]
         m = cfg.model
         attention = m.attention != "none"
         model_name = f"{m.layers}x{m.hidden} emb {m.emb}" + (f", {m.attention} attention" * attention)
         if best is None:  # the machine's ceiling, at the first config's shapes
             widest = max(len(b.src_lens) for b in batches)
-            best, ceiling_rows = ceiling(cfg, vocab[1], widest, cfg.train.max_tokens)
+            best, ceiling_rows = ceiling(cfg, vocab[1], widest, cfg.train.max_tokens, device)
             rows += [{"model": model_name, **r} for r in ceiling_rows]
         counted = not attention and not m.bidirectional  # train_flops counts the plain model's products
         ref_tps, _ = reference.train_speed(batches, vocab[0], vocab[1], m.emb, m.hidden, m.layers, m.dropout,
@@ -130,13 +147,15 @@ def main(steps: int = 30, warmup: int = 5) -> None:
                      "of_ceiling": ref_gflops / best["fp32"] if counted else None, "vs_reference": 1.0})
         for dtype in ("fp32", "bf16"):
             for loss in ("full", "sampled"):
-                tps, gflops = nmt_speed(cfg, batches, vocab, loss, dtype, counts, warmup)
+                tps, gflops = nmt_speed(cfg, batches, vocab, loss=loss, dtype=dtype, counts=counts,
+                                        warmup=warmup)
                 name = "full softmax" if loss == "full" else f"sampled softmax ({cfg.train.num_sampled})"
                 rows.append({"model": model_name, "what": f"nmt, {name}", "dtype": dtype,
                              "tgt_tok_per_s": tps, "gflops": gflops if counted else None,
                              "of_ceiling": gflops / best[dtype] if counted else None,
                              "vs_reference": tps / ref_tps})
-    report("train_speed", [{"steps": steps, **r} for r in rows],
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    report("train_speed", [{"steps": steps, "device": where, **r} for r in rows],
            ["model", "what", "dtype", "shape", "tgt_tok_per_s", "gflops", "of_ceiling", "vs_reference"])
 
 

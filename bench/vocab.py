@@ -55,8 +55,8 @@ def speed(steps: int = 20, warmup: int = 3) -> None:
     for size in (8000, 32000, 64000):
         tok = tokenizers(size)
         batches, vocab, counts = load_batches(cfg, tok, WORK / f"prepared-{tok.name}", warmup + steps)
-        full, _ = nmt_speed(cfg, batches, vocab, "full", "fp32", counts, warmup)
-        sampled, _ = nmt_speed(cfg, batches, vocab, "sampled", "fp32", counts, warmup)
+        full, sampled = (nmt_speed(cfg, batches, vocab, loss=loss, dtype="fp32", counts=counts,
+                                   warmup=warmup)[0] for loss in ("full", "sampled"))
         rows.append({"vocab": vocab[1], "tokenizer": tok.name, "full_tok_per_s": full,
                      f"sampled{cfg.train.num_sampled}_tok_per_s": sampled, "speed_up": sampled / full})
     report("vocab_speed", rows, ["vocab", "tokenizer", "full_tok_per_s",

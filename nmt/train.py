@@ -189,8 +189,12 @@ class Trainer:
         self.ddp.barrier()
         log.info("stopped: %s at step %d after %.1f min; checkpoints in %s", reason.replace("_", " "),
                  at.step, elapsed / 60, self.out)
-        return {"reason": reason, "step": at.step, "epoch": at.epoch, "best": at.best,
-                "minutes": elapsed / 60, "signal": interrupt.signal}
+        summary = {"reason": reason, "step": at.step, "epoch": at.epoch, "best": at.best,
+                   "minutes": elapsed / 60, "signal": interrupt.signal}
+        if self.device.type == "cuda":  # what a user sizes the next run, or a smaller card, by
+            summary["peak_gpu_mib"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+            log.info("peak GPU memory: %.0f MiB allocated by tensors", summary["peak_gpu_mib"])
+        return summary
 
     def _updates(self) -> Iterator[list[np.ndarray] | None]:
         """The batches of each update, from the saved position up to max_epochs; None after an epoch's last.
