@@ -14,6 +14,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from nmt import NMTError
+
 
 @dataclass
 class Distributed:
@@ -67,7 +69,13 @@ def start(device: str | None) -> tuple[Distributed, torch.device]:
     ddp = Distributed.from_env(cuda)
     if not cuda:
         return ddp, torch.device("cpu")
+    if ddp.world > 1 and ddp.local_rank >= torch.cuda.device_count():
+        raise NMTError(f"torchrun started a process for GPU {ddp.local_rank} but this machine has "
+                       f"{torch.cuda.device_count()}: use --nproc-per-node={torch.cuda.device_count()} "
+                       "(or --device cpu)")
     chosen = torch.device(f"cuda:{ddp.local_rank}" if ddp.world > 1 else device or "cuda")
+    if chosen.index is None:  # plain "cuda": the current GPU, named by its index (set_device needs one)
+        chosen = torch.device("cuda", torch.cuda.current_device())
     torch.cuda.set_device(chosen)
     return ddp, chosen
 

@@ -15,7 +15,7 @@ def _train(toy, out, *extra, procs=1):
     launcher = [sys.executable]
     if procs > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}"]
-    args = ["-m", "nmt", "train", "--threads", "1", *extra]
+    args = ["-m", "nmt", "train", "--threads", "1", "--device", "cpu", *extra]  # gloo, even beside a GPU
     if "--resume" not in extra:
         args += ["--out", str(out), "--train-src", str(toy["train_src"]),
                  "--train-tgt", str(toy["train_tgt"]), "--valid-src", str(toy["valid_src"]),

@@ -156,12 +156,12 @@ def test_translate_keeps_line_breaks_and_refuses_unknown_options(translator):
 
 def test_a_checkpoint_made_before_attention_translates_as_it_did():
     # tests/data/before-attention.pt was written by nmt before the model had attention or a bidirectional
-    # encoder; the JSON beside it holds what that version translated
+    # encoder; the JSON beside it holds what that version translated, on the CPU (a GPU's sums differ)
     import json
     from pathlib import Path
     data = Path(__file__).parent / "data"
     expected = json.loads((data / "before-attention.json").read_text())
-    old = Translator.load(data / "before-attention.pt")
+    old = Translator.load(data / "before-attention.pt", device="cpu")
     assert [t.text for t in old.translate(expected["sources"], beam=1)] == expected["greedy"]
     beam = old.translate(expected["sources"], beam=3)
     assert [t.text for t in beam] == expected["beam3"]
