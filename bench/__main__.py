@@ -3,7 +3,7 @@
 import sys
 
 USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
-         "| decode CHECKPOINT | budget [MINUTES [DTYPE [CONFIG]]] | converge [CONFIG [MAX_MINUTES]] "
+         "| decode CHECKPOINT [quick] | budget [MINUTES [DTYPE [CONFIG]]] | converge [CONFIG [MAX_MINUTES]] "
          "| vocab | vocab-bleu [STEPS] "
          "| memory [STEPS] "
          "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | all [CHECKPOINT]}")
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
         train_speed.main(*(int(x) for x in rest[:1] if what == "train"))
     if what == "decode" or (what == "all" and rest):
         from bench import decode
-        decode.main(rest[0])
+        decode.main(*rest[:2])
     if what == "budget":  # not part of `all`: it trains for MINUTES (default 15)
         from bench import budget
         budget.main(*(float(a) if i == 0 else a for i, a in enumerate(rest[:3])))
