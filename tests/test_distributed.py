@@ -49,3 +49,19 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batches(toy, 
     _train(toy, None, "--resume", str(tmp_path / "one"), "--max-steps", "9")
     assert checkpoint.load(ddp / "last.pt")["progress"]["step"] == 9
     assert _close(ddp / "last.pt", tmp_path / "one" / "last.pt")
+
+
+def test_a_plain_cuda_device_is_named_by_its_index(monkeypatch):
+    # torch.cuda.set_device refuses torch.device("cuda"): training on a GPU once failed right there.
+    # The CUDA calls are stood in for, so this runs on any machine.
+    from nmt import distributed
+    chosen = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    for asked in (None, "cuda"):
+        _, device = distributed.start(asked)
+        assert device == torch.device("cuda", 0) and chosen[-1] == torch.device("cuda", 0)
+    assert distributed.start("cuda:1")[1] == torch.device("cuda", 1)
+    assert distributed.start("cpu")[1] == torch.device("cpu")
