@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from bench.common import DATA, ROOT, report, require_data, run_command
+from nmt.config import load
 
 WORK = ROOT / "bench" / "work"
 
@@ -25,6 +26,11 @@ def trained_minutes(run: Path) -> float:
     """Training minutes of every session of a run, from the "stopped: ... after M min" lines of train.log."""
     log = (run / "train.log").read_text()
     return sum(float(m) for m in re.findall(r"stopped: .* after ([\d.]+) min", log))
+
+
+def checkpoint_metric(run: Path) -> str:
+    """The validation measure that chose the run's best.pt (train.metric of its config)."""
+    return load(run / "config.yaml").train.metric
 
 
 def test_bleu(checkpoint: Path) -> float:
@@ -54,16 +60,18 @@ def main(config: str = "configs/multi30k-de-en.yaml", max_minutes: float = 90) -
     reason = re.findall(r"stopped: (.*) at step", log)[-1]
     records = map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
     valid = [r for r in records if r["type"] == "valid"]
-    best = min(valid, key=lambda r: r["ppl"])
+    metric = checkpoint_metric(run)
+    best = (max if metric == "bleu" else min)(valid, key=lambda r: r[metric])  # what best.pt holds
     steps = sorted(run.glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     subprocess.run([sys.executable, "-m", "nmt", "average", *map(str, steps), "--out", str(run / "avg.pt")],
                    check=True, cwd=ROOT, capture_output=True)
     base = {"config": config, "train_min": trained_minutes(run), "stopped": reason,
-            "steps": valid[-1]["step"], "best_step": best["step"], "best_valid_ppl": best["ppl"]}
+            "steps": valid[-1]["step"], "metric": metric, "best_step": best["step"],
+            "best_valid": best[metric]}
     rows = [{**base, "checkpoint": name, "test2016_bleu_beam5": test_bleu(run / file)}
-            for name, file in [("best.pt (lowest validation ppl)", "best.pt"), ("last.pt", "last.pt"),
+            for name, file in [(f"best.pt (best validation {metric})", "best.pt"), ("last.pt", "last.pt"),
                                (f"average of {', '.join(p.stem for p in steps)}", "avg.pt")]]
-    report("converge", rows, ["config", "train_min", "stopped", "steps", "best_step", "best_valid_ppl",
+    report("converge", rows, ["config", "train_min", "stopped", "steps", "metric", "best_step", "best_valid",
                               "checkpoint", "test2016_bleu_beam5"])
 
 
