@@ -34,6 +34,12 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so the clock reads what it did (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def peak_rss_mb(children: bool = False) -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return usage.ru_maxrss / 1024  # Linux reports KiB

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.common import sync
+
 PAD = 0
 
 
@@ -48,7 +50,7 @@ def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden:
     tokens, start, loss = 0, 0.0, torch.zeros(())
     for k, batch in enumerate(batches):
         if k == warmup:
-            _sync(device)
+            sync(device)
             start = time.perf_counter()
         logits = model(batch.src, batch.tgt_in)                             # (batch, tgt_len, vocab)
         loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
@@ -58,13 +60,8 @@ def train_speed(batches: list, src_vocab: int, tgt_vocab: int, emb: int, hidden:
         opt.step()
         if k >= warmup:
             tokens += batch.ntokens
-    _sync(device)
+    sync(device)
     return tokens / (time.perf_counter() - start), float(loss)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class BareAttentionSeq2Seq(nn.Module):

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from bench import reference
-from bench.common import DATA, ROOT, report, require_data
+from bench.common import DATA, ROOT, report, require_data, sync
 from nmt.config import Config, load
 from nmt.corpus import prepared_or_cached
 from nmt.data import Batch, make_batch, token_batches
@@ -27,12 +27,6 @@ from nmt.tokenizer import load_tokenizers, train_tokenizers
 
 WORK = ROOT / "bench" / "work"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the GPU's queued work, so the clock reads what it did (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.device,

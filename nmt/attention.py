@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-KINDS = ("none", "dot", "general", "additive")
+from nmt.config import CHOICES
+
+KINDS = CHOICES[("model", "attention")]  # "none" first: no Attention module at all
 
 
 class Attention(nn.Module):
@@ -63,6 +65,11 @@ class AttentionState:
     keys: torch.Tensor                                      # (rows, src_len, hidden)
     mask: torch.Tensor                                      # (rows, src_len) True at real tokens
     feed: torch.Tensor | None = None                        # (rows, hidden) last attentional state
+
+    def advance(self, rnn: torch.Tensor | tuple[torch.Tensor, torch.Tensor], att: torch.Tensor
+                ) -> AttentionState:
+        """The state after one decoder step: its new recurrent state, attending to the same source."""
+        return AttentionState(rnn, self.memory, self.keys, self.mask, att)
 
     def reorder(self, index: torch.Tensor) -> AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)

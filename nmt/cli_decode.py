@@ -101,8 +101,8 @@ def translate(
                          exhaustive=exhaustive)
     lines = _input_lines(input)
     translator = _translator(model, device=device, threads=threads, quantize=quantize)
-    if attention_out and all(m.decoder.attention is None for m in translator.models):
-        raise NMTError("--attention-out needs a model with attention (model.attention in its config)")
+    if attention_out:
+        translator.attending_model()  # refuse before translating anything
     tabular = scores or n_best > 1
     read: collections.deque[str] = collections.deque()  # lines read and not yet written
 

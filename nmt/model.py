@@ -109,7 +109,7 @@ class Decoder(nn.Module):
             emb = torch.cat([emb, feed[:, None].to(emb.dtype)], -1)
         out, rnn = self.rnn(emb, state.rnn)
         att, weights = self.attention(out, state.memory, state.keys, state.mask)
-        return att, weights, AttentionState(rnn, state.memory, state.keys, state.mask, att[:, 0])
+        return att, weights, state.advance(rnn, att[:, 0])
 
     def decode_step(self, tokens: torch.Tensor, state: State | AttentionState
                     ) -> tuple[torch.Tensor, State | AttentionState]:
@@ -217,7 +217,7 @@ class LSTMStep:
         if not attends:
             return self.output.log_probs(x), rnn
         att = self.attention(x[:, None], state.memory, state.keys, state.mask)[0][:, 0]  # (rows, h)
-        return self.output.log_probs(att), AttentionState(rnn, state.memory, state.keys, state.mask, att)
+        return self.output.log_probs(att), state.advance(rnn, att)
 
     @staticmethod
     def applies(model: Seq2Seq) -> bool:

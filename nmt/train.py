@@ -137,10 +137,10 @@ class Trainer:
         validation of a run stopped by a limit leaves the schedule and the patience count alone, so that
         a run resumed from there trains exactly as if it had not stopped."""
         start = time.time()
-        stop, lr = self.ddp.from_main(list(self._validate_main(last)) if self.ddp.main else [0.0, 0.0])
+        stop, lr, self.valid_seconds = self.ddp.from_main(
+            [*self._validate_main(last), time.time() - start] if self.ddp.main else [0.0, 0.0, 0.0])
         self.state.set_lr(lr)
         self.validated_at = self.state.progress.step
-        self.valid_seconds = self.ddp.from_main([time.time() - start])[0]
         return bool(stop)
 
     def _validate_main(self, last: bool) -> tuple[float, float]:

@@ -113,14 +113,20 @@ class Translator:
         return beam_search(self.step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
                            stop_early=cfg.stop_early, **common)
 
+    def attending_model(self) -> Seq2Seq:
+        """The first model that attends: the one whose weights `alignments` shows."""
+        model = next((m for m in self.models if m.decoder.attention is not None), None)
+        if model is None:
+            raise NMTError("showing attention weights needs a model with attention "
+                           "(model.attention in its config)")
+        return model
+
     @torch.inference_mode()
     def alignments(self, lines: list[str], hyps: list[Hypothesis], chunk: int = 64) -> list[dict]:
         """How each translation attended to its source, by the first model that attends: {"source":
         source pieces, "target": target pieces and "</s>", "weights": one row per target piece, one
         column per source piece (in reading order), each row summing to 1}."""
-        model = next((m for m in self.models if m.decoder.attention is not None), None)
-        if model is None:
-            raise NMTError("attention weights need a model with attention (model.attention in its config)")
+        model = self.attending_model()
         src_ids = [ids[: self.max_src_len] for ids in self.src_tok.encode(lines)]
         records = [{"source": [], "target": [], "weights": []} for _ in lines]
         todo = [i for i, ids in enumerate(src_ids) if ids]
