@@ -89,6 +89,15 @@ class DecodeConfig:
 
 
 @dataclass
+class ShortlistConfig:
+    k: int = 50                   # target pieces listed per source piece (those it co-occurs with most)
+    frequent: int = 200           # the most frequent target pieces, listed for every sentence
+
+    def __post_init__(self):
+        check_section("shortlist", self)
+
+
+@dataclass
 class ServeConfig:
     host: str = "127.0.0.1"       # loopback: only this machine can connect unless told otherwise
     port: int = 5000
@@ -169,6 +178,7 @@ RANGES = {
     "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,
                "max_len_ratio": AT_LEAST_0, "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1,
                "max_sentences": AT_LEAST_1},
+    "shortlist": {"k": AT_LEAST_1, "frequent": AT_LEAST_0},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
               "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
               "max_beam": AT_LEAST_1},
@@ -186,6 +196,7 @@ CHOICES = {
     ("train", "metric"): ("bleu", "loss", "ppl"),
     ("train", "dtype"): ("auto", "fp32", "bf16"),
     ("decode", "length_norm"): ("gnmt", "average", "none"),
+    ("decode", "dtype"): ("fp32", "bf16", "auto"),
 }
 
 

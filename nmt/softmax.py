@@ -55,6 +55,10 @@ class OutputLayer(nn.Module):
             return linear
         return nn.Sequential(copy.deepcopy(self.proj), linear)
 
+    def rows(self, ids: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> OutputRows:
+        """The layer for decoding: all its rows, or only `ids` (a shortlist), multiplied in `dtype`."""
+        return OutputRows(self, ids, dtype)
+
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) float32 log-probabilities (PAD and BOS at -inf)."""
         # Under autocast the product runs in bf16 (the costliest matmul of the model); the softmax in fp32.
@@ -85,6 +89,37 @@ class OutputLayer(nn.Module):
         logits = torch.cat([true_logit[:, None], neg_logits], dim=1)               # (n, 1 + S)
         # The true class sits in column 0; smoothing spreads over the candidates scored.
         return _smoothed_nll(logits.log_softmax(-1), torch.zeros_like(y), label_smoothing)
+
+
+class OutputRows:
+    """Some rows of an output layer, arranged once for a search: `ids` (n,) sorted target ids (None: all),
+    weights cast to `dtype` (None: as they are). log_probs normalises over these rows alone, in fp32.
+    Without ids or dtype it is the layer itself (which may stand in an int8 module, see as_linear)."""
+
+    def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
+        self.layer = layer if ids is None and dtype is None else None
+        if self.layer is not None:
+            return
+        with torch.no_grad():
+            weight, bias = layer.weight, layer.bias + layer.never
+            if ids is not None:
+                weight, bias = weight[ids], bias[ids]                              # (n, d), (n,)
+            self.weight, self.bias = weight.to(dtype or weight.dtype), bias.to(dtype or weight.dtype)
+            proj = layer.proj  # an nn.Linear, or a quantized stand-in (int8), or nothing
+            if isinstance(proj, nn.Identity):
+                self.proj = None
+            elif dtype is None:
+                self.proj = proj
+            else:
+                w, b = proj.weight.to(dtype), proj.bias.to(dtype)
+                self.proj = lambda x: F.linear(x, w, b)
+
+    def log_probs(self, h: torch.Tensor) -> torch.Tensor:
+        """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
+        if self.layer is not None:
+            return self.layer.log_probs(h)
+        x = h if self.proj is None else self.proj(h.to(self.weight.dtype))
+        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).float().log_softmax(-1)
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

@@ -20,15 +20,19 @@ from pathlib import Path
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import Config, DecodeConfig
+from nmt.config import CHOICES, Config, DecodeConfig
 from nmt.data import pad_sources
+from nmt.distributed import native_bf16
 from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
 from nmt.search import Hypothesis, beam_search, greedy_search
+from nmt.shortlist import FILE as SHORTLIST_FILE
+from nmt.shortlist import Shortlist
 from nmt.tokenizer import BOS, EOS, Tokenizer
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
+DTYPES = CHOICES[("decode", "dtype")]
 
 
 @dataclass
@@ -40,14 +44,21 @@ class Translation:
 
 
 class Translator:
-    """One model, or an ensemble whose log-probabilities are averaged at every step."""
+    """One model, or an ensemble whose log-probabilities are averaged at every step.
+
+    dtype: torch.float32, or torch.bfloat16 for bf16 matrix products in the decoder's steps (the encoder,
+    gates, cell states and the softmax stay fp32). shortlist: score each batch over the target pieces its
+    source pieces list (shortlist.py) instead of the whole vocabulary.
+    """
 
     def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer,
-                 device: torch.device | str = "cpu", config: Config | None = None):
+                 device: torch.device | str = "cpu", config: Config | None = None, *,
+                 dtype: torch.dtype = torch.float32, shortlist: Shortlist | None = None):
         self.config = config  # the first model's training config (languages, sizes)
         self.models = [m.eval() for m in models]
+        self.dtype, self.shortlist = dtype, shortlist
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
-        self.steps = [LSTMStep(m) if LSTMStep.applies(m) else m.step for m in self.models]
+        self.steps = [LSTMStep(m, dtype) if LSTMStep.applies(m) else self._autocast(m.step) for m in self.models]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
         self.reverse = models[0].cfg.reverse_source
@@ -56,12 +67,18 @@ class Translator:
 
     @classmethod
     def load(cls, paths: str | Path | list[str | Path], *, device: torch.device | str | None = None,
-             quantize: str | None = None) -> Translator:
+             quantize: str | None = None, dtype: str = "fp32", shortlist: bool = False) -> Translator:
         """A run folder (its best.pt) or checkpoint; several make an ensemble.
         device: default CUDA when present, else the CPU. quantize="int8": int8 weights for CPU decoding
-        (see model.quantize_int8)."""
+        (see model.quantize_int8). dtype: fp32, bf16, or auto (bf16 where the hardware multiplies in it).
+        shortlist: use the shortlist.pt of the first model's run folder (see shortlist.py)."""
         if quantize not in (None, "int8"):
             raise NMTError(f"--quantize takes int8, got {quantize!r}")
+        if dtype not in DTYPES:
+            raise NMTError(f"--dtype takes {', '.join(DTYPES)}, got {dtype!r}")
+        if quantize and dtype == "bf16":
+            raise NMTError("--dtype bf16 and --quantize int8 do not combine (int8 kernels keep their own "
+                           "precision); choose one")
         if device is None:
             device = "cuda" if torch.cuda.is_available() and not quantize else "cpu"
         if quantize and torch.device(device).type != "cpu":
@@ -81,15 +98,40 @@ class Translator:
                 raise NMTError(f"{path}: reads the source in another direction than the first model; "
                                "cannot ensemble")
             models.append(quantize_int8(model) if quantize else model.to(device))
-        return cls(models, first[0], first[1], device, config=first[2])
+        bf16 = dtype == "bf16" or (dtype == "auto" and not quantize and native_bf16(torch.device(device)))
+        listed = None
+        if shortlist:
+            folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent
+            listed = Shortlist.load(folder / SHORTLIST_FILE, first[0], first[1])
+        return cls(models, first[0], first[1], device, config=first[2],
+                   dtype=torch.bfloat16 if bf16 else torch.float32, shortlist=listed)
+
+    def _autocast(self, step):
+        """A model's own step, its products in self.dtype (autocast) when that is not fp32."""
+        if self.dtype == torch.float32:
+            return step
+
+        def cast(tokens, state, output):
+            with torch.autocast(self.device.type, dtype=self.dtype):
+                return step(tokens, state, output)
+        return cast
 
     # -- search over the ensemble ------------------------------------------------------------
-    def step(self, tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
-        outs = [step(tokens, s) for step, s in zip(self.steps, states, strict=True)]
-        if len(outs) == 1:
-            return outs[0][0], [outs[0][1]]
-        log_probs = torch.stack([lp for lp, _ in outs]).mean(0)  # (rows, vocab)
-        return log_probs, [s for _, s in outs]
+    def stepper(self, vocab: torch.Tensor | None):
+        """The search's step function over the ensemble, scoring the target ids `vocab` (n,), sorted and
+        starting with the special ids (None: all): tokens (rows,) are positions in it."""
+        outputs = [m.output.rows(vocab, None if self.dtype == torch.float32 else self.dtype)
+                   for m in self.models]
+        table = None if vocab is None else vocab.to(self.device)
+
+        def step(tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
+            ids = tokens if table is None else table[tokens]
+            outs = [f(ids, s, out) for f, s, out in zip(self.steps, states, outputs, strict=True)]
+            if len(outs) == 1:
+                return outs[0][0], [outs[0][1]]
+            log_probs = torch.stack([lp for lp, _ in outs]).mean(0)  # (rows, n)
+            return log_probs, [s for _, s in outs]
+        return step
 
     @staticmethod
     def reorder(states: list, index: torch.Tensor) -> list:
@@ -97,7 +139,7 @@ class Translator:
 
     def encode(self, src_ids: list[list[int]], cfg: DecodeConfig) -> tuple[list, torch.Tensor]:
         """Search's start: each model's encoder state for a batch of non-empty id sequences, and the
-        (batch,) length limits. Search then runs over `step` and `reorder`."""
+        (batch,) length limits. Search then runs over `stepper` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
         src = src.to(self.device)
         states = [m.encode(src, src_lens) for m in self.models]
@@ -107,11 +149,20 @@ class Translator:
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
         """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search."""
         states, max_lens = self.encode(src_ids, cfg)
+        vocab = self.shortlist.select(src_ids) if self.shortlist else None  # (n,) ids 0..3 first
+        step = self.stepper(vocab)
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:
-            return greedy_search(self.step, self.reorder, states, **common)
-        return beam_search(self.step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
-                           stop_early=cfg.stop_early, **common)
+            found = greedy_search(step, self.reorder, states, **common)
+        else:
+            found = beam_search(step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
+                                stop_early=cfg.stop_early, **common)
+        if vocab is not None:  # positions in the shortlist -> target ids
+            ids = vocab.tolist()
+            for hyps in found:
+                for h in hyps:
+                    h.tokens = [ids[t] for t in h.tokens]
+        return found
 
     def attending_model(self) -> Seq2Seq:
         """The first model that attends: the one whose weights `alignments` shows."""

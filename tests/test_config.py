@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from nmt import NMTError
-from nmt.config import RANGES, SECTIONS, Config, DecodeConfig, ServeConfig, apply_overrides, from_dict, load
+from nmt.config import (RANGES, SECTIONS, Config, DecodeConfig, ServeConfig, ShortlistConfig, apply_overrides,
+                        from_dict, load)
 
 
 def test_yaml_then_overrides(tmp_path):
@@ -70,13 +71,15 @@ def test_values_out_of_range_name_the_key_the_value_and_the_range(setting, allow
 
 
 def test_every_numeric_setting_has_a_range_and_every_default_is_in_it():
-    for section, cls in [*SECTIONS.items(), ("decode", DecodeConfig), ("serve", ServeConfig)]:
+    for section, cls in [*SECTIONS.items(), ("decode", DecodeConfig), ("serve", ServeConfig),
+                         ("shortlist", ShortlistConfig)]:
         for f in dataclasses.fields(cls):
             if f.type in ("int", "float"):
                 assert f.name in RANGES[section], f"{section}.{f.name} has no range"
     Config().check()  # the defaults themselves pass
     DecodeConfig()
     ServeConfig()
+    ShortlistConfig()
 
 
 def test_configs_built_in_code_are_checked_too():

@@ -1,0 +1,100 @@
+"""A vocabulary shortlist for the output layer (as Marian's --shortlist): fewer rows to score per step.
+
+Built once from the prepared training corpus: for each source piece, the `k` target pieces it
+co-occurs with most, ranked by the Dice coefficient 2 * n(s, t) / (n(s) + n(t)) over sentence pairs
+(raw counts would list "a" and "." for every piece), plus the `frequent` most frequent target pieces.
+At decode time a batch scores only the union of its source pieces' lists, the frequent pieces and the
+four special ids, and normalises the softmax over that union. So a hypothesis holds only listed pieces,
+and its score is a log-probability under the model restricted to the list: exact over the list, not
+over the vocabulary. Worked example, k = 1, frequent = 1: if "Hund" lists "dog" and "Katze" lists
+"cat", and "a" is the most frequent piece, then "Ein Hund" decodes over {PAD, UNK, BOS, EOS, a, dog}.
+
+The ids 0..3 (PAD, UNK, BOS, EOS) are always listed and lists are sorted, so they keep their positions:
+search over a shortlist uses the same BOS and EOS ids as over the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nmt import NMTError
+from nmt.config import ShortlistConfig
+from nmt.corpus import PreparedCorpus
+from nmt.fileio import atomic_path
+from nmt.tokenizer import EOS, Tokenizer
+
+FILE = "shortlist.pt"  # in the run folder, beside the checkpoints
+FORMAT = 1
+SPECIALS = torch.arange(EOS + 1)  # PAD, UNK, BOS, EOS
+
+
+def tokenizers_id(src_tok: Tokenizer, tgt_tok: Tokenizer) -> str:
+    """Which tokenizers a shortlist speaks: a list is only valid for the ids it was built with."""
+    return hashlib.sha256(src_tok.proto + b"\0" + tgt_tok.proto).hexdigest()
+
+
+@dataclass
+class Shortlist:
+    lists: torch.Tensor     # (src_vocab, k) target ids per source piece, best first (EOS fills short lists)
+    frequent: torch.Tensor  # (frequent,) the most frequent target ids
+    tokenizers: str         # tokenizers_id of the tokenizers it was built with
+
+    def select(self, src_ids: list[list[int]]) -> torch.Tensor:
+        """(n,) sorted target ids a batch of source id sequences may produce."""
+        pieces = torch.as_tensor(sorted({i for ids in src_ids for i in ids}), dtype=torch.long)
+        return torch.cat([SPECIALS, self.frequent, self.lists[pieces].flatten()]).unique()
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, "lists": self.lists, "frequent": self.frequent,
+                        "tokenizers": self.tokenizers}, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path, src_tok: Tokenizer, tgt_tok: Tokenizer) -> Shortlist:
+        path = Path(path)
+        if not path.is_file():
+            raise NMTError(f"{path}: no shortlist here; build one with `nmt shortlist --model {path.parent}`")
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # damaged, or holding more than tensors
+            raise NMTError(f"{path}: not a readable shortlist; build it again with `nmt shortlist`") from e
+        if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+            raise NMTError(f"{path}: not a shortlist written by `nmt shortlist`")
+        if saved["tokenizers"] != tokenizers_id(src_tok, tgt_tok):
+            raise NMTError(f"{path}: built for other tokenizers than this model's; "
+                           f"build it again with `nmt shortlist --model {path.parent}`")
+        return cls(saved["lists"], saved["frequent"], saved["tokenizers"])
+
+
+def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
+          cfg: ShortlistConfig = ShortlistConfig()) -> Shortlist:
+    """Count, over the corpus's sentence pairs, in how many pairs each (source, target) piece pair
+    appears together, and keep each source piece's `k` best by Dice coefficient."""
+    src_vocab, tgt_vocab = len(src_tok), len(tgt_tok)
+    src_df, tgt_df = np.zeros(src_vocab, np.int64), np.zeros(tgt_vocab, np.int64)  # sentences holding each
+    tgt_count = np.zeros(tgt_vocab, np.int64)                                      # occurrences
+    keys = []  # per pair: source id * tgt_vocab + target id, each distinct pair once
+    for i in range(len(corpus)):
+        src, tgt = corpus.pair(i)
+        s, t = np.unique(src).astype(np.int64), np.unique(tgt).astype(np.int64)
+        src_df[s] += 1
+        tgt_df[t] += 1
+        np.add.at(tgt_count, tgt.astype(np.int64), 1)
+        keys.append((s[:, None] * tgt_vocab + t[None, :]).ravel())
+    pair, together = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
+    s, t = pair // tgt_vocab, pair % tgt_vocab
+    dice = 2 * together / (src_df[s] + tgt_df[t])
+    order = np.lexsort((-dice, s))                    # by source piece, then best first
+    s, t = s[order], t[order]
+    rank = np.arange(len(s)) - np.searchsorted(s, s)  # position within its source piece's group
+    keep = rank < cfg.k
+    lists = np.full((src_vocab, cfg.k), EOS, np.int64)
+    lists[s[keep], rank[keep]] = t[keep]
+    frequent = np.argsort(-tgt_count, kind="stable")[: cfg.frequent]
+    return Shortlist(torch.from_numpy(lists), torch.from_numpy(frequent.copy()),
+                     tokenizers_id(src_tok, tgt_tok))
