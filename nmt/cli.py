@@ -13,7 +13,10 @@ import typer
 from typer.core import TyperGroup
 
 from nmt import NMTError, __version__, cli_decode
+from nmt.config import ShortlistConfig
 from nmt.progress import for_console
+
+SL = ShortlistConfig()  # `nmt shortlist` defaults
 
 
 class _Commands(TyperGroup):
@@ -196,6 +199,51 @@ def train(
 app.command()(cli_decode.translate)
 app.command()(cli_decode.evaluate)
 app.command()(cli_decode.serve)
+
+
+@app.command("shortlist")
+def shortlist_cmd(
+    model: Path = typer.Option(..., "--model", help="Run folder (or a checkpoint in it)."),
+    k: int = typer.Option(SL.k, "--k", min=1, help="Target pieces listed per source piece."),
+    frequent: int = typer.Option(SL.frequent, "--frequent", min=0,
+                                 help="Most frequent target pieces listed for every sentence."),
+    src: Path | None = typer.Option(None, "--src", help="Training source text (default: the run's prepared "
+                                    "corpus)."),
+    tgt: Path | None = typer.Option(None, "--tgt", help="Training target text, with --src."),
+):
+    """Build the run's decoding shortlist (shortlist.pt), used by `nmt translate --shortlist`.
+
+    For each source piece, the K target pieces it co-occurs with most in the training pairs, plus the
+    most frequent target pieces. `nmt train` builds one with the defaults.
+
+    \b
+    Example: nmt shortlist --model runs/small --k 100
+    """
+    import tempfile
+
+    from nmt import checkpoint, shortlist
+    from nmt.corpus import PreparedCorpus, prepare
+    from nmt.tokenizer import Tokenizer
+    folder = model if model.is_dir() else model.parent
+    ckpt = checkpoint.load(model)  # the tokenizers and length limit the model was trained with
+    src_tok, tgt_tok = Tokenizer(ckpt["src_tokenizer"]), Tokenizer(ckpt["tgt_tokenizer"])
+    max_len = checkpoint.config_of(ckpt).model.max_len
+    settings = ShortlistConfig(k=k, frequent=frequent)
+    with tempfile.TemporaryDirectory() as tmp:
+        if (src is None) != (tgt is None):
+            raise NMTError("give both --src and --tgt, or neither (the run's prepared corpus)")
+        if src is not None:
+            prepare(src, tgt, src_tok, tgt_tok, Path(tmp), max_len)
+            corpus = PreparedCorpus(tmp)
+        elif (folder / "prepared" / "train" / "meta.json").is_file():
+            corpus = PreparedCorpus(folder / "prepared" / "train")
+        else:
+            raise NMTError(f"{folder}: no prepared training corpus here; give --src and --tgt "
+                           "(the training texts)")
+        listed = shortlist.build(corpus, src_tok, tgt_tok, settings)
+    listed.save(folder / shortlist.FILE)
+    typer.echo(f"{folder / shortlist.FILE}: {k} target pieces per source piece and the {frequent} most "
+               f"frequent, of {len(tgt_tok)}")
 
 
 @app.command()

@@ -33,6 +33,10 @@ Device = Annotated[str | None, typer.Option("--device", help="cpu or cuda (defau
 Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: torch's default).")]
 Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 weights for faster CPU decoding "
                                                  "(slightly different output; see README, Translating).")]
+Dtype = Annotated[str, typer.Option("--dtype", help="fp32, bf16 (bf16 matrix products, fp32 softmax and "
+                                    "scores) or auto (bf16 where the CPU or GPU has bf16 instructions).")]
+ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the target pieces the run's "
+                                             "shortlist.pt lists for each batch (see `nmt shortlist`).")]
 
 
 def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
@@ -44,13 +48,14 @@ def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_pe
                         max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
 
 
-def _translator(models: list[str], *, device: str | None, threads: int, quantize: str | None):
+def _translator(models: list[str], *, threads: int, **load):
+    """Translator.load(models, **load) on `threads` CPU threads (0: torch's default)."""
     import torch
 
     from nmt.translate import Translator
     if threads:
         torch.set_num_threads(threads)
-    return Translator.load(models, device=device, quantize=quantize)
+    return Translator.load(models, **load)
 
 
 def _input_lines(path: str):
@@ -78,6 +83,8 @@ def translate(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
+    dtype: Dtype = "fp32",
+    shortlist: ShortlistFlag = False,
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),
@@ -100,7 +107,8 @@ def translate(
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                          exhaustive=exhaustive)
     lines = _input_lines(input)
-    translator = _translator(model, device=device, threads=threads, quantize=quantize)
+    translator = _translator(model, device=device, threads=threads, quantize=quantize, dtype=dtype,
+                                 shortlist=shortlist)
     if attention_out:
         translator.attending_model()  # refuse before translating anything
     tabular = scores or n_best > 1
@@ -169,6 +177,8 @@ def evaluate(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
+    dtype: Dtype = "fp32",
+    shortlist: ShortlistFlag = False,
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
 
@@ -191,7 +201,8 @@ def evaluate(
                              max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                              exhaustive=exhaustive)
         lines = _input_lines(str(src))
-        translator = _translator(model, device=device, threads=threads, quantize=quantize)
+        translator = _translator(model, device=device, threads=threads, quantize=quantize, dtype=dtype,
+                                 shortlist=shortlist)
         hyps = [nbest[0][0] for nbest in translator.translate_stream(lines, cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
@@ -220,6 +231,8 @@ def serve(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
+    dtype: Dtype = "fp32",
+    shortlist: ShortlistFlag = False,
     max_body: int = typer.Option(S.max_body, "--max-body", min=1, help="Bytes per request."),
     max_chars: int = typer.Option(S.max_chars, "--max-chars", min=1, help="Characters per text."),
     max_texts: int = typer.Option(S.max_texts, "--max-texts", min=1, help="Texts per request."),
@@ -247,5 +260,5 @@ def serve(
                             exhaustive=exhaustive)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam)
-    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, device=device, quantize=quantize,
-               api_key=api_key, threads=threads)
+    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, threads=threads,
+               load=dict(device=device, quantize=quantize, dtype=dtype, shortlist=shortlist))

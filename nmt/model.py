@@ -192,8 +192,9 @@ class LSTMStep:
             w = [getattr(rnn, f"weight_ih_l{k}") for k in range(self.layers)]
             u = [getattr(rnn, f"weight_hh_l{k}") for k in range(self.layers)]
             b = [getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}") for k in range(self.layers)]
-            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t()).to(dtype)  # (vocab, 4h)
-            self.feed = w[0][:, emb:].t().contiguous().to(dtype) if model.decoder.input_feeding else None  # (h, 4h)
+            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t()).to(dtype)  # (V, 4h)
+            feeds = model.decoder.input_feeding
+            self.feed = w[0][:, emb:].t().contiguous().to(dtype) if feeds else None             # (h, 4h)
             self.u0 = u[0].t().contiguous().to(dtype)                                            # (h, 4h)
             self.wu = [torch.cat([w[k], u[k]], 1).t().contiguous().to(dtype)
                        for k in range(1, self.layers)]                                          # (2h, 4h)

@@ -64,10 +64,10 @@ def torch_thread(threads: int = 0) -> ThreadPoolExecutor:
 
 
 def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cfg: ServeConfig,
-          device: str | None = None, quantize: str | None = None, api_key: str | None = None,
-          threads: int = 0) -> None:
-    """Load the models, one per language pair, and answer HTTP requests until SIGTERM or Ctrl-C
-    (both finish the requests in flight first)."""
+          load: dict | None = None, api_key: str | None = None, threads: int = 0) -> None:
+    """Load the models, one per language pair (Translator.load(path, **load): device, quantize, dtype,
+    shortlist), and answer HTTP requests until SIGTERM or Ctrl-C (both finish the requests in flight
+    first)."""
     import uvicorn
     if pairs and len(pairs) != len(models):
         raise NMTError(f"{len(pairs)} --pair for {len(models)} --model; "
@@ -75,7 +75,7 @@ def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cf
     served: dict[tuple[str, str], Served] = {}
     executor = torch_thread(threads)
     for k, path in enumerate(models):
-        translator = executor.submit(Translator.load, path, device=device, quantize=quantize).result()
+        translator = executor.submit(Translator.load, path, **(load or {})).result()
         pair = parse_pair(pairs[k]) if pairs else language_pair(translator, path)
         if pair in served:
             raise NMTError(f"{path}: {pair[0]}-{pair[1]} is already served by {served[pair].name}; "

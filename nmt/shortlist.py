@@ -72,9 +72,10 @@ class Shortlist:
 
 
 def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
-          cfg: ShortlistConfig = ShortlistConfig()) -> Shortlist:
+          cfg: ShortlistConfig | None = None) -> Shortlist:
     """Count, over the corpus's sentence pairs, in how many pairs each (source, target) piece pair
     appears together, and keep each source piece's `k` best by Dice coefficient."""
+    cfg = cfg or ShortlistConfig()
     src_vocab, tgt_vocab = len(src_tok), len(tgt_tok)
     src_df, tgt_df = np.zeros(src_vocab, np.int64), np.zeros(tgt_vocab, np.int64)  # sentences holding each
     tgt_count = np.zeros(tgt_vocab, np.int64)                                      # occurrences
@@ -98,3 +99,16 @@ def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
     frequent = np.argsort(-tgt_count, kind="stable")[: cfg.frequent]
     return Shortlist(torch.from_numpy(lists), torch.from_numpy(frequent.copy()),
                      tokenizers_id(src_tok, tgt_tok))
+
+
+def ensure(path: Path, corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer) -> bool:
+    """Build the shortlist at `path` (default settings) unless one for these tokenizers is there;
+    True when it was built. `nmt train` calls this, so every run folder has one."""
+    if path.is_file():
+        try:
+            Shortlist.load(path, src_tok, tgt_tok)
+            return False
+        except NMTError:
+            pass  # damaged or stale: build it again
+    build(corpus, src_tok, tgt_tok).save(path)
+    return True

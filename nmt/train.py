@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nmt import NMTError, checkpoint, distributed, progress, rundir
+from nmt import NMTError, checkpoint, distributed, progress, rundir, shortlist
 from nmt.config import Config
 from nmt.data import make_batch, token_batches
 from nmt.model import Seq2Seq
@@ -81,6 +81,8 @@ class Trainer:
         self.cfg, self.out = cfg, out
         self.tokenizers = src_tok, tgt_tok = rundir.tokenizers(cfg, out, saved=saved, ddp=ddp)
         self.corpus = rundir.training_corpus(cfg, out, src_tok, tgt_tok, ddp=ddp)
+        if ddp.main and shortlist.ensure(out / shortlist.FILE, self.corpus, src_tok, tgt_tok):
+            log.info("built the decoding shortlist %s", out / shortlist.FILE)
         self.src_lens, self.tgt_lens = self.corpus.lengths("src"), self.corpus.lengths("tgt")  # (pairs,) each
         d = cfg.data
         self.validator = Validator(d.valid_src, d.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None

@@ -58,7 +58,8 @@ class Translator:
         self.models = [m.eval() for m in models]
         self.dtype, self.shortlist = dtype, shortlist
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
-        self.steps = [LSTMStep(m, dtype) if LSTMStep.applies(m) else self._autocast(m.step) for m in self.models]
+        self.steps = [LSTMStep(m, dtype) if LSTMStep.applies(m) else self._autocast(m.step)
+                      for m in self.models]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
         self.reverse = models[0].cfg.reverse_source

@@ -184,8 +184,8 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
             calls[-1]["cfg"] = cfg
             return ([("x", Hypothesis([], 0.0, 0.0))] for _ in lines)
 
-    def load(cls, paths, device="cpu", quantize=None):
-        calls.append({"device": device, "quantize": quantize})
+    def load(cls, paths, device="cpu", quantize=None, dtype="fp32", shortlist=False):
+        calls.append({"device": device, "quantize": quantize, "dtype": dtype, "shortlist": shortlist})
         return Recorder()
 
     monkeypatch.setattr(Translator, "load", classmethod(load))
@@ -202,6 +202,11 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
     assert r.exit_code == 0, r.output
     assert calls[-1]["device"] == "cpu" and calls[-1]["quantize"] == "int8"
     assert calls[-1]["cfg"] == DecodeConfig(beam=1, max_sentences=7, length_penalty=0.0)
+    assert (calls[-1]["dtype"], calls[-1]["shortlist"]) == ("fp32", False)
+    r = runner.invoke(cli.app, ["translate", "--model", "m", "--input", str(src), "--dtype", "bf16",
+                                "--shortlist"])
+    assert r.exit_code == 0, r.output
+    assert (calls[-1]["dtype"], calls[-1]["shortlist"]) == ("bf16", True)
 
 
 def test_average_of_different_models_is_one_clean_line(toy, tmp_path):

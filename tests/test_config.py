@@ -5,8 +5,17 @@ import pytest
 import yaml
 
 from nmt import NMTError
-from nmt.config import (RANGES, SECTIONS, Config, DecodeConfig, ServeConfig, ShortlistConfig, apply_overrides,
-                        from_dict, load)
+from nmt.config import (
+    RANGES,
+    SECTIONS,
+    Config,
+    DecodeConfig,
+    ServeConfig,
+    ShortlistConfig,
+    apply_overrides,
+    from_dict,
+    load,
+)
 
 
 def test_yaml_then_overrides(tmp_path):

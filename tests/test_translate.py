@@ -103,8 +103,8 @@ def test_beam_one_equals_greedy(translator, toy):
     ids = [s for s in translator.src_tok.encode(toy["valid_src"].read_text().splitlines()) if s]
     greedy = translator.search(ids, cfg)
     states, max_lens = translator.encode(ids, cfg)
-    beam1 = beam_search(translator.stepper(None), translator.reorder, states, max_lens=max_lens, bos=BOS, eos=EOS,
-                        beam=1, alpha=cfg.length_penalty, norm=cfg.length_norm)
+    beam1 = beam_search(translator.stepper(None), translator.reorder, states, max_lens=max_lens, bos=BOS,
+                        eos=EOS, beam=1, alpha=cfg.length_penalty, norm=cfg.length_norm)
     assert len(greedy) == len(beam1) == len(ids)
     assert [g[0].tokens for g in greedy] == [b[0].tokens for b in beam1]
     assert [g[0].score for g in greedy] == pytest.approx([b[0].score for b in beam1], rel=1e-5)

@@ -33,7 +33,8 @@ def pieces(proto: bytes) -> list[str]:
 def main(src_path: str, out_path: str) -> None:
     ckpt = torch.load(src_path, map_location="cpu", weights_only=True)
     m, w = ckpt["config"]["model"], ckpt["model"]
-    if m["cell"] != "lstm" or m["tie_embeddings"] or m["input_feeding"] or m["attention"] not in ("none", "general"):
+    twin = m["attention"] in ("none", "general") and not m["input_feeding"]
+    if m["cell"] != "lstm" or m["tie_embeddings"] or not twin:
         raise SystemExit(f"{src_path}: only LSTM models without tied embeddings or input feeding, with no or "
                          "general attention, have an OpenNMT-py twin")
     parser = ArgumentParser()

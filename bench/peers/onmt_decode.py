@@ -33,19 +33,20 @@ def engine(model: str, src: str, out: str, beam: int, batch: int) -> InferenceEn
     return InferenceEnginePY(opt)
 
 
+def _counted(decode, counts: dict):
+    def counted(decoder_in, *args, **kwargs):
+        counts["steps"] += 1
+        counts["rows"] += decoder_in.size(0)  # (rows, 1, 1)
+        return decode(decoder_in, *args, **kwargs)
+    return counted
+
+
 def main(model: str, src: str, out_prefix: str, *runs: str) -> None:
     for run in runs:
         beam, batch = (int(x) for x in run.split(":"))
         eng = engine(model, src, f"{out_prefix}.{beam}.{batch}", beam, batch)
         counts = {"steps": 0, "rows": 0}
-        decode = eng.translator._decode_and_generate
-
-        def counted(decoder_in, *args, **kwargs):
-            counts["steps"] += 1
-            counts["rows"] += decoder_in.size(0)  # (rows, 1, 1)
-            return decode(decoder_in, *args, **kwargs)
-
-        eng.translator._decode_and_generate = counted
+        eng.translator._decode_and_generate = _counted(eng.translator._decode_and_generate, counts)
         start = time.perf_counter()
         eng.infer_file()
         seconds = time.perf_counter() - start

@@ -1,0 +1,125 @@
+"""The decoding shortlist: what it lists, that search stays inside it, and bf16 decoding beside it."""
+
+import pytest
+import torch
+
+from nmt import NMTError, shortlist
+from nmt.config import DecodeConfig, ShortlistConfig
+from nmt.model import LSTMStep
+from nmt.shortlist import Shortlist
+from nmt.translate import Translator
+from tests.test_translate import ATTENTION, _lexicon_recall, _texts, attention_run, run_dir  # noqa: F401
+
+
+class Pairs:
+    """A prepared corpus made by hand: just what shortlist.build reads."""
+
+    def __init__(self, pairs):
+        self.pairs = [(torch.tensor(s).numpy(), torch.tensor(t).numpy()) for s, t in pairs]
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def pair(self, i):
+        return self.pairs[i]
+
+
+class Vocab:
+    def __init__(self, n):
+        self.n, self.proto = n, bytes([n])
+
+    def __len__(self):
+        return self.n
+
+
+def test_each_source_piece_lists_what_it_co_occurs_with_beyond_chance():
+    # Target 4 is in every sentence; 7 comes exactly with source 5, 8 with source 6.
+    # Dice(5, 4) = 2 * 2 / (2 + 4) = 0.67 and Dice(5, 7) = 2 * 2 / (2 + 2) = 1: 7 first, although 4 is as
+    # frequent with 5 (raw counts would tie them and list 4 for every piece).
+    pairs = [([5], [4, 7]), ([5, 9], [4, 7]), ([6], [4, 8]), ([6], [4, 8, 4])]
+    listed = shortlist.build(Pairs(pairs), Vocab(10), Vocab(10), ShortlistConfig(k=2, frequent=1))
+    assert listed.lists[5].tolist() == [7, 4] and listed.lists[6].tolist() == [8, 4]
+    assert listed.lists[9].tolist()[0] in (4, 7) and listed.lists[1].tolist() == [3, 3]  # unseen: EOS only
+    assert listed.frequent.tolist() == [4]  # 5 occurrences
+    # a batch scores the specials (0..3, so their ids keep their positions), the frequent and its lists
+    assert listed.select([[5], [5, 5]]).tolist() == [0, 1, 2, 3, 4, 7]
+    assert listed.select([[5], [6]]).tolist() == [0, 1, 2, 3, 4, 7, 8]
+
+
+def test_train_builds_a_shortlist_that_a_foreign_model_refuses(run_dir, tmp_path):  # noqa: F811
+    path = run_dir / shortlist.FILE
+    translator = Translator.load(run_dir)
+    src, tgt = translator.src_tok, translator.tgt_tok
+    listed = Shortlist.load(path, src, tgt)
+    assert listed.lists.shape[0] == len(src)
+    with pytest.raises(NMTError, match="other tokenizers"):
+        Shortlist.load(path, tgt, src)
+    with pytest.raises(NMTError, match="nmt shortlist"):
+        Shortlist.load(tmp_path / "missing.pt", src, tgt)
+    (tmp_path / "bad.pt").write_bytes(b"not a shortlist")
+    with pytest.raises(NMTError, match="not a readable shortlist"):
+        Shortlist.load(tmp_path / "bad.pt", src, tgt)
+
+
+def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(run_dir, toy):  # noqa: F811
+    full = Translator.load(run_dir, device="cpu")
+    short = Translator.load(run_dir, device="cpu", shortlist=True)
+    lines = toy["valid_src"].read_text().splitlines()
+    ids = [s for s in short.src_tok.encode(lines) if s]
+    for hyps, src in zip(short.translate_ids(ids, DecodeConfig(beam=3, n_best=3)), ids, strict=True):
+        allowed = set(short.shortlist.select([src]).tolist())
+        assert all(set(h.tokens) <= allowed for h in hyps)
+    # Normalised over the list: one sentence's first step sums to probability 1 over the listed pieces.
+    vocab = short.shortlist.select(ids[:1])
+    with torch.inference_mode():
+        states, _ = short.encode(ids[:1], DecodeConfig())
+        log_probs, _ = short.stepper(vocab)(torch.tensor([2]), states)
+    assert log_probs.shape == (1, len(vocab)) and float(log_probs.exp().sum()) == pytest.approx(1, abs=1e-5)
+    assert _lexicon_recall(short, toy, beam=3) > 0.35
+    # A list holding every piece is no restriction: the same translations as the whole vocabulary.
+    everything = torch.arange(len(short.tgt_tok))
+    short.shortlist = Shortlist(everything.repeat(len(short.src_tok), 1), everything, "")
+    assert _texts(short, lines, beam=3) == _texts(full, lines, beam=3)
+
+
+def test_the_shortlist_composes_with_int8_and_with_attention(run_dir, attention_run, toy):  # noqa: F811
+    assert _lexicon_recall(Translator.load(run_dir, quantize="int8", shortlist=True), toy, beam=2) > 0.35
+    assert _lexicon_recall(Translator.load(attention_run, shortlist=True, dtype="bf16"), toy, beam=3) > 0.7
+
+
+@pytest.mark.parametrize("which", ["plain", "attention"])
+def test_bf16_steps_follow_fp32_and_keep_their_state_in_fp32(run_dir, attention_run, which):  # noqa: F811
+    model = Translator.load(run_dir if which == "plain" else attention_run, device="cpu").models[0]
+    fp32, bf16 = LSTMStep(model), LSTMStep(model, torch.bfloat16)
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 0]])
+    with torch.inference_mode():
+        state = model.encode(ids, torch.tensor([4, 3]))
+        tokens = torch.tensor([2, 2])
+        for _ in range(3):
+            want, want_state = fp32(tokens, state)
+            got, got_state = bf16(tokens, state, model.output.rows(None, torch.bfloat16))
+            assert got.dtype == torch.float32
+            # bf16 keeps 8 bits of mantissa: log-probs agree to a few hundredths, not to fp32's precision
+            finite = torch.isfinite(want)  # PAD and BOS are -inf in both
+            assert torch.equal(finite, torch.isfinite(got))
+            assert (got - want)[finite].abs().max() < 0.1 and not torch.equal(got, want)
+            rnn = got_state.rnn if which == "attention" else got_state
+            assert all(s.dtype == torch.float32 for s in rnn)
+            tokens, state = want.argmax(-1), want_state
+
+
+def test_bf16_decoding_translates_and_does_not_depend_on_batching(run_dir, toy):  # noqa: F811
+    translator = Translator.load(run_dir, device="cpu", dtype="bf16")
+    assert translator.dtype == torch.bfloat16
+    assert _lexicon_recall(translator, toy, beam=3) > 0.35
+    lines = toy["valid_src"].read_text().splitlines()
+    assert _texts(translator, lines, beam=3, max_sentences=1) == _texts(translator, lines, beam=3,
+                                                                        max_sentences=64)
+
+
+def test_dtype_is_checked_and_does_not_mix_with_int8(run_dir):  # noqa: F811
+    with pytest.raises(NMTError, match="--dtype takes"):
+        Translator.load(run_dir, dtype="fp16")
+    with pytest.raises(NMTError, match="do not combine"):
+        Translator.load(run_dir, dtype="bf16", quantize="int8")
+    assert Translator.load(run_dir, dtype="auto", quantize="int8").dtype == torch.float32
