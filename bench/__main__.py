@@ -6,7 +6,8 @@ USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | tr
          "| decode CHECKPOINT [quick] | budget [MINUTES [DTYPE [CONFIG]]] | converge [CONFIG [MAX_MINUTES]] "
          "| vocab | vocab-bleu [STEPS] "
          "| memory [STEPS] "
-         "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | all [CHECKPOINT]}")
+         "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | peers CHECKPOINT [quick] "
+         "| all [CHECKPOINT]}")
 
 
 def main(argv: list[str]) -> None:
@@ -46,11 +47,14 @@ def main(argv: list[str]) -> None:
     if what == "serve":  # not part of `all`: needs trained run folders
         from bench import serve
         serve.main(*rest)
+    if what == "peers":  # not part of `all`: installs OpenNMT-py into bench/work/peers-venv
+        from bench import peers
+        peers.main(*rest[:2])
     if what == "memory":
         from bench import memory
         memory.main(*(int(a) for a in rest[:1]))
     known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve",
-             "ablate", "converge", "select", "all")
+             "ablate", "converge", "select", "peers", "all")
     if what not in known:
         raise SystemExit(USAGE)
 

@@ -52,11 +52,13 @@ _LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:])
            "sys.exit(rc)")
 
 
-def run_command(args: list[str]) -> tuple[float, float]:
-    """Run a command to completion; (wall seconds, its own peak RSS in MB). Fails loudly on error."""
+def run_command(args: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Run a command to completion, with `env` added to the environment; (wall seconds, its own peak RSS
+    in MB). Fails loudly on error."""
     with tempfile.NamedTemporaryFile("r") as peak:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _LAUNCH, peak.name, *args], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", _LAUNCH, peak.name, *args], cwd=ROOT, check=True,
+                       env={**os.environ, **(env or {})})
         return time.perf_counter() - start, int(peak.read()) / 1024
 
 

@@ -50,7 +50,8 @@ def load(path: str | Path) -> dict:
     not_ours = f"{path}: not an nmt checkpoint; give a run folder or a .pt file written by `nmt train`"
     _check_archive(path, not_ours)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        # mmap: only what is used is read (decoding touches the weights, not the optimizer's state)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:  # a well-formed archive holding objects other than data
         raise NMTError(f"{path}: refused: it holds more than weights and settings, "
                        "and loading it could run code") from e

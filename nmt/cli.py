@@ -211,7 +211,7 @@ def shortlist_cmd(
                                     "corpus)."),
     tgt: Path | None = typer.Option(None, "--tgt", help="Training target text, with --src."),
 ):
-    """Build the run's decoding shortlist (shortlist.pt), used by `nmt translate --shortlist`.
+    """Build the run's decoding shortlist (shortlist.bin), used by `nmt translate --shortlist`.
 
     For each source piece, the K target pieces it co-occurs with most in the training pairs, plus the
     most frequent target pieces. `nmt train` builds one with the defaults.

@@ -36,7 +36,7 @@ Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 wei
 Dtype = Annotated[str, typer.Option("--dtype", help="fp32, bf16 (bf16 matrix products, fp32 softmax and "
                                     "scores) or auto (bf16 where the CPU or GPU has bf16 instructions).")]
 ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the target pieces the run's "
-                                             "shortlist.pt lists for each batch (see `nmt shortlist`).")]
+                                             "shortlist.bin lists for each sentence (see `nmt shortlist`).")]
 
 
 def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,

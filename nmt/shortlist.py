@@ -3,11 +3,14 @@
 Built once from the prepared training corpus: for each source piece, the `k` target pieces it
 co-occurs with most, ranked by the Dice coefficient 2 * n(s, t) / (n(s) + n(t)) over sentence pairs
 (raw counts would list "a" and "." for every piece), plus the `frequent` most frequent target pieces.
-At decode time a batch scores only the union of its source pieces' lists, the frequent pieces and the
-four special ids, and normalises the softmax over that union. So a hypothesis holds only listed pieces,
-and its score is a log-probability under the model restricted to the list: exact over the list, not
-over the vocabulary. Worked example, k = 1, frequent = 1: if "Hund" lists "dog" and "Katze" lists
-"cat", and "a" is the most frequent piece, then "Ein Hund" decodes over {PAD, UNK, BOS, EOS, a, dog}.
+At decode time a sentence may produce only the four special ids, the frequent pieces and the lists of
+its own source pieces, and its softmax is normalised over that list. So a hypothesis holds only listed
+pieces, and its score is a log-probability under the model restricted to its sentence's list: exact
+over the list, not over the vocabulary. A batch multiplies only the union of its sentences' lists, and
+each sentence's list is its own, so a translation does not depend on the batch it was decoded in.
+Worked example, k = 1, frequent = 1: if "Hund" lists "dog" and "Katze" lists "cat", and "a" is the
+most frequent piece, then "Ein Hund" decodes over {PAD, UNK, BOS, EOS, a, dog}; batched with
+"Eine Katze", the batch multiplies {PAD, UNK, BOS, EOS, a, dog, cat}, "cat" masked for "Ein Hund".
 
 The ids 0..3 (PAD, UNK, BOS, EOS) are always listed and lists are sorted, so they keep their positions:
 search over a shortlist uses the same BOS and EOS ids as over the whole vocabulary.
@@ -28,7 +31,7 @@ from nmt.corpus import PreparedCorpus
 from nmt.fileio import atomic_path
 from nmt.tokenizer import EOS, Tokenizer
 
-FILE = "shortlist.pt"  # in the run folder, beside the checkpoints
+FILE = "shortlist.bin"  # in the run folder, beside the checkpoints
 FORMAT = 1
 SPECIALS = torch.arange(EOS + 1)  # PAD, UNK, BOS, EOS
 
@@ -44,9 +47,16 @@ class Shortlist:
     frequent: torch.Tensor  # (frequent,) the most frequent target ids
     tokenizers: str         # tokenizers_id of the tokenizers it was built with
 
-    def select(self, src_ids: list[list[int]]) -> torch.Tensor:
-        """(n,) sorted target ids a batch of source id sequences may produce."""
-        pieces = torch.as_tensor(sorted({i for ids in src_ids for i in ids}), dtype=torch.long)
+    def select(self, src_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a batch of source id sequences: the (n,) sorted target ids any of them may produce, and
+        (batch, n) True where the sentence's own list holds the id."""
+        own = [self._ids(ids) for ids in src_ids]
+        union = torch.cat(own).unique()
+        return union, torch.stack([torch.isin(union, ids) for ids in own])
+
+    def _ids(self, src_ids: list[int]) -> torch.Tensor:
+        """(m,) the target ids one sentence may produce, sorted."""
+        pieces = torch.as_tensor(src_ids, dtype=torch.long)
         return torch.cat([SPECIALS, self.frequent, self.lists[pieces].flatten()]).unique()
 
     def save(self, path: str | Path) -> None:

@@ -43,6 +43,15 @@ class Translation:
     alternatives: list[Translation] = field(default_factory=list)
 
 
+@dataclass
+class Listed:
+    """With a shortlist: per search row, 0 where its sentence lists the batch's piece, -inf elsewhere."""
+    mask: torch.Tensor  # (rows, n)
+
+    def reorder(self, index: torch.Tensor) -> Listed:
+        return Listed(self.mask.index_select(0, index))
+
+
 class Translator:
     """One model, or an ensemble whose log-probabilities are averaged at every step.
 
@@ -72,7 +81,7 @@ class Translator:
         """A run folder (its best.pt) or checkpoint; several make an ensemble.
         device: default CUDA when present, else the CPU. quantize="int8": int8 weights for CPU decoding
         (see model.quantize_int8). dtype: fp32, bf16, or auto (bf16 where the hardware multiplies in it).
-        shortlist: use the shortlist.pt of the first model's run folder (see shortlist.py)."""
+        shortlist: use the shortlist.bin of the first model's run folder (see shortlist.py)."""
         if quantize not in (None, "int8"):
             raise NMTError(f"--quantize takes int8, got {quantize!r}")
         if dtype not in DTYPES:
@@ -120,23 +129,25 @@ class Translator:
     # -- search over the ensemble ------------------------------------------------------------
     def stepper(self, vocab: torch.Tensor | None):
         """The search's step function over the ensemble, scoring the target ids `vocab` (n,), sorted and
-        starting with the special ids (None: all): tokens (rows,) are positions in it."""
+        starting with the special ids (None: all): tokens (rows,) are positions in it. With a vocab, the
+        states end with a Listed: each row's own list, over which its log-probabilities are normalised."""
         outputs = [m.output.rows(vocab, None if self.dtype == torch.float32 else self.dtype)
                    for m in self.models]
         table = None if vocab is None else vocab.to(self.device)
 
         def step(tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
+            listed = states[-1] if table is not None else None
             ids = tokens if table is None else table[tokens]
-            outs = [f(ids, s, out) for f, s, out in zip(self.steps, states, outputs, strict=True)]
-            if len(outs) == 1:
-                return outs[0][0], [outs[0][1]]
-            log_probs = torch.stack([lp for lp, _ in outs]).mean(0)  # (rows, n)
-            return log_probs, [s for _, s in outs]
+            own = states[:-1] if listed is not None else states  # each model's state
+            outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, outputs, strict=True)]
+            log_probs = [lp if listed is None else (lp + listed.mask).log_softmax(-1) for lp, _ in outs]
+            mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
+            return mean, [s for _, s in outs] + ([listed] if listed is not None else [])
         return step
 
     @staticmethod
     def reorder(states: list, index: torch.Tensor) -> list:
-        return [reorder_state(s, index) for s in states]
+        return [s.reorder(index) if isinstance(s, Listed) else reorder_state(s, index) for s in states]
 
     def encode(self, src_ids: list[list[int]], cfg: DecodeConfig) -> tuple[list, torch.Tensor]:
         """Search's start: each model's encoder state for a batch of non-empty id sequences, and the
@@ -150,7 +161,11 @@ class Translator:
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
         """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search."""
         states, max_lens = self.encode(src_ids, cfg)
-        vocab = self.shortlist.select(src_ids) if self.shortlist else None  # (n,) ids 0..3 first
+        vocab = None
+        if self.shortlist:
+            vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
+            states.append(Listed(torch.zeros(own.shape, device=self.device).masked_fill_(
+                ~own.to(self.device), float("-inf"))))
         step = self.stepper(vocab)
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:

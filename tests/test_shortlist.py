@@ -5,9 +5,11 @@ import torch
 
 from nmt import NMTError, shortlist
 from nmt.config import DecodeConfig, ShortlistConfig
+from nmt.corpus import PreparedCorpus
 from nmt.model import LSTMStep
 from nmt.shortlist import Shortlist
-from nmt.translate import Translator
+from nmt.tokenizer import BOS, PAD
+from nmt.translate import Listed, Translator
 from tests.test_translate import ATTENTION, _lexicon_recall, _texts, attention_run, run_dir  # noqa: F401
 
 
@@ -41,9 +43,13 @@ def test_each_source_piece_lists_what_it_co_occurs_with_beyond_chance():
     assert listed.lists[5].tolist() == [7, 4] and listed.lists[6].tolist() == [8, 4]
     assert listed.lists[9].tolist()[0] in (4, 7) and listed.lists[1].tolist() == [3, 3]  # unseen: EOS only
     assert listed.frequent.tolist() == [4]  # 5 occurrences
-    # a batch scores the specials (0..3, so their ids keep their positions), the frequent and its lists
-    assert listed.select([[5], [5, 5]]).tolist() == [0, 1, 2, 3, 4, 7]
-    assert listed.select([[5], [6]]).tolist() == [0, 1, 2, 3, 4, 7, 8]
+    # a batch scores the specials (0..3, so their ids keep their positions), the frequent and its lists;
+    # each sentence its own list among them
+    union, own = listed.select([[5], [5, 5]])
+    assert union.tolist() == [0, 1, 2, 3, 4, 7] and own.all()
+    union, own = listed.select([[5], [6]])
+    assert union.tolist() == [0, 1, 2, 3, 4, 7, 8]
+    assert own.tolist() == [[True] * 6 + [False], [True] * 5 + [False, True]]
 
 
 def test_train_builds_a_shortlist_that_a_foreign_model_refuses(run_dir, tmp_path):  # noqa: F811
@@ -64,18 +70,29 @@ def test_train_builds_a_shortlist_that_a_foreign_model_refuses(run_dir, tmp_path
 def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(run_dir, toy):  # noqa: F811
     full = Translator.load(run_dir, device="cpu")
     short = Translator.load(run_dir, device="cpu", shortlist=True)
+    # The run's own shortlist (default sizes) lists the whole toy vocabulary; a short one restricts it.
+    assert len(short.shortlist.select([[5]])[0]) == len(short.tgt_tok)
+    short.shortlist = shortlist.build(PreparedCorpus(run_dir / "prepared" / "train"), short.src_tok,
+                                      short.tgt_tok, ShortlistConfig(k=4, frequent=6))
     lines = toy["valid_src"].read_text().splitlines()
     ids = [s for s in short.src_tok.encode(lines) if s]
     for hyps, src in zip(short.translate_ids(ids, DecodeConfig(beam=3, n_best=3)), ids, strict=True):
-        allowed = set(short.shortlist.select([src]).tolist())
+        allowed = set(short.shortlist.select([src])[0].tolist())
         assert all(set(h.tokens) <= allowed for h in hyps)
-    # Normalised over the list: one sentence's first step sums to probability 1 over the listed pieces.
-    vocab = short.shortlist.select(ids[:1])
+    # Normalised over each sentence's own list: two sentences' first steps each sum to probability 1 over
+    # the pieces their sentence lists, with the other's pieces at probability 0.
+    vocab, own = short.shortlist.select(ids[:2])
+    assert not own.all()  # the two lists differ
     with torch.inference_mode():
-        states, _ = short.encode(ids[:1], DecodeConfig())
-        log_probs, _ = short.stepper(vocab)(torch.tensor([2]), states)
-    assert log_probs.shape == (1, len(vocab)) and float(log_probs.exp().sum()) == pytest.approx(1, abs=1e-5)
+        states, _ = short.encode(ids[:2], DecodeConfig())
+        mask = torch.zeros(own.shape).masked_fill(~own, float("-inf"))
+        log_probs, _ = short.stepper(vocab)(torch.tensor([2, 2]), [*states, Listed(mask)])
+    assert log_probs.shape == (2, len(vocab))
+    assert log_probs.exp().sum(-1).tolist() == pytest.approx([1, 1], abs=1e-5)
+    assert torch.equal(torch.isfinite(log_probs), own & (vocab != PAD) & (vocab != BOS))
     assert _lexicon_recall(short, toy, beam=3) > 0.35
+    # Each sentence's list is its own: the output does not depend on the batch it shares.
+    assert _texts(short, lines, beam=3, max_sentences=1) == _texts(short, lines, beam=3, max_sentences=64)
     # A list holding every piece is no restriction: the same translations as the whole vocabulary.
     everything = torch.arange(len(short.tgt_tok))
     short.shortlist = Shortlist(everything.repeat(len(short.src_tok), 1), everything, "")

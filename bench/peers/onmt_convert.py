@@ -11,6 +11,7 @@ StdRNNDecoder with global attention); nmt scores h . (W m) where OpenNMT-py scor
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import sentencepiece as spm
 import torch
@@ -31,6 +32,9 @@ def pieces(proto: bytes) -> list[str]:
 
 
 def main(src_path: str, out_path: str) -> None:
+    if Path(src_path).is_dir():  # a run folder: its best.pt, as nmt reads it
+        src_path = next(str(Path(src_path) / name) for name in ("best.pt", "last.pt")
+                        if (Path(src_path) / name).is_file())
     ckpt = torch.load(src_path, map_location="cpu", weights_only=True)
     m, w = ckpt["config"]["model"], ckpt["model"]
     twin = m["attention"] in ("none", "general") and not m["input_feeding"]
