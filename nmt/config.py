@@ -90,8 +90,10 @@ class DecodeConfig:
 
 @dataclass
 class ShortlistConfig:
-    k: int = 50                   # target pieces listed per source piece (those it co-occurs with most)
-    frequent: int = 200           # the most frequent target pieces, listed for every sentence
+    # On Multi30k val (8k pieces, beam 5): k 10 / frequent 100 lists 156 pieces per sentence and 2,120
+    # per batch of 64, with BLEU 13.84 against 13.36 unlisted; k 50 / frequent 200: 402, 4,924, 13.36.
+    k: int = 10                   # target pieces listed per source piece (those it co-occurs with most)
+    frequent: int = 100           # the most frequent target pieces, listed for every sentence
 
     def __post_init__(self):
         check_section("shortlist", self)

@@ -54,6 +54,8 @@ class Encoder(nn.Module):
         Returns the outputs (batch, src_len, hidden), zero at padding, when `outputs` (else None), and
         the final state after each row's last real token (packing skips the padding)."""
         x = self.drop(self.embed(src))  # (batch, src_len, emb)
+        if not self.training:
+            return self._by_length(x, src_lens, outputs)
         if bool((src_lens == src.size(1)).all()):
             # No padding (training batches mostly share a source length): the unpacked call runs
             # oneDNN's fused RNN kernel, markedly faster on CPU than the packed path.
@@ -66,6 +68,41 @@ class Encoder(nn.Module):
         if self.bidirectional:
             state = _join_directions(state)
         return (out if outputs else None), state
+
+
+    def _by_length(self, x: torch.Tensor, src_lens: torch.Tensor, outputs: bool
+                   ) -> tuple[torch.Tensor | None, State]:
+        """forward for decoding: each group of equal-length sentences through the fused kernel, unpadded.
+        So every sentence takes the same kernel whatever it is batched with (packing takes another), which
+        keeps translations independent of the batch, in bf16 too; and it is faster than packing."""
+        out = x.new_zeros(x.size(0), x.size(1), self.rnn.hidden_size * (2 if self.bidirectional else 1))
+        state = None
+        for n in src_lens.unique().tolist():
+            rows = (src_lens == n).nonzero().flatten().to(x.device)
+            group_out, group_state = self.rnn(x[rows, :n])              # (group, n, H), state (.., group, h)
+            if outputs:
+                out[rows, :n] = group_out.to(out.dtype)
+            if state is None:
+                state = _empty_like_batch(group_state, x.size(0))
+            _put_rows(state, rows, group_state)
+        if self.bidirectional:
+            state = _join_directions(state)
+        return (out if outputs else None), state
+
+
+def _empty_like_batch(state: State, batch: int) -> State:
+    """A state shaped like `state` with `batch` rows (dim 1)."""
+    if isinstance(state, tuple):
+        return tuple(_empty_like_batch(s, batch) for s in state)
+    return state.new_empty(state.size(0), batch, state.size(2))
+
+
+def _put_rows(state: State, rows: torch.Tensor, part: State) -> None:
+    if isinstance(state, tuple):
+        for s, p in zip(state, part, strict=True):
+            s[:, rows] = p
+    else:
+        state[:, rows] = part
 
 
 class Decoder(nn.Module):
@@ -188,10 +225,15 @@ class LSTMStep:
         rnn, emb = model.decoder.rnn, model.decoder.embed.weight.size(1)
         self.layers, self.attention, self.dtype = rnn.num_layers, model.decoder.attention, dtype
         self.output = model.output
+        hidden = rnn.hidden_size
+        # gate rows from nn.LSTM's order (i, f, g, o) to (i, f, o, g): one sigmoid then covers three gates
+        order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                           torch.arange(2 * hidden, 3 * hidden)])
         with torch.no_grad():
-            w = [getattr(rnn, f"weight_ih_l{k}") for k in range(self.layers)]
-            u = [getattr(rnn, f"weight_hh_l{k}") for k in range(self.layers)]
-            b = [getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}") for k in range(self.layers)]
+            w = [getattr(rnn, f"weight_ih_l{k}")[order] for k in range(self.layers)]
+            u = [getattr(rnn, f"weight_hh_l{k}")[order] for k in range(self.layers)]
+            b = [(getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))[order]
+                 for k in range(self.layers)]
             self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t()).to(dtype)  # (V, 4h)
             feeds = model.decoder.input_feeding
             self.feed = w[0][:, emb:].t().contiguous().to(dtype) if feeds else None             # (h, 4h)
@@ -202,9 +244,12 @@ class LSTMStep:
 
     @staticmethod
     def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        i, f, g, o = gates.float().chunk(4, 1)  # nn.LSTM's gate order; fp32 whatever the products ran in
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        """gates (rows, 4h), in the order i, f, o, g; c (rows, h) -> h, c, in fp32 whatever the products
+        ran in."""
+        gates = gates.float()
+        i, f, o = torch.sigmoid(gates[:, : 3 * c.size(1)]).chunk(3, 1)
+        c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * c.size(1) :]))
+        return o * torch.tanh(c), c
 
     def __call__(self, tokens: torch.Tensor, state: State | AttentionState, output: OutputRows | None = None
                  ) -> tuple[torch.Tensor, State | AttentionState]:

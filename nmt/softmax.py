@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -93,8 +94,8 @@ class OutputLayer(nn.Module):
 
 class OutputRows:
     """Some rows of an output layer, arranged once for a search: `ids` (n,) sorted target ids (None: all),
-    weights cast to `dtype` (None: as they are). log_probs normalises over these rows alone, in fp32.
-    Without ids or dtype it is the layer itself (which may stand in an int8 module, see as_linear)."""
+    multiplied in `dtype` (None: as the layer does, in int8 when it was quantized). log_probs normalises
+    over these rows alone, in fp32. Without ids or dtype it is the layer itself."""
 
     def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
         self.layer = layer if ids is None and dtype is None else None
@@ -104,22 +105,37 @@ class OutputRows:
             weight, bias = layer.weight, layer.bias + layer.never
             if ids is not None:
                 weight, bias = weight[ids], bias[ids]                              # (n, d), (n,)
-            self.weight, self.bias = weight.to(dtype or weight.dtype), bias.to(dtype or weight.dtype)
-            proj = layer.proj  # an nn.Linear, or a quantized stand-in (int8), or nothing
+            proj = layer.proj  # an nn.Linear, or its int8 stand-in, or nothing
+            if layer.inference is not None:  # an int8 layer: its listed rows in int8 as well
+                self.proj = None if isinstance(proj, nn.Identity) else proj
+                self.linear = _int8_linear(weight, bias)
+                return
+            w, b = weight.to(dtype or weight.dtype), bias.to(dtype or weight.dtype)
+            self.linear = lambda x: F.linear(x.to(w.dtype), w, b)
             if isinstance(proj, nn.Identity):
                 self.proj = None
-            elif dtype is None:
-                self.proj = proj
             else:
-                w, b = proj.weight.to(dtype), proj.bias.to(dtype)
-                self.proj = lambda x: F.linear(x, w, b)
+                pw, pb = proj.weight.to(w.dtype), proj.bias.to(w.dtype)
+                self.proj = lambda x: F.linear(x.to(pw.dtype), pw, pb)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
         if self.layer is not None:
             return self.layer.log_probs(h)
-        x = h if self.proj is None else self.proj(h.to(self.weight.dtype))
-        return F.linear(x.to(self.weight.dtype), self.weight, self.bias).float().log_softmax(-1)
+        x = h if self.proj is None else self.proj(h)
+        return self.linear(x).float().log_softmax(-1)
+
+
+def _int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> nn.Module:
+    """x -> x W^T + b with W in int8 and activations quantized on the fly (dynamic quantization), as
+    model.quantize_int8 makes the whole output layer."""
+    linear = nn.Linear(weight.size(1), weight.size(0))
+    linear.weight.data, linear.bias.data = weight.float(), bias.float()
+    linear.qconfig = torch.ao.quantization.default_dynamic_qconfig
+    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

@@ -154,7 +154,8 @@ class Translator:
         (batch,) length limits. Search then runs over `stepper` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
         src = src.to(self.device)
-        states = [m.encode(src, src_lens) for m in self.models]
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            states = [m.encode(src, src_lens) for m in self.models]
         return states, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
 
     @torch.inference_mode()

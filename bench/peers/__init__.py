@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.common import DATA, ROOT, report, require_data, run_command
-from nmt import shortlist
+from bench.decode import OPTIONS, ensure_shortlist
 from nmt.config import DecodeConfig
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import read_lines
@@ -29,15 +29,6 @@ PEERS = Path(__file__).parent
 VENV = ROOT / "bench" / "work" / "peers-venv"
 ONMT = "OpenNMT-py==3.5.1"
 ONMT_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}  # its checkpoints pickle their argparse options
-# nmt's options: Translator.load arguments and the same as `nmt translate` flags
-OPTIONS = {
-    "fp32": ({}, []),
-    "bf16": ({"dtype": "bf16"}, ["--dtype", "bf16"]),
-    "shortlist": ({"shortlist": True}, ["--shortlist"]),
-    "bf16+shortlist": ({"dtype": "bf16", "shortlist": True}, ["--dtype", "bf16", "--shortlist"]),
-    "int8": ({"quantize": "int8"}, ["--quantize", "int8"]),
-    "int8+shortlist": ({"quantize": "int8", "shortlist": True}, ["--quantize", "int8", "--shortlist"]),
-}
 AT_BATCH_1 = ("fp32", "bf16+shortlist")  # batch 1 is slow: the baseline and the fastest option only
 SEARCHES = (1, 5)
 
@@ -62,8 +53,7 @@ def main(model: str, mode: str = "full", split: str = "test2016") -> None:
     python = install()
     base = Translator.load(model, device="cpu")
     folder = Path(model) if Path(model).is_dir() else Path(model).parent
-    if not (folder / shortlist.FILE).is_file():
-        subprocess.run([sys.executable, "-m", "nmt", "shortlist", "--model", model], check=True)
+    ensure_shortlist(model)
     work = ROOT / "bench" / "work" / "peers" / folder.name
     work.mkdir(parents=True, exist_ok=True)
     onmt_model = work / "onmt.pt"
