@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
+from nmt.packed import PackedLinear
 from nmt.softmax import OutputLayer, OutputRows
 from nmt.tokenizer import PAD
 
@@ -234,13 +235,12 @@ class LSTMStep:
             u = [getattr(rnn, f"weight_hh_l{k}")[order] for k in range(self.layers)]
             b = [(getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))[order]
                  for k in range(self.layers)]
-            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t()).to(dtype)  # (V, 4h)
+            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
             feeds = model.decoder.input_feeding
-            self.feed = w[0][:, emb:].t().contiguous().to(dtype) if feeds else None             # (h, 4h)
-            self.u0 = u[0].t().contiguous().to(dtype)                                            # (h, 4h)
-            self.wu = [torch.cat([w[k], u[k]], 1).t().contiguous().to(dtype)
-                       for k in range(1, self.layers)]                                          # (2h, 4h)
-            self.b = [x.to(dtype) for x in b]
+            self.feed = PackedLinear(w[0][:, emb:], None, dtype) if feeds else None           # h -> 4h
+            self.u0 = PackedLinear(u[0], None, dtype)                                           # h -> 4h
+            self.wu = [PackedLinear(torch.cat([w[k], u[k]], 1), b[k], dtype)
+                       for k in range(1, self.layers)]                                         # 2h -> 4h
 
     @staticmethod
     def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,13 +257,13 @@ class LSTMStep:
         the output rows to score (n of them; default the whole layer) -> log-probs (rows, n), next state."""
         attends, dt, output = isinstance(state, AttentionState), self.dtype, output or self.output
         h0, c0 = state.rnn if attends else state
-        first = self.table[tokens]                                                    # (rows, 4h)
+        first = self.table[tokens]                                                    # (rows, 4h) fp32
         if attends and self.feed is not None and state.feed is not None:
-            first = torch.addmm(first, state.feed.to(dt), self.feed)
-        x, c = self._cell(torch.addmm(first, h0[0].to(dt), self.u0), c0[0])           # (rows, h) each
+            first = first + self.feed(state.feed).float()
+        x, c = self._cell(self.u0(h0[0]).float() + first, c0[0])                      # (rows, h) each
         hs, cs = [x], [c]
         for k in range(1, self.layers):
-            x, c = self._cell(torch.addmm(self.b[k], torch.cat([x, h0[k]], 1).to(dt), self.wu[k - 1]), c0[k])
+            x, c = self._cell(self.wu[k - 1](torch.cat([x, h0[k]], 1)), c0[k])
             hs.append(x)
             cs.append(c)
         rnn = (torch.stack(hs), torch.stack(cs))

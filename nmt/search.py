@@ -84,7 +84,8 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
                 stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
 
-    `state` has one row per sentence; it is repeated `beam` times here. Worked example, beam 2,
+    `state` has one row per sentence; it is repeated `beam` times after the first step (whose `beam`
+    rows per sentence would all be the same). Worked example, beam 2,
     one sentence, vocabulary {EOS, a, b}: step 0 has one live hypothesis (the others start at -inf so
     the beam does not fill with copies). Each step scores every (hypothesis, token) pair, keeps the
     best 2 * beam: EOS pairs ranked within the first `beam` become finished hypotheses, and the best
@@ -95,9 +96,9 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
     """
     device = _device_of(state)
     batch, k = len(max_lens), beam
-    state = reorder_fn(state, torch.arange(batch, device=device).repeat_interleave(k))
+    copies = torch.arange(batch, device=device).repeat_interleave(k)   # row b * k + j -> sentence b
     alive = torch.arange(batch)                                          # sentence id of each group of k rows
-    tokens = torch.full((batch * k,), bos, dtype=torch.long, device=device)
+    tokens = torch.full((batch,), bos, dtype=torch.long, device=device)  # step 0: one row per sentence
     history = torch.empty((batch * k, 0), dtype=torch.long, device=device)  # (rows, t)
     scores = torch.full((batch, k), float("-inf"), device=device)          # (sentences, k) summed log-probs
     scores[:, 0] = 0
@@ -107,12 +108,18 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
     for t in range(int(max_lens.max()) + 1):
         n = len(alive)
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
+        if t == 0:  # a sentence's k rows would all be BOS on its encoder state: computed once, copied here
+            log_probs, state = log_probs[copies], reorder_fn(state, copies)
         at_limit = t >= max_lens[alive]                                   # (n,)
         log_probs = _force_eos(log_probs, at_limit.repeat_interleave(k).to(device), eos)
         vocab = log_probs.size(-1)
-        cand = (scores[:, :, None] + log_probs.view(n, k, vocab)).view(n, k * vocab)
-        top_scores, top_idx = cand.topk(min(2 * k, k * vocab), dim=1)    # (n, 2k), best first
-        from_beam, top_tok = top_idx // vocab, top_idx % vocab
+        # The best 2k (hypothesis, token) pairs are among each hypothesis's own best 2k tokens: rank
+        # those k * 2k pairs rather than all k * vocab.
+        best = min(2 * k, vocab)
+        row_lp, row_tok = log_probs.topk(best, dim=1)                    # (n * k, best)
+        cand = (scores[:, :, None] + row_lp.view(n, k, best)).view(n, k * best)
+        top_scores, top_idx = cand.topk(min(2 * k, k * best), dim=1)     # (n, 2k), best first
+        from_beam, top_tok = top_idx // best, row_tok.view(n, k * best).gather(1, top_idx)
         is_eos = top_tok == eos
 
         ranked_first = torch.arange(top_idx.size(1), device=device) < k

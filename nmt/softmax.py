@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nmt.packed import PackedLinear
 from nmt.tokenizer import BOS, PAD
 
 
@@ -98,7 +99,8 @@ class OutputRows:
     over these rows alone, in fp32. Without ids or dtype it is the layer itself."""
 
     def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
-        self.layer = layer if ids is None and dtype is None else None
+        int8 = layer.inference is not None
+        self.layer = layer if ids is None and int8 else None  # all rows in int8: the layer's own module
         if self.layer is not None:
             return
         with torch.no_grad():
@@ -106,17 +108,13 @@ class OutputRows:
             if ids is not None:
                 weight, bias = weight[ids], bias[ids]                              # (n, d), (n,)
             proj = layer.proj  # an nn.Linear, or its int8 stand-in, or nothing
-            if layer.inference is not None:  # an int8 layer: its listed rows in int8 as well
+            if int8:  # the listed rows in int8 as well
                 self.proj = None if isinstance(proj, nn.Identity) else proj
                 self.linear = _int8_linear(weight, bias)
                 return
-            w, b = weight.to(dtype or weight.dtype), bias.to(dtype or weight.dtype)
-            self.linear = lambda x: F.linear(x.to(w.dtype), w, b)
-            if isinstance(proj, nn.Identity):
-                self.proj = None
-            else:
-                pw, pb = proj.weight.to(w.dtype), proj.bias.to(w.dtype)
-                self.proj = lambda x: F.linear(x.to(pw.dtype), pw, pb)
+            dtype = dtype or weight.dtype
+            self.linear = PackedLinear(weight, bias, dtype)
+            self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""

@@ -66,6 +66,7 @@ class Translator:
         self.config = config  # the first model's training config (languages, sizes)
         self.models = [m.eval() for m in models]
         self.dtype, self.shortlist = dtype, shortlist
+        self._all_rows: list | None = None  # each model's output layer arranged for decoding (stepper)
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
         self.steps = [LSTMStep(m, dtype) if LSTMStep.applies(m) else self._autocast(m.step)
                       for m in self.models]
@@ -131,8 +132,9 @@ class Translator:
         """The search's step function over the ensemble, scoring the target ids `vocab` (n,), sorted and
         starting with the special ids (None: all): tokens (rows,) are positions in it. With a vocab, the
         states end with a Listed: each row's own list, over which its log-probabilities are normalised."""
-        outputs = [m.output.rows(vocab, None if self.dtype == torch.float32 else self.dtype)
-                   for m in self.models]
+        if vocab is None:  # the whole vocabulary: arranged once
+            self._all_rows = self._all_rows or [m.output.rows(None, self.dtype) for m in self.models]
+        outputs = self._all_rows if vocab is None else [m.output.rows(vocab, self.dtype) for m in self.models]
         table = None if vocab is None else vocab.to(self.device)
 
         def step(tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
