@@ -40,11 +40,12 @@ class Attention(nn.Module):
         """memory (batch, src_len, hidden) -> what the scores read of it, same shape."""
         return memory if self.kind == "dot" else self.key(memory)
 
-    def forward(self, h: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, h: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor,
+                combine=None) -> tuple[torch.Tensor, torch.Tensor]:
         """h (batch, tgt_len, hidden) decoder states; memory and keys (batch, src_len, hidden); mask
         (batch, src_len) True at real source tokens. Returns the attentional states (batch, tgt_len,
-        hidden) and the attention weights (batch, tgt_len, src_len), zero at padding."""
+        hidden) and the attention weights (batch, tgt_len, src_len), zero at padding.
+        combine: a stand-in for self.combine (decoding's packed copy of it)."""
         if self.kind == "additive":
             # (batch, tgt_len, 1, hidden) + (batch, 1, src_len, hidden) -> (batch, tgt_len, src_len)
             scores = self.v(torch.tanh(self.query(h)[:, :, None] + keys[:, None])).squeeze(-1)
@@ -53,7 +54,7 @@ class Attention(nn.Module):
         scores = scores.float().masked_fill(~mask[:, None, :], float("-inf"))
         weights = scores.softmax(-1)                                               # fp32 even under autocast
         context = weights.to(memory.dtype) @ memory                                # (batch, tgt_len, hidden)
-        return torch.tanh(self.combine(torch.cat([context, h.to(context.dtype)], -1))), weights
+        return torch.tanh((combine or self.combine)(torch.cat([context, h.to(context.dtype)], -1))), weights
 
 
 @dataclass

@@ -17,7 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
-from nmt.packed import PackedLinear
+from nmt.packed import decoding_linear
 from nmt.softmax import OutputLayer, OutputRows
 from nmt.tokenizer import PAD
 
@@ -76,15 +76,15 @@ class Encoder(nn.Module):
         """forward for decoding: each group of equal-length sentences through the fused kernel, unpadded.
         So every sentence takes the same kernel whatever it is batched with (packing takes another), which
         keeps translations independent of the batch, in bf16 too; and it is faster than packing."""
-        out = x.new_zeros(x.size(0), x.size(1), self.rnn.hidden_size * (2 if self.bidirectional else 1))
-        state = None
+        out = state = None
         for n in src_lens.unique().tolist():
             rows = (src_lens == n).nonzero().flatten().to(x.device)
             group_out, group_state = self.rnn(x[rows, :n])              # (group, n, H), state (.., group, h)
-            if outputs:
-                out[rows, :n] = group_out.to(out.dtype)
-            if state is None:
+            if state is None:  # in the dtype the kernel ran in (bf16 under autocast)
+                out = group_out.new_zeros(x.size(0), x.size(1), group_out.size(2)) if outputs else None
                 state = _empty_like_batch(group_state, x.size(0))
+            if outputs:
+                out[rows, :n] = group_out
             _put_rows(state, rows, group_state)
         if self.bidirectional:
             state = _join_directions(state)
@@ -218,8 +218,9 @@ class LSTMStep:
     layer's input. Same function as Decoder.decode_step in eval mode (no dropout).
 
     dtype bfloat16: the weights are kept in bf16 and the products run in bf16 (several times the fp32
-    rate on CPUs with AVX512-BF16 or AMX, and on recent GPUs); gates, cell states and the softmax stay
-    in fp32, so rounding does not build up along the sentence.
+    rate on CPUs with AVX512-BF16 or AMX, and on recent GPUs); torch.qint8: int8 weights, activations
+    quantized per call (a quantize_int8 model's decoder). Gates, cell states and the softmax stay in
+    fp32 either way, so rounding does not build up along the sentence.
     """
 
     def __init__(self, model: Seq2Seq, dtype: torch.dtype = torch.float32):
@@ -237,10 +238,12 @@ class LSTMStep:
                  for k in range(self.layers)]
             self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
             feeds = model.decoder.input_feeding
-            self.feed = PackedLinear(w[0][:, emb:], None, dtype) if feeds else None           # h -> 4h
-            self.u0 = PackedLinear(u[0], None, dtype)                                           # h -> 4h
-            self.wu = [PackedLinear(torch.cat([w[k], u[k]], 1), b[k], dtype)
+            self.feed = decoding_linear(w[0][:, emb:], None, dtype) if feeds else None        # h -> 4h
+            self.u0 = decoding_linear(u[0], None, dtype)                                        # h -> 4h
+            self.wu = [decoding_linear(torch.cat([w[k], u[k]], 1), b[k], dtype)
                        for k in range(1, self.layers)]                                         # 2h -> 4h
+            combine = None if self.attention is None else self.attention.combine
+            self.combine = combine and decoding_linear(_float_weight(combine), None, dtype)      # 2h -> h
 
     @staticmethod
     def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,13 +272,16 @@ class LSTMStep:
         rnn = (torch.stack(hs), torch.stack(cs))
         if not attends:
             return output.log_probs(x), rnn
-        with torch.autocast(x.device.type, dtype=dt, enabled=dt != torch.float32):
-            att = self.attention(x[:, None], state.memory, state.keys, state.mask)[0][:, 0]  # (rows, h)
+        with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
+            att = self.attention(x[:, None].to(state.memory.dtype), state.memory, state.keys, state.mask,
+                                 combine=lambda v: self.combine(v.flatten(0, 1)).unflatten(0, v.shape[:2])
+                                 )[0][:, 0]                                                  # (rows, h)
         return output.log_probs(att), state.advance(rnn, att.float())
 
     @staticmethod
     def applies(model: Seq2Seq) -> bool:
-        return type(model.decoder.rnn) is nn.LSTM and model.decoder.rnn.bias and not model.training
+        rnn = model.decoder.rnn
+        return type(rnn) is nn.LSTM and rnn.bias and not model.training
 
 
 def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State | AttentionState:
@@ -290,11 +296,30 @@ def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State |
 def quantize_int8(model: Seq2Seq) -> Seq2Seq:
     """A copy for CPU decoding with int8 weights (dynamic quantization: activations are quantized on
     the fly per batch). The LSTM/GRU layers and the output layer, which hold nearly all the
-    multiply-adds, run on int8 kernels; embeddings stay in float."""
+    multiply-adds, run on int8 kernels; embeddings stay in float. An LSTM decoder keeps its float
+    module: decoding runs it as LSTMStep(model, torch.qint8), on int8 copies of its weights."""
     model = copy.deepcopy(model).eval()
     model.output.inference = model.output.as_linear()
+    keep = model.decoder.rnn if LSTMStep.applies(model) else None
+    if keep is not None:
+        model.decoder.rnn = None
     with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+        torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8,
+                                               inplace=True)
+    if keep is not None:
+        model.decoder.rnn = keep
+    return model
+
+
+def is_int8(model: Seq2Seq) -> bool:
+    """Whether quantize_int8 made this model."""
+    return model.output.inference is not None
+
+
+def _float_weight(linear: nn.Module) -> torch.Tensor:
+    """A linear layer's weight in float, also from its int8 stand-in."""
+    weight = linear.weight
+    return weight().dequantize() if callable(weight) else weight
 

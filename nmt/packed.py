@@ -10,8 +10,11 @@ builds without oneDNN) it is F.linear.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 ROWS_HINT = 128  # the row count the layout is chosen for; any other count works
 
@@ -35,3 +38,23 @@ class PackedLinear:
         if self.packed is not None:
             return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
         return F.linear(x, self.weight, self.bias)
+
+
+def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
+    """x -> x W^T + b (fp32 in and out) with W in int8 and each call's activations quantized on the fly
+    (dynamic quantization, fbgemm's int8 kernels), as model.quantize_int8 makes whole layers."""
+    linear = nn.Linear(1, 1, bias=bias is not None)  # a shell: its weights are set below, not drawn
+    linear.out_features, linear.in_features = weight.shape
+    linear.weight = nn.Parameter(weight.detach().float(), requires_grad=False)
+    if bias is not None:
+        linear.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
+    linear.qconfig = torch.ao.quantization.default_dynamic_qconfig
+    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
+
+
+def decoding_linear(weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
+    """The linear layer decoding multiplies in `dtype`: torch.qint8 (int8_linear), else PackedLinear."""
+    return int8_linear(weight, bias) if dtype == torch.qint8 else PackedLinear(weight, bias, dtype)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.packed import PackedLinear
+from nmt.packed import PackedLinear, int8_linear
 from nmt.tokenizer import BOS, PAD
 
 
@@ -110,30 +109,28 @@ class OutputRows:
             proj = layer.proj  # an nn.Linear, or its int8 stand-in, or nothing
             if int8:  # the listed rows in int8 as well
                 self.proj = None if isinstance(proj, nn.Identity) else proj
-                self.linear = _int8_linear(weight, bias)
+                self.linear = int8_linear(weight, bias)
                 return
             dtype = dtype or weight.dtype
             self.linear = PackedLinear(weight, bias, dtype)
             self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
+
+    def masked(self, mask: torch.Tensor) -> OutputRows:
+        """The same rows, each search row's softmax over the ones its mask (rows, n) leaves at 0, not
+        -inf (a shortlist's per-sentence lists)."""
+        view = copy.copy(self)
+        view.mask = mask
+        return view
+
+    mask: torch.Tensor | None = None
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
         if self.layer is not None:
             return self.layer.log_probs(h)
         x = h if self.proj is None else self.proj(h)
-        return self.linear(x).float().log_softmax(-1)
-
-
-def _int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> nn.Module:
-    """x -> x W^T + b with W in int8 and activations quantized on the fly (dynamic quantization), as
-    model.quantize_int8 makes the whole output layer."""
-    linear = nn.Linear(weight.size(1), weight.size(0))
-    linear.weight.data, linear.bias.data = weight.float(), bias.float()
-    linear.qconfig = torch.ao.quantization.default_dynamic_qconfig
-    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
+        logits = self.linear(x).float()
+        return (logits if self.mask is None else logits + self.mask).log_softmax(-1)
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

@@ -23,7 +23,7 @@ from nmt import NMTError, checkpoint
 from nmt.config import CHOICES, Config, DecodeConfig
 from nmt.data import pad_sources
 from nmt.distributed import native_bf16
-from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
+from nmt.model import LSTMStep, Seq2Seq, is_int8, quantize_int8, reorder_state
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.shortlist import FILE as SHORTLIST_FILE
 from nmt.shortlist import Shortlist
@@ -55,9 +55,10 @@ class Listed:
 class Translator:
     """One model, or an ensemble whose log-probabilities are averaged at every step.
 
-    dtype: torch.float32, or torch.bfloat16 for bf16 matrix products in the decoder's steps (the encoder,
-    gates, cell states and the softmax stay fp32). shortlist: score each batch over the target pieces its
-    source pieces list (shortlist.py) instead of the whole vocabulary.
+    dtype: torch.float32, or torch.bfloat16 for bf16 matrix products (the models' encoders, and what
+    attention reads of them, are cast to it here; gates, cell states and the softmax stay fp32).
+    shortlist: score each sentence over the target pieces its source pieces list (shortlist.py) instead
+    of the whole vocabulary.
     """
 
     def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer,
@@ -66,10 +67,14 @@ class Translator:
         self.config = config  # the first model's training config (languages, sizes)
         self.models = [m.eval() for m in models]
         self.dtype, self.shortlist = dtype, shortlist
+        for m in self.models if dtype != torch.float32 else ():
+            m.encoder.to(dtype)  # cast once, not at every batch as autocast would
+            if m.decoder.attention is not None and m.decoder.attention.kind != "dot":
+                m.decoder.attention.key.to(dtype)
         self._all_rows: list | None = None  # each model's output layer arranged for decoding (stepper)
         # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
-        self.steps = [LSTMStep(m, dtype) if LSTMStep.applies(m) else self._autocast(m.step)
-                      for m in self.models]
+        self.steps = [LSTMStep(m, torch.qint8 if is_int8(m) else dtype) if LSTMStep.applies(m)
+                      else self._autocast(m.step) for m in self.models]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
         self.reverse = models[0].cfg.reverse_source
@@ -141,8 +146,9 @@ class Translator:
             listed = states[-1] if table is not None else None
             ids = tokens if table is None else table[tokens]
             own = states[:-1] if listed is not None else states  # each model's state
-            outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, outputs, strict=True)]
-            log_probs = [lp if listed is None else (lp + listed.mask).log_softmax(-1) for lp, _ in outs]
+            scored = outputs if listed is None else [out.masked(listed.mask) for out in outputs]
+            outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, scored, strict=True)]
+            log_probs = [lp for lp, _ in outs]
             mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
             return mean, [s for _, s in outs] + ([listed] if listed is not None else [])
         return step
@@ -156,8 +162,7 @@ class Translator:
         (batch,) length limits. Search then runs over `stepper` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
         src = src.to(self.device)
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            states = [m.encode(src, src_lens) for m in self.models]
+        states = [m.encode(src, src_lens) for m in self.models]
         return states, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
 
     @torch.inference_mode()
@@ -204,6 +209,9 @@ class Translator:
             rows = todo[start : start + chunk]
             src, src_lens = pad_sources([src_ids[i] for i in rows], self.reverse)
             state = model.encode(src.to(self.device), src_lens)
+            state = dataclasses.replace(  # the decoder's own modules run in fp32 (a bf16 encoder's output)
+                state, rnn=tuple(s.float() for s in state.rnn) if isinstance(state.rnn, tuple)
+                else state.rnn.float(), memory=state.memory.float(), keys=state.keys.float())
             targets = [[BOS, *hyps[i].tokens] for i in rows]
             tgt_in, _ = pad_sources(targets, reverse=False)                      # (rows, tgt_len + 1)
             weights = model.decoder.attention_weights(tgt_in.to(self.device), state).float().cpu()

@@ -59,8 +59,8 @@ def test_int8_model_stays_close_to_the_float_one():
     with torch.no_grad():
         state_f, state_q = model.encode(batch.src, batch.src_lens), quant.encode(batch.src, batch.src_lens)
         lp_f, _ = model.step(batch.tgt_in[:, 0], state_f)
-        lp_q, _ = quant.step(batch.tgt_in[:, 0], state_q)
-    assert "quantized" in type(quant.decoder.rnn).__module__ and type(model.decoder.rnn) is torch.nn.LSTM
+        lp_q, _ = LSTMStep(quant, torch.qint8)(batch.tgt_in[:, 0], state_q)  # how decoding runs it
+    assert "quantized" in type(quant.encoder.rnn).__module__ and type(model.encoder.rnn) is torch.nn.LSTM
     assert torch.isinf(lp_q[:, [0, 2]]).all()  # PAD and BOS still impossible
     assert lp_f[:, 3:].std() > 0.2                # a spread distribution to compare
     assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1  # int8 rounding, not a different model
@@ -176,7 +176,7 @@ def test_int8_attention_model_stays_close_to_the_float_one():
     batch = make_batch([[5, 6, 7], [8, 9]], [[10, 11], [14, 15]], reverse=False)
     with torch.no_grad():
         lp_f, _ = model.step(batch.tgt_in[:, 0], model.encode(batch.src, batch.src_lens))
-        lp_q, _ = quant.step(batch.tgt_in[:, 0], quant.encode(batch.src, batch.src_lens))
+        lp_q, _ = LSTMStep(quant, torch.qint8)(batch.tgt_in[:, 0], quant.encode(batch.src, batch.src_lens))
     assert "quantized" in type(quant.decoder.attention.combine).__module__
     assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1 and lp_f[:, 3:].std() > 0.2
 

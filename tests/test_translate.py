@@ -53,7 +53,8 @@ def test_the_trained_model_translates_the_lexicon(translator, toy):
 
 def test_int8_translator_still_translates(run_dir, toy):
     quant = Translator.load([run_dir], quantize="int8")
-    assert "quantized" in type(quant.models[0].decoder.rnn).__module__
+    assert "quantized" in type(quant.models[0].encoder.rnn).__module__
+    assert quant.steps[0].dtype == torch.qint8  # the decoder: LSTMStep on int8 weights
     assert _lexicon_recall(quant, toy, beam=2) > 0.35
     with pytest.raises(NMTError, match="int8"):
         Translator.load([run_dir], quantize="int4")
@@ -76,7 +77,11 @@ def test_gru_and_tied_embedding_models_translate(variant_run, toy, quantize):
         assert translator.steps[0] == model.step  # the fast step is for LSTMs only
     elif quantize is None:
         assert model.output.weight is model.decoder.embed.weight
-    assert ("quantized" in type(model.decoder.rnn).__module__) == (quantize == "int8")
+    assert ("quantized" in type(model.encoder.rnn).__module__) == (quantize == "int8")
+    if kind == "gru":  # a GRU decoder is quantized as a module; an LSTM one runs as LSTMStep on int8 weights
+        assert ("quantized" in type(model.decoder.rnn).__module__) == (quantize == "int8")
+    else:
+        assert translator.steps[0].dtype == (torch.qint8 if quantize else torch.float32)
     assert _lexicon_recall(translator, toy, beam=3) > 0.35
 
 
@@ -208,11 +213,12 @@ def reversed_attention_run(toy, tmp_path_factory):
     return train_toy(toy, tmp_path_factory.mktemp("reversed_attention"), steps=300, attention="dot")
 
 
-def test_alignments_line_words_up_in_reading_order(attention_run, reversed_attention_run):
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_alignments_line_words_up_in_reading_order(attention_run, reversed_attention_run, dtype):
     # "der hund läuft" -> "the dog runs": word k attends to word k. The reversed-source model read the
     # sentence backwards; its weights must come back in reading order too.
     for run in (attention_run, reversed_attention_run):
-        translator = Translator.load(run)
+        translator = Translator.load(run, dtype=dtype)
         [nbest] = list(translator.translate_stream(["der hund läuft"], DecodeConfig(beam=3)))
         [record] = translator.alignments(["der hund läuft"], [nbest[0][1]])
         assert record["source"] == ["▁der", "▁hund", "▁läuft"], record
