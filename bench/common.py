@@ -52,13 +52,14 @@ _LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:])
            "sys.exit(rc)")
 
 
-def run_command(args: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Run a command to completion, with `env` added to the environment; (wall seconds, its own peak RSS
-    in MB). Fails loudly on error."""
-    with tempfile.NamedTemporaryFile("r") as peak:
+def run_command(args: list[str], env: dict | None = None, log: Path | None = None) -> tuple[float, float]:
+    """Run a command to completion, with `env` added to the environment and its output appended to `log`
+    (default: this process's); (wall seconds, its own peak RSS in MB). Fails loudly on error."""
+    with tempfile.NamedTemporaryFile("r") as peak, open(log or os.devnull, "a") as out:
         start = time.perf_counter()
+        where = {"stdout": out, "stderr": out} if log else {}
         subprocess.run([sys.executable, "-c", _LAUNCH, peak.name, *args], cwd=ROOT, check=True,
-                       env={**os.environ, **(env or {})})
+                       env={**os.environ, **(env or {})}, **where)
         return time.perf_counter() - start, int(peak.read()) / 1024
 
 

@@ -36,25 +36,31 @@ class Attention(nn.Module):
             self.v = nn.Linear(hidden, 1, bias=False)
         self.combine = nn.Linear(2 * hidden, hidden, bias=False)
 
-    def keys(self, memory: torch.Tensor) -> torch.Tensor:
-        """memory (batch, src_len, hidden) -> what the scores read of it, same shape."""
-        return memory if self.kind == "dot" else self.key(memory)
+    def keys(self, memory: torch.Tensor, key=None) -> torch.Tensor:
+        """memory (batch, src_len, hidden) -> what the scores read of it, same shape. key: a stand-in for
+        self.key (decoding's packed copy of it)."""
+        return memory if self.kind == "dot" else (key or self.key)(memory)
 
     def forward(self, h: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor,
-                combine=None) -> tuple[torch.Tensor, torch.Tensor]:
+                linears: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """h (batch, tgt_len, hidden) decoder states; memory and keys (batch, src_len, hidden); mask
         (batch, src_len) True at real source tokens. Returns the attentional states (batch, tgt_len,
         hidden) and the attention weights (batch, tgt_len, src_len), zero at padding.
-        combine: a stand-in for self.combine (decoding's packed copy of it)."""
+        linears: stand-ins for self.combine and self.query by name (decoding's packed copies)."""
+        linears = linears or {}
         if self.kind == "additive":
             # (batch, tgt_len, 1, hidden) + (batch, 1, src_len, hidden) -> (batch, tgt_len, src_len)
-            scores = self.v(torch.tanh(self.query(h)[:, :, None] + keys[:, None])).squeeze(-1)
+            query = linears.get("query", self.query)
+            scores = self.v(torch.tanh(query(h)[:, :, None] + keys[:, None])).squeeze(-1)
         else:
             scores = h @ keys.transpose(1, 2)                                     # (batch, tgt_len, src_len)
         scores = scores.float().masked_fill(~mask[:, None, :], float("-inf"))
-        weights = scores.softmax(-1)                                               # fp32 even under autocast
+        # fp32 even under autocast. Decoding sums in fp64: an fp32 sum's rounding depends on how much
+        # padding the batch gave the row, an fp64 one rounds back to the same fp32 weights regardless.
+        weights = scores.softmax(-1) if self.training else scores.double().softmax(-1).float()
         context = weights.to(memory.dtype) @ memory                                # (batch, tgt_len, hidden)
-        return torch.tanh((combine or self.combine)(torch.cat([context, h.to(context.dtype)], -1))), weights
+        combine = linears.get("combine", self.combine)
+        return torch.tanh(combine(torch.cat([context, h.to(context.dtype)], -1))), weights
 
 
 @dataclass

@@ -75,11 +75,15 @@ class Encoder(nn.Module):
                    ) -> tuple[torch.Tensor | None, State]:
         """forward for decoding: each group of equal-length sentences through the fused kernel, unpadded.
         So every sentence takes the same kernel whatever it is batched with (packing takes another), which
-        keeps translations independent of the batch, in bf16 too; and it is faster than packing."""
+        keeps translations independent of the batch, in bf16 too; and it is faster than packing. A group
+        of one runs as two copies: the kernel takes yet another path for a single row, whose rounding
+        differs (enough, in bf16, to change some translations)."""
         out = state = None
         for n in src_lens.unique().tolist():
             rows = (src_lens == n).nonzero().flatten().to(x.device)
-            group_out, group_state = self.rnn(x[rows, :n])              # (group, n, H), state (.., group, h)
+            group_out, group_state = self.rnn(x[rows if len(rows) > 1 else rows.repeat(2), :n])
+            if len(rows) == 1:                                           # (group, n, H), state (.., group, h)
+                group_out, group_state = group_out[:1], _first_row(group_state)
             if state is None:  # in the dtype the kernel ran in (bf16 under autocast)
                 out = group_out.new_zeros(x.size(0), x.size(1), group_out.size(2)) if outputs else None
                 state = _empty_like_batch(group_state, x.size(0))
@@ -89,6 +93,10 @@ class Encoder(nn.Module):
         if self.bidirectional:
             state = _join_directions(state)
         return (out if outputs else None), state
+
+
+def _first_row(state: State) -> State:
+    return tuple(s[:, :1] for s in state) if isinstance(state, tuple) else state[:, :1]
 
 
 def _empty_like_batch(state: State, batch: int) -> State:
@@ -187,13 +195,14 @@ class Seq2Seq(nn.Module):
             self.encoder.embed.weight[PAD].zero_()
             self.decoder.embed.weight[PAD].zero_()
 
-    def encode(self, src: torch.Tensor, src_lens: torch.Tensor) -> State | AttentionState:
-        """The decoder's first state: the encoder's final state, and with attention what it attends to."""
+    def encode(self, src: torch.Tensor, src_lens: torch.Tensor, key=None) -> State | AttentionState:
+        """The decoder's first state: the encoder's final state, and with attention what it attends to.
+        key: a stand-in for the attention's key layer (LSTMStep.key)."""
         attention = self.decoder.attention
         memory, state = self.encoder(src, src_lens, outputs=attention is not None)
         if attention is None:
             return state
-        return AttentionState(state, memory, attention.keys(memory), src != PAD)
+        return AttentionState(state, memory, attention.keys(memory, key), src != PAD)
 
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """(batch, src_len), (batch,), (batch, tgt_len) -> decoder states (batch, tgt_len, hidden)."""
@@ -242,8 +251,13 @@ class LSTMStep:
             self.u0 = decoding_linear(u[0], None, dtype)                                        # h -> 4h
             self.wu = [decoding_linear(torch.cat([w[k], u[k]], 1), b[k], dtype)
                        for k in range(1, self.layers)]                                         # 2h -> 4h
-            combine = None if self.attention is None else self.attention.combine
-            self.combine = combine and decoding_linear(_float_weight(combine), None, dtype)      # 2h -> h
+            # packed copies of the attention's layers: each row's result then does not depend on the batch
+            att = self.attention
+            layers = {name: getattr(att, name) for name in ("combine", "query") if hasattr(att, name)}
+            self.linears = {name: decoding_linear(_float_weight(layer), _bias(layer), dtype)
+                            for name, layer in layers.items()}
+            self.key = (decoding_linear(_float_weight(att.key), None, dtype)
+                        if att is not None and att.kind != "dot" else None)
 
     @staticmethod
     def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -274,8 +288,7 @@ class LSTMStep:
             return output.log_probs(x), rnn
         with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
             att = self.attention(x[:, None].to(state.memory.dtype), state.memory, state.keys, state.mask,
-                                 combine=lambda v: self.combine(v.flatten(0, 1)).unflatten(0, v.shape[:2])
-                                 )[0][:, 0]                                                  # (rows, h)
+                                 self.linears)[0][:, 0]                                      # (rows, h)
         return output.log_probs(att), state.advance(rnn, att.float())
 
     @staticmethod
@@ -316,6 +329,11 @@ def quantize_int8(model: Seq2Seq) -> Seq2Seq:
 def is_int8(model: Seq2Seq) -> bool:
     """Whether quantize_int8 made this model."""
     return model.output.inference is not None
+
+
+def _bias(linear: nn.Module) -> torch.Tensor | None:
+    bias = linear.bias
+    return bias() if callable(bias) else bias
 
 
 def _float_weight(linear: nn.Module) -> torch.Tensor:

@@ -20,7 +20,7 @@ ROWS_HINT = 128  # the row count the layout is chosen for; any other count works
 
 
 class PackedLinear:
-    """x (rows, in) -> x W^T + b (rows, out) in `dtype`. weight: (out, in); bias: (out,) or None."""
+    """x (..., in) -> x W^T + b (..., out) in `dtype`. weight: (out, in); bias: (out,) or None."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
         self.dtype = dtype
@@ -34,10 +34,12 @@ class PackedLinear:
                 self.packed = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.dtype).contiguous()
-        if self.packed is not None:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-        return F.linear(x, self.weight, self.bias)
+        x = x.to(self.dtype)
+        if self.packed is None:
+            return F.linear(x, self.weight, self.bias)
+        rows = x.reshape(-1, x.size(-1)).contiguous()                   # (rows, in)
+        out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+        return out.view(*x.shape[:-1], out.size(-1))
 
 
 def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:

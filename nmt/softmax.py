@@ -130,7 +130,13 @@ class OutputRows:
             return self.layer.log_probs(h)
         x = h if self.proj is None else self.proj(h)
         logits = self.linear(x).float()
-        return (logits if self.mask is None else logits + self.mask).log_softmax(-1)
+        if self.mask is None:
+            return logits.log_softmax(-1)
+        # The normaliser sums over a row's own pieces wherever the batch's union put them, and an fp32
+        # sum's rounding depends on those places: summed in fp64, it rounds to the same fp32 value
+        # whatever the union, so a sentence's scores do not depend on its batch.
+        logits = logits + self.mask
+        return logits - torch.logsumexp(logits.double(), -1, keepdim=True).float()
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

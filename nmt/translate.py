@@ -162,7 +162,8 @@ class Translator:
         (batch,) length limits. Search then runs over `stepper` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
         src = src.to(self.device)
-        states = [m.encode(src, src_lens) for m in self.models]
+        states = [m.encode(src, src_lens, key=getattr(step, "key", None))
+                  for m, step in zip(self.models, self.steps, strict=True)]
         return states, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
 
     @torch.inference_mode()

@@ -83,9 +83,10 @@ def main(model: str, mode: str = "full", split: str = "test2016") -> None:
 
 def _onmt_rows(python, onmt_model, pieces, work, batches, base, refs) -> list[dict]:
     runs = [f"{beam}:{batch}" for beam in SEARCHES for batch in batches]
-    out = subprocess.run([str(python), str(PEERS / "onmt_decode.py"), str(onmt_model), str(pieces),
-                          str(work / "onmt"), *runs], check=True, capture_output=True, text=True,
-                         env={**os.environ, **ONMT_ENV}).stdout
+    with open(work / "onmt.log", "w") as log:  # OpenNMT-py's own log lines and warnings
+        out = subprocess.run([str(python), str(PEERS / "onmt_decode.py"), str(onmt_model), str(pieces),
+                              str(work / "onmt"), *runs], check=True, text=True, stdout=subprocess.PIPE,
+                             stderr=log, env={**os.environ, **ONMT_ENV}).stdout
     rows = []
     for line in out.splitlines():
         if not line.startswith("{"):
@@ -100,7 +101,7 @@ def _onmt_rows(python, onmt_model, pieces, work, batches, base, refs) -> list[di
                 [str(python.parent / "onmt_translate"), "-model", str(onmt_model), "-src", str(pieces),
                  "-output", str(work / "onmt.whole"), "-beam_size", str(r["beam"]), "-batch_size",
                  str(r["batch"]), "-length_penalty", "wu", "-alpha", "1.0", "-max_length_ratio", "1.5",
-                 "-log_file", "/dev/null"], env=ONMT_ENV)
+                 "-log_file", "/dev/null"], env=ONMT_ENV, log=work / "onmt.log")
         rows.append(row)
     return rows
 
@@ -162,7 +163,7 @@ def _startup(python, model, onmt_model, first_line, pieces, work) -> list[dict]:
                                   str(one), "--output", "/dev/null"])
     theirs, theirs_rss = run_command([str(python.parent / "onmt_translate"), "-model", str(onmt_model),
                                       "-src", str(one_pieces), "-output", str(work / "one.out"),
-                                      "-log_file", "/dev/null"], env=ONMT_ENV)
+                                      "-log_file", "/dev/null"], env=ONMT_ENV, log=work / "onmt.log")
     torch_import, _ = run_command([sys.executable, "-c", "import torch"])
     return [{"toolkit": "nmt", "weights": "fp32", "search": "one line", "whole_s": ours, "rss_mb": ours_rss},
             {"toolkit": "OpenNMT-py", "weights": "fp32", "search": "one line", "whole_s": theirs,
