@@ -90,10 +90,11 @@ class DecodeConfig:
 
 @dataclass
 class ShortlistConfig:
-    # On Multi30k val (8k pieces, beam 5): k 10 / frequent 100 lists 156 pieces per sentence and 2,120
-    # per batch of 64, with BLEU 13.84 against 13.36 unlisted; k 50 / frequent 200: 402, 4,924, 13.36.
-    k: int = 10                   # target pieces listed per source piece (those it co-occurs with most)
-    frequent: int = 100           # the most frequent target pieces, listed for every sentence
+    # Multi30k val, 8k target pieces, the attention config's 15-minute model, bf16 beam 5: BLEU 39.38
+    # over the whole vocabulary; k 10 / frequent 100: 38.62 (156 pieces per sentence, 2,120 per batch
+    # of 64); k 20 / frequent 200: 39.44 (291, 3,297); k 50 / frequent 200: 39.66 (402, 4,924).
+    k: int = 20                   # target pieces listed per source piece (those it co-occurs with most)
+    frequent: int = 200           # the most frequent target pieces, listed for every sentence
 
     def __post_init__(self):
         check_section("shortlist", self)
