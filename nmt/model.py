@@ -70,7 +70,6 @@ class Encoder(nn.Module):
             state = _join_directions(state)
         return (out if outputs else None), state
 
-
     def _by_length(self, x: torch.Tensor, src_lens: torch.Tensor, outputs: bool
                    ) -> tuple[torch.Tensor | None, State]:
         """forward for decoding: each group of equal-length sentences through the fused kernel, unpadded.
