@@ -57,7 +57,10 @@ def main(model: str, mode: str = "full", split: str = "test2016") -> None:
     work = ROOT / "bench" / "work" / "peers" / folder.name
     work.mkdir(parents=True, exist_ok=True)
     onmt_model = work / "onmt.pt"
-    subprocess.run([str(python), str(PEERS / "onmt_convert.py"), model, str(onmt_model)], check=True)
+    convert = subprocess.run([str(python), str(PEERS / "onmt_convert.py"), model, str(onmt_model)],
+                             capture_output=True, text=True)  # OpenNMT-py's import warnings: shown on failure
+    if convert.returncode:
+        raise SystemExit(f"converting {model} for OpenNMT-py failed:\n{convert.stdout}{convert.stderr}")
 
     src_path = DATA / f"{split}.de"
     src, refs = list(read_lines(src_path)), list(read_lines(DATA / f"{split}.en"))
