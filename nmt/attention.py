@@ -78,6 +78,12 @@ class AttentionState:
         """The state after one decoder step: its new recurrent state, attending to the same source."""
         return AttentionState(rnn, self.memory, self.keys, self.mask, att)
 
+    def float(self) -> AttentionState:
+        """The same state in fp32 (from a bf16 encoder)."""
+        rnn = tuple(s.float() for s in self.rnn) if isinstance(self.rnn, tuple) else self.rnn.float()
+        return AttentionState(rnn, self.memory.float(), self.keys.float(), self.mask,
+                              None if self.feed is None else self.feed.float())
+
     def reorder(self, index: torch.Tensor) -> AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)
                else self.rnn.index_select(1, index))

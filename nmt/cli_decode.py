@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 
 from nmt import NMTError
-from nmt.config import DecodeConfig, ServeConfig
+from nmt.config import CHOICES, DecodeConfig, ServeConfig
 
 D, S = DecodeConfig(), ServeConfig()
+DTYPE = CHOICES[("decode", "dtype")][0]  # fp32: the default, as Translator.load's
 Models = Annotated[list[str],
                    typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
 Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
@@ -83,7 +84,7 @@ def translate(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
-    dtype: Dtype = "fp32",
+    dtype: Dtype = DTYPE,
     shortlist: ShortlistFlag = False,
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
@@ -108,7 +109,7 @@ def translate(
                          exhaustive=exhaustive)
     lines = _input_lines(input)
     translator = _translator(model, device=device, threads=threads, quantize=quantize, dtype=dtype,
-                                 shortlist=shortlist)
+                             shortlist=shortlist)
     if attention_out:
         translator.attending_model()  # refuse before translating anything
     tabular = scores or n_best > 1
@@ -177,7 +178,7 @@ def evaluate(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
-    dtype: Dtype = "fp32",
+    dtype: Dtype = DTYPE,
     shortlist: ShortlistFlag = False,
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
@@ -231,7 +232,7 @@ def serve(
     device: Device = None,
     threads: Threads = 0,
     quantize: Quantize = None,
-    dtype: Dtype = "fp32",
+    dtype: Dtype = DTYPE,
     shortlist: ShortlistFlag = False,
     max_body: int = typer.Option(S.max_body, "--max-body", min=1, help="Bytes per request."),
     max_chars: int = typer.Option(S.max_chars, "--max-chars", min=1, help="Characters per text."),

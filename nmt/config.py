@@ -199,7 +199,7 @@ CHOICES = {
     ("train", "metric"): ("bleu", "loss", "ppl"),
     ("train", "dtype"): ("auto", "fp32", "bf16"),
     ("decode", "length_norm"): ("gnmt", "average", "none"),
-    ("decode", "dtype"): ("fp32", "bf16", "auto"),
+    ("decode", "dtype"): ("fp32", "bf16", "auto"),  # decoding's precision, the default first
 }
 
 

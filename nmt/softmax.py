@@ -97,6 +97,8 @@ class OutputRows:
     multiplied in `dtype` (None: as the layer does, in int8 when it was quantized). log_probs normalises
     over these rows alone, in fp32. Without ids or dtype it is the layer itself."""
 
+    unlisted: torch.Tensor | None = None  # (rows, n) True where a search row's sentence lacks the piece
+
     def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
         int8 = layer.inference is not None
         self.layer = layer if ids is None and int8 else None  # all rows in int8: the layer's own module
@@ -115,14 +117,12 @@ class OutputRows:
             self.linear = PackedLinear(weight, bias, dtype)
             self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
 
-    def masked(self, mask: torch.Tensor) -> OutputRows:
-        """The same rows, each search row's softmax over the ones its mask (rows, n) leaves at 0, not
-        -inf (a shortlist's per-sentence lists)."""
+    def masked(self, unlisted: torch.Tensor) -> OutputRows:
+        """The same rows, each search row's softmax over those `unlisted` (rows, n) holds False for (a
+        shortlist's per-sentence lists)."""
         view = copy.copy(self)
-        view.mask = mask
+        view.unlisted = unlisted
         return view
-
-    mask: torch.Tensor | None = None
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
@@ -130,12 +130,12 @@ class OutputRows:
             return self.layer.log_probs(h)
         x = h if self.proj is None else self.proj(h)
         logits = self.linear(x).float()
-        if self.mask is None:
+        if self.unlisted is None:
             return logits.log_softmax(-1)
         # The normaliser sums over a row's own pieces wherever the batch's union put them, and an fp32
         # sum's rounding depends on those places: summed in fp64, it rounds to the same fp32 value
         # whatever the union, so a sentence's scores do not depend on its batch.
-        logits = logits + self.mask
+        logits = logits.masked_fill(self.unlisted, float("-inf"))
         return logits - torch.logsumexp(logits.double(), -1, keepdim=True).float()
 
 

@@ -45,11 +45,12 @@ class Translation:
 
 @dataclass
 class Listed:
-    """With a shortlist: per search row, 0 where its sentence lists the batch's piece, -inf elsewhere."""
-    mask: torch.Tensor  # (rows, n)
+    """With a shortlist: per search row, True where its sentence lacks a piece of the batch's union
+    (bool, so that following the beam copies a byte per piece)."""
+    unlisted: torch.Tensor  # (rows, n)
 
     def reorder(self, index: torch.Tensor) -> Listed:
-        return Listed(self.mask.index_select(0, index))
+        return Listed(self.unlisted.index_select(0, index))
 
 
 class Translator:
@@ -83,7 +84,7 @@ class Translator:
 
     @classmethod
     def load(cls, paths: str | Path | list[str | Path], *, device: torch.device | str | None = None,
-             quantize: str | None = None, dtype: str = "fp32", shortlist: bool = False) -> Translator:
+             quantize: str | None = None, dtype: str = DTYPES[0], shortlist: bool = False) -> Translator:
         """A run folder (its best.pt) or checkpoint; several make an ensemble.
         device: default CUDA when present, else the CPU. quantize="int8": int8 weights for CPU decoding
         (see model.quantize_int8). dtype: fp32, bf16, or auto (bf16 where the hardware multiplies in it).
@@ -146,7 +147,7 @@ class Translator:
             listed = states[-1] if table is not None else None
             ids = tokens if table is None else table[tokens]
             own = states[:-1] if listed is not None else states  # each model's state
-            scored = outputs if listed is None else [out.masked(listed.mask) for out in outputs]
+            scored = outputs if listed is None else [out.masked(listed.unlisted) for out in outputs]
             outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, scored, strict=True)]
             log_probs = [lp for lp, _ in outs]
             mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
@@ -173,8 +174,7 @@ class Translator:
         vocab = None
         if self.shortlist:
             vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
-            states.append(Listed(torch.zeros(own.shape, device=self.device).masked_fill_(
-                ~own.to(self.device), float("-inf"))))
+            states.append(Listed(~own.to(self.device)))
         step = self.stepper(vocab)
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:
@@ -209,10 +209,7 @@ class Translator:
         for start in range(0, len(todo), chunk):
             rows = todo[start : start + chunk]
             src, src_lens = pad_sources([src_ids[i] for i in rows], self.reverse)
-            state = model.encode(src.to(self.device), src_lens)
-            state = dataclasses.replace(  # the decoder's own modules run in fp32 (a bf16 encoder's output)
-                state, rnn=tuple(s.float() for s in state.rnn) if isinstance(state.rnn, tuple)
-                else state.rnn.float(), memory=state.memory.float(), keys=state.keys.float())
+            state = model.encode(src.to(self.device), src_lens).float()  # the decoder's modules are fp32
             targets = [[BOS, *hyps[i].tokens] for i in rows]
             tgt_in, _ = pad_sources(targets, reverse=False)                      # (rows, tgt_len + 1)
             weights = model.decoder.attention_weights(tgt_in.to(self.device), state).float().cpu()
