@@ -63,30 +63,64 @@ class Attention(nn.Module):
         return torch.tanh(combine(torch.cat([context, h.to(context.dtype)], -1))), weights
 
 
+def follow(index: torch.Tensor, per: int, sources: int) -> tuple[torch.Tensor | None, int]:
+    """Where per-source tensors go when search keeps rows `index` of a source-major layout: `per` rows
+    for each of `sources` sources, row r reading source r // per (a sentence's beam hypotheses share its
+    encoder outputs, so these are kept once per sentence, not copied for every row at every step).
+
+    Returns the sources to keep, in their new order (None: all, unchanged), and the rows per source
+    after. Beam search keeps rows in groups of equally many per sentence: index 0..5 of 2 sources
+    with per 3 kept as [3, 5, 4] -> (tensor([1]), 3). Anything else falls back to a copy per row:
+    ([2, 0]) -> (tensor([0, 0]), 1)."""
+    if index.numel() == 0:
+        return index, 1
+    owner = index // per                                                    # (rows',) each row's source
+    kept, counts = torch.unique_consecutive(owner, return_counts=True)
+    if not bool((counts == counts[0]).all()):
+        return owner, 1
+    if len(kept) == sources and bool((kept[1:] > kept[:-1]).all()):  # then kept is 0..sources-1
+        return None, int(counts[0])
+    return kept, int(counts[0])
+
+
 @dataclass
 class AttentionState:
     """The decoder's state when it attends: its recurrent state and what it attends to. Rows are
-    sentences (or beam hypotheses); `reorder` follows them as beam search does."""
+    sentences (or beam hypotheses); `reorder` follows them as beam search does. What is attended to
+    is held once per source: row r reads source r // per."""
     rnn: torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # (layers, rows, hidden) h, and c for an LSTM
-    memory: torch.Tensor                                    # (rows, src_len, hidden) encoder outputs
-    keys: torch.Tensor                                      # (rows, src_len, hidden)
-    mask: torch.Tensor                                      # (rows, src_len) True at real tokens
+    memory: torch.Tensor                                    # (sources, src_len, hidden) encoder outputs
+    keys: torch.Tensor                                      # (sources, src_len, hidden)
+    mask: torch.Tensor                                      # (sources, src_len) True at real tokens
     feed: torch.Tensor | None = None                        # (rows, hidden) last attentional state
+    per: int = 1                                            # rows per source; rows = sources * per
+
+    def attend(self, attention: Attention, h: torch.Tensor, linears: dict | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: h (rows, 1, hidden) -> attentional states (rows, 1, hidden) and weights (rows, 1,
+        src_len), each row attending to its own source (the rows of a source as its target positions)."""
+        sources, rows = self.memory.size(0), h.size(0)
+        att, weights = attention(h.reshape(sources, self.per, h.size(-1)), self.memory, self.keys,
+                                 self.mask, linears)                        # (sources, per, ...)
+        return att.reshape(rows, 1, -1), weights.reshape(rows, 1, -1)
 
     def advance(self, rnn: torch.Tensor | tuple[torch.Tensor, torch.Tensor], att: torch.Tensor
                 ) -> AttentionState:
         """The state after one decoder step: its new recurrent state, attending to the same source."""
-        return AttentionState(rnn, self.memory, self.keys, self.mask, att)
+        return AttentionState(rnn, self.memory, self.keys, self.mask, att, self.per)
 
     def float(self) -> AttentionState:
         """The same state in fp32 (from a bf16 encoder)."""
         rnn = tuple(s.float() for s in self.rnn) if isinstance(self.rnn, tuple) else self.rnn.float()
         return AttentionState(rnn, self.memory.float(), self.keys.float(), self.mask,
-                              None if self.feed is None else self.feed.float())
+                              None if self.feed is None else self.feed.float(), self.per)
 
     def reorder(self, index: torch.Tensor) -> AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)
                else self.rnn.index_select(1, index))
-        return AttentionState(rnn, self.memory.index_select(0, index), self.keys.index_select(0, index),
-                              self.mask.index_select(0, index),
-                              None if self.feed is None else self.feed.index_select(0, index))
+        kept, per = follow(index, self.per, self.memory.size(0))
+        memory, keys, mask = self.memory, self.keys, self.mask
+        if kept is not None:
+            memory, keys, mask = (t.index_select(0, kept) for t in (memory, keys, mask))
+        return AttentionState(rnn, memory, keys, mask,
+                              None if self.feed is None else self.feed.index_select(0, index), per)

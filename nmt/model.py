@@ -153,7 +153,7 @@ class Decoder(nn.Module):
             feed = state.feed if state.feed is not None else emb.new_zeros(emb.size(0), self.rnn.hidden_size)
             emb = torch.cat([emb, feed[:, None].to(emb.dtype)], -1)
         out, rnn = self.rnn(emb, state.rnn)
-        att, weights = self.attention(out, state.memory, state.keys, state.mask)
+        att, weights = state.attend(self.attention, out)
         return att, weights, state.advance(rnn, att[:, 0])
 
     def decode_step(self, tokens: torch.Tensor, state: State | AttentionState
@@ -286,8 +286,7 @@ class LSTMStep:
         if not attends:
             return output.log_probs(x), rnn
         with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
-            att = self.attention(x[:, None].to(state.memory.dtype), state.memory, state.keys, state.mask,
-                                 self.linears)[0][:, 0]                                      # (rows, h)
+            att = state.attend(self.attention, x[:, None].to(state.memory.dtype), self.linears)[0][:, 0]
         return output.log_probs(att), state.advance(rnn, att.float())
 
     @staticmethod

@@ -47,6 +47,30 @@ def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> tor
     return torch.where(at_limit[:, None], log_probs + only_eos, log_probs)
 
 
+def row_topk(x: torch.Tensor, k: int, block: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """x.topk(k, dim=1) for wide rows x (rows, vocab): the same values, found faster.
+
+    A row's best k lie in the k blocks of `block` columns with the largest maxima: each of those holds
+    a value at least as large as the k-th largest maximum, so no value outside them can rank in the top
+    k. The maxima are one fast reduction over the row; then only k * block values are ranked. (A full
+    topk keeps a heap while it reads all 8,000 values, and takes twice as long.) Example, k 1, block 2:
+    row [0, 5, 3, 1, 4, 2] has maxima [5, 3, 4]; block 0 wins and topk of [0, 5] gives 5 at column 1.
+    """
+    rows, vocab = x.shape
+    full = vocab // block
+    if full < 2 * k:  # narrow rows: nothing to gain
+        return x.topk(k, dim=1)
+    maxima = x[:, : full * block].view(rows, full, block).amax(-1)       # (rows, full)
+    if full * block < vocab:  # the last, shorter block
+        maxima = torch.cat([maxima, x[:, full * block :].amax(-1, keepdim=True)], 1)
+    blocks = maxima.topk(k, dim=1).indices                                 # (rows, k)
+    cols = (blocks[:, :, None] * block + torch.arange(block, device=x.device)).view(rows, k * block)
+    beyond = cols >= vocab  # past the end of the shorter block: read the last column, ranked last
+    cols = cols.clamp_max(vocab - 1)
+    best, at = x.gather(1, cols).masked_fill(beyond, float("-inf")).topk(k, dim=1)  # (rows, k)
+    return best, cols.gather(1, at)
+
+
 def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
                   eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm
                   ) -> list[list[Hypothesis]]:
@@ -61,7 +85,7 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                     # (rows, vocab)
         log_probs = _force_eos(log_probs, (t >= max_lens[alive]).to(device), eos)
-        best, tokens = log_probs.max(-1)                              # (rows,), (rows,)
+        best, tokens = (t[:, 0] for t in row_topk(log_probs, 1))         # (rows,), (rows,)
         total = total + best
         ended = tokens == eos
         if bool(ended.any()):
@@ -113,10 +137,12 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
         at_limit = t >= max_lens[alive]                                   # (n,)
         log_probs = _force_eos(log_probs, at_limit.repeat_interleave(k).to(device), eos)
         vocab = log_probs.size(-1)
-        # The best 2k (hypothesis, token) pairs are among each hypothesis's own best 2k tokens: rank
-        # those k * 2k pairs rather than all k * vocab.
-        best = min(2 * k, vocab)
-        row_lp, row_tok = log_probs.topk(best, dim=1)                    # (n * k, best)
+        # What a step uses of the (hypothesis, token) pairs: EOS pairs among the best k overall, and the
+        # best k pairs that are not EOS. Each lies among its hypothesis's own best k + 1 tokens (the
+        # first are preceded by fewer than k pairs, the second by fewer than k others and at most one
+        # EOS), so rank those k * (k + 1) pairs rather than all k * vocab.
+        best = min(k + 1, vocab)
+        row_lp, row_tok = row_topk(log_probs, best)                      # (n * k, best)
         cand = (scores[:, :, None] + row_lp.view(n, k, best)).view(n, k * best)
         top_scores, top_idx = cand.topk(min(2 * k, k * best), dim=1)     # (n, 2k), best first
         from_beam, top_tok = top_idx // best, row_tok.view(n, k * best).gather(1, top_idx)

@@ -97,7 +97,8 @@ class OutputRows:
     multiplied in `dtype` (None: as the layer does, in int8 when it was quantized). log_probs normalises
     over these rows alone, in fp32. Without ids or dtype it is the layer itself."""
 
-    unlisted: torch.Tensor | None = None  # (rows, n) True where a search row's sentence lacks the piece
+    unlisted: torch.Tensor | None = None  # (sentences, n) True where a sentence lacks the piece
+    per = 1                               # search rows per sentence: row r belongs to sentence r // per
 
     def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
         int8 = layer.inference is not None
@@ -117,11 +118,11 @@ class OutputRows:
             self.linear = PackedLinear(weight, bias, dtype)
             self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
 
-    def masked(self, unlisted: torch.Tensor) -> OutputRows:
-        """The same rows, each search row's softmax over those `unlisted` (rows, n) holds False for (a
-        shortlist's per-sentence lists)."""
+    def masked(self, unlisted: torch.Tensor, per: int = 1) -> OutputRows:
+        """The same rows, each search row's softmax over those its sentence's row of `unlisted`
+        (sentences, n) holds False for (a shortlist's per-sentence lists); row r is of sentence r // per."""
         view = copy.copy(self)
-        view.unlisted = unlisted
+        view.unlisted, view.per = unlisted, per
         return view
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
@@ -135,7 +136,8 @@ class OutputRows:
         # The normaliser sums over a row's own pieces wherever the batch's union put them, and an fp32
         # sum's rounding depends on those places: summed in fp64, it rounds to the same fp32 value
         # whatever the union, so a sentence's scores do not depend on its batch.
-        logits = logits.masked_fill(self.unlisted, float("-inf"))
+        rows, n = logits.shape
+        logits = logits.view(-1, self.per, n).masked_fill(self.unlisted[:, None], float("-inf")).view(rows, n)
         return logits - torch.logsumexp(logits.double(), -1, keepdim=True).float()
 
 

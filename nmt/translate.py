@@ -10,6 +10,7 @@ The Python API of nmt, used by `nmt translate`, `nmt evaluate` and `nmt serve` a
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import itertools
 import logging
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 
 from nmt import NMTError, checkpoint
+from nmt.attention import follow
 from nmt.config import CHOICES, Config, DecodeConfig
 from nmt.data import pad_sources
 from nmt.distributed import native_bf16
@@ -45,12 +47,14 @@ class Translation:
 
 @dataclass
 class Listed:
-    """With a shortlist: per search row, True where its sentence lacks a piece of the batch's union
-    (bool, so that following the beam copies a byte per piece)."""
-    unlisted: torch.Tensor  # (rows, n)
+    """With a shortlist: per sentence, True where it lacks a piece of the batch's union (bool); search row
+    r belongs to sentence r // per (attention.follow keeps it so as the beam moves)."""
+    unlisted: torch.Tensor  # (sentences, n)
+    per: int = 1
 
     def reorder(self, index: torch.Tensor) -> Listed:
-        return Listed(self.unlisted.index_select(0, index))
+        kept, per = follow(index, self.per, self.unlisted.size(0))
+        return Listed(self.unlisted if kept is None else self.unlisted.index_select(0, kept), per)
 
 
 class Translator:
@@ -78,6 +82,8 @@ class Translator:
                       else self._autocast(m.step) for m in self.models]
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
+        if self.device.type == "cpu":
+            _keep_freed_memory()
         self.reverse = models[0].cfg.reverse_source
         self.max_src_len = models[0].cfg.max_len
         self.truncated = 0
@@ -147,7 +153,8 @@ class Translator:
             listed = states[-1] if table is not None else None
             ids = tokens if table is None else table[tokens]
             own = states[:-1] if listed is not None else states  # each model's state
-            scored = outputs if listed is None else [out.masked(listed.unlisted) for out in outputs]
+            scored = (outputs if listed is None
+                      else [out.masked(listed.unlisted, listed.per) for out in outputs])
             outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, scored, strict=True)]
             log_probs = [lp for lp, _ in outs]
             mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
@@ -277,6 +284,23 @@ class Translator:
             for hyps in self.translate_ids(src_ids, cfg):
                 texts = self.tgt_tok.decode([h.tokens for h in hyps])
                 yield list(zip(texts, hyps, strict=True))
+
+
+def _keep_freed_memory() -> None:
+    """Have the C allocator keep large freed blocks for reuse (glibc; elsewhere nothing changes).
+
+    Each search step makes and drops a few (rows, vocab) tensors: 20 MB at 640 rows and 8,000 pieces,
+    40 MB at 320 rows and 32,000. glibc hands blocks that large to the kernel on free and maps fresh
+    pages on the next request, so every step pays for page faults and zeroing: measured on a 2-core
+    EPYC, x + 1 on (1280, 7931) took 12.9 ms that way and 1.9 ms with the memory kept. The cost is
+    that the process does not shrink after its largest step."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 1 << 30)
+    mallopt(m_trim_threshold, 1 << 30)
 
 
 def _join(lines: list[list[tuple[str, Hypothesis]]]) -> Translation:

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from nmt.search import beam_search, greedy_search, normalise
+from nmt.search import beam_search, greedy_search, normalise, row_topk
 
 EOS, BOS = 0, 9  # a 4-token toy vocabulary {EOS, a=1, b=2, c=3}; BOS only ever fed in
 L = math.log
@@ -172,3 +172,28 @@ def test_average_and_none_normalisations_rank_by_their_own_scores():
     assert [h.score for h in none] == pytest.approx([L(0.33), L(0.3)], rel=1e-6)
     assert [h.tokens for h in avg] == [[2, 3], [1]]
     assert [h.score for h in avg] == pytest.approx([L(0.3) / 3, L(0.33) / 2], rel=1e-6)
+
+
+def test_row_topk_ranks_only_the_blocks_with_the_largest_maxima():
+    # The docstring's row, k 1, block 2: maxima [5, 3, 4], block 0 wins, 5 at column 1.
+    best, at = row_topk(torch.tensor([[0.0, 5, 3, 1, 4, 2]]), 1, block=2)
+    assert best.tolist() == [[5.0]] and at.tolist() == [[1]]
+    # k 2: blocks 0 (max 5) and 2 (max 4) -> 5 and 4, although block 1 holds the third value 3.
+    best, at = row_topk(torch.tensor([[0.0, 5, 3, 1, 4, 2]]), 2, block=2)
+    assert best.tolist() == [[5.0, 4.0]] and at.tolist() == [[1, 4]]
+
+
+@pytest.mark.parametrize("k", [1, 6])
+def test_row_topk_gives_what_topk_gives_on_wide_rows_with_ties_and_a_short_last_block(k):
+    torch.manual_seed(0)
+    x = torch.randint(0, 50, (40, 7931)).float()  # many ties; 7931 = 123 blocks of 64 and one of 59
+    x[0] = float("-inf")                            # a row forced to EOS: one finite value
+    x[0, 7930] = 0.0
+    x[1, -3:] = 100.0                               # the best values in the short last block
+    best, at = row_topk(x, k)
+    assert torch.equal(best, x.topk(k, dim=1).values)
+    assert torch.equal(x.gather(1, at), best)       # the columns hold those values...
+    assert all(len(set(row)) == k for row in at[1:].tolist())  # ...each column once
+    assert at[0, 0].item() == 7930
+    assert set(at[1, : min(k, 3)].tolist()) <= {7928, 7929, 7930}  # ties, in either order
+    assert (at >= 0).all() and (at < 7931).all()
