@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from nmt.attention import AttentionState, follow
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources
 from nmt.model import LSTMStep, Seq2Seq, quantize_int8, reorder_state
@@ -194,3 +195,36 @@ def test_settings_that_do_not_go_together_are_refused(settings, message):
         setattr(cfg.model, key, value)
     with pytest.raises(NMTError, match=message):
         cfg.check()
+
+
+def test_follow_keeps_each_sentences_source_once_as_the_beam_moves():
+    # 2 sources, 3 rows each (rows 0-2 read source 0, rows 3-5 source 1)
+    assert follow(torch.tensor([2, 0, 1, 5, 3, 3]), per=3, sources=2) == (None, 3)  # reordered in place
+    kept, per = follow(torch.tensor([3, 5, 4]), per=3, sources=2)                   # source 0 finished
+    assert kept.tolist() == [1] and per == 3
+    kept, per = follow(torch.tensor([0, 0, 1, 1]), per=1, sources=2)                # step 0: copies
+    assert kept is None and per == 2
+    kept, per = follow(torch.tensor([2, 0]), per=1, sources=3)                      # any other order
+    assert kept.tolist() == [2, 0] and per == 1
+    kept, per = follow(torch.tensor([0, 1, 3]), per=2, sources=2)                   # unequal: a copy per row
+    assert kept.tolist() == [0, 0, 1] and per == 1
+
+
+def test_a_beams_rows_attend_to_their_own_sentence_without_copying_it():
+    model = _attn_model("general", False, True, "lstm", 2)
+    fast = LSTMStep(model)
+    with torch.no_grad():
+        state = model.encode(*pad_sources([[5, 6, 7], [8, 9]], reverse=False))
+        rows = torch.tensor([0, 0, 0, 1, 1, 1])                                    # 3 hypotheses each
+        beam = state.reorder(rows)
+        copied = AttentionState(tuple(s[:, rows] for s in state.rnn), state.memory[rows], state.keys[rows],
+                                state.mask[rows])                                   # a copy per row
+        assert beam.memory.data_ptr() == state.memory.data_ptr() and beam.per == 3
+        tokens = torch.tensor([4, 9, 11, 4, 12, 13])
+        for step in (model.step, fast):
+            a, beam_next = step(tokens, beam)
+            b, _ = step(tokens, copied)
+            assert torch.allclose(a, b, atol=1e-6)
+        survivors = beam_next.reorder(torch.tensor([4, 3, 3]))                       # sentence 0 done
+        assert survivors.memory.size(0) == 1 and survivors.per == 3
+        assert torch.equal(survivors.memory[0], state.memory[1])
