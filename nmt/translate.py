@@ -47,14 +47,19 @@ class Translation:
 
 @dataclass
 class Listed:
-    """With a shortlist: per sentence, True where it lacks a piece of the batch's union (bool); search row
+    """With a shortlist: per sentence, -inf where it lacks a piece of the batch's union, else 0; search row
     r belongs to sentence r // per (attention.follow keeps it so as the beam moves)."""
-    unlisted: torch.Tensor  # (sentences, n)
+    outside: torch.Tensor  # (sentences, n)
     per: int = 1
 
+    @classmethod
+    def of(cls, own: torch.Tensor) -> Listed:
+        """own: (sentences, n) bool, True where the sentence lists the piece."""
+        return cls(torch.zeros(own.shape, device=own.device).masked_fill_(~own, float("-inf")))
+
     def reorder(self, index: torch.Tensor) -> Listed:
-        kept, per = follow(index, self.per, self.unlisted.size(0))
-        return Listed(self.unlisted if kept is None else self.unlisted.index_select(0, kept), per)
+        kept, per = follow(index, self.per, self.outside.size(0))
+        return Listed(self.outside if kept is None else self.outside.index_select(0, kept), per)
 
 
 class Translator:
@@ -154,7 +159,7 @@ class Translator:
             ids = tokens if table is None else table[tokens]
             own = states[:-1] if listed is not None else states  # each model's state
             scored = (outputs if listed is None
-                      else [out.masked(listed.unlisted, listed.per) for out in outputs])
+                      else [out.masked(listed.outside, listed.per) for out in outputs])
             outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, scored, strict=True)]
             log_probs = [lp for lp, _ in outs]
             mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
@@ -181,7 +186,7 @@ class Translator:
         vocab = None
         if self.shortlist:
             vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
-            states.append(Listed(~own.to(self.device)))
+            states.append(Listed.of(own.to(self.device)))
         step = self.stepper(vocab)
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:

@@ -85,7 +85,7 @@ def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(run_dir, to
     assert not own.all()  # the two lists differ
     with torch.inference_mode():
         states, _ = short.encode(ids[:2], DecodeConfig())
-        log_probs, _ = short.stepper(vocab)(torch.tensor([2, 2]), [*states, Listed(~own)])
+        log_probs, _ = short.stepper(vocab)(torch.tensor([2, 2]), [*states, Listed.of(own)])
     assert log_probs.shape == (2, len(vocab))
     assert log_probs.exp().sum(-1).tolist() == pytest.approx([1, 1], abs=1e-5)
     assert torch.equal(torch.isfinite(log_probs), own & (vocab != PAD) & (vocab != BOS))
