@@ -1,11 +1,11 @@
 """Decode with OpenNMT-py 3.5.1 in-process, timing the decoding only (run in the peers environment).
 
-    python onmt_decode.py MODEL SRC OUT_PREFIX BEAM:BATCH [BEAM:BATCH ...]
+    python onmt_decode.py MODEL SRC OUT_PREFIX REPEATS BEAM:BATCH [BEAM:BATCH ...]
 
-For each BEAM:BATCH: loads the model (not timed), decodes SRC (pieces, space-separated) into
-OUT_PREFIX.BEAM.BATCH, and prints one JSON line: seconds, decoder steps, and rows x steps (the rows the
-decoder multiplied, summed over steps), counted by wrapping the translator's step function here, not
-by changing OpenNMT-py's files.
+For each BEAM:BATCH, REPEATS times: loads the model (not timed), decodes SRC (pieces, space-separated)
+into OUT_PREFIX.BEAM.BATCH; then prints one JSON line: the fastest run's seconds, decoder steps, and rows
+x steps (the rows the decoder multiplied, summed over steps), counted by wrapping the translator's step
+function here, not by changing OpenNMT-py's files.
 """
 
 from __future__ import annotations
@@ -41,17 +41,19 @@ def _counted(decode, counts: dict):
     return counted
 
 
-def main(model: str, src: str, out_prefix: str, *runs: str) -> None:
+def main(model: str, src: str, out_prefix: str, repeats: str, *runs: str) -> None:
     for run in runs:
         beam, batch = (int(x) for x in run.split(":"))
-        eng = engine(model, src, f"{out_prefix}.{beam}.{batch}", beam, batch)
-        counts = {"steps": 0, "rows": 0}
-        eng.translator._decode_and_generate = _counted(eng.translator._decode_and_generate, counts)
-        start = time.perf_counter()
-        eng.infer_file()
-        seconds = time.perf_counter() - start
-        eng.translator.out_file.close()
-        print(json.dumps({"beam": beam, "batch": batch, "seconds": seconds, **counts}), flush=True)
+        times = []
+        for _ in range(int(repeats)):
+            eng = engine(model, src, f"{out_prefix}.{beam}.{batch}", beam, batch)
+            counts = {"steps": 0, "rows": 0}
+            eng.translator._decode_and_generate = _counted(eng.translator._decode_and_generate, counts)
+            start = time.perf_counter()
+            eng.infer_file()
+            times.append(time.perf_counter() - start)
+            eng.translator.out_file.close()
+        print(json.dumps({"beam": beam, "batch": batch, "seconds": min(times), **counts}), flush=True)
 
 
 if __name__ == "__main__":
