@@ -286,7 +286,8 @@ class LSTMStep:
         if not attends:
             return output.log_probs(x), rnn
         with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
-            att = state.attend(self.attention, x[:, None].to(state.memory.dtype), self.linears)[0][:, 0]
+            att, _ = state.attend(self.attention, x[:, None].to(state.memory.dtype), self.linears)
+        att = att[:, 0]                                                                 # (rows, h)
         return output.log_probs(att), state.advance(rnn, att.float())
 
     @staticmethod

@@ -100,7 +100,7 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                     # (rows, vocab)
         log_probs = _force_eos(log_probs, (t >= max_lens[alive]).to(device), eos)
-        best, tokens = (t[:, 0] for t in row_topk(log_probs, 1))         # (rows,), (rows,)
+        best, tokens = (column[:, 0] for column in row_topk(log_probs, 1))  # (rows,), (rows,)
         total = total + best
         ended = tokens == eos
         if bool(ended.any()):
