@@ -236,13 +236,19 @@ class LSTMStep:
         self.layers, self.attention, self.dtype = rnn.num_layers, model.decoder.attention, dtype
         self.output = model.output
         hidden = rnn.hidden_size
-        # gate rows from nn.LSTM's order (i, f, g, o) to (i, f, o, g): one sigmoid then covers three gates
+        # Gate rows from nn.LSTM's order (i, f, g, o) to (i, f, o, g), the g rows doubled (exact: a power of
+        # two): one sigmoid then covers all four gates, as tanh(z) = 2 sigmoid(2z) - 1 (see _cell). Not
+        # for int8, whose one scale per matrix would then round the other rows more coarsely: its gates
+        # are doubled after the product.
         order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
                            torch.arange(2 * hidden, 3 * hidden)])
+        self.double_g = dtype == torch.qint8
+        scale = torch.ones(4 * hidden, 1)
+        scale[3 * hidden :] = 1 if self.double_g else 2
         with torch.no_grad():
-            w = [getattr(rnn, f"weight_ih_l{k}")[order] for k in range(self.layers)]
-            u = [getattr(rnn, f"weight_hh_l{k}")[order] for k in range(self.layers)]
-            b = [(getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))[order]
+            w = [getattr(rnn, f"weight_ih_l{k}")[order] * scale for k in range(self.layers)]
+            u = [getattr(rnn, f"weight_hh_l{k}")[order] * scale for k in range(self.layers)]
+            b = [(getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))[order] * scale[:, 0]
                  for k in range(self.layers)]
             self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
             feeds = model.decoder.input_feeding
@@ -258,14 +264,18 @@ class LSTMStep:
             self.key = (decoding_linear(_float_weight(att.key), None, dtype)
                         if att is not None and att.kind != "dot" else None)
 
-    @staticmethod
-    def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """gates (rows, 4h), in the order i, f, o, g; c (rows, h) -> h, c, in fp32 whatever the products
-        ran in."""
+    def _cell(self, gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gates (rows, 4h), fresh, in the order i, f, o, 2g (g alone with double_g); c (rows, h) -> h, c, in
+        fp32 whatever the products ran in. tanh(z) is taken as 2 sigmoid(2z) - 1 (within 2e-7 of it):
+        torch's CPU tanh runs at about a fifth of its sigmoid's speed (218 against 39 us on 320 x 512)."""
+        n = c.size(1)
         gates = gates.float()
-        i, f, o = torch.sigmoid(gates[:, : 3 * c.size(1)]).chunk(3, 1)
-        c = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * c.size(1) :]))
-        return o * torch.tanh(c), c
+        if self.double_g:
+            gates[:, 3 * n :] *= 2
+        gates = torch.sigmoid_(gates)
+        i, f, o = gates[:, : 3 * n].chunk(3, 1)
+        c = torch.addcmul(f * c, i, gates[:, 3 * n :] * 2 - 1)
+        return o * (torch.sigmoid(c + c) * 2 - 1), c
 
     def __call__(self, tokens: torch.Tensor, state: State | AttentionState, output: OutputRows | None = None
                  ) -> tuple[torch.Tensor, State | AttentionState]:
