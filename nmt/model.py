@@ -9,7 +9,6 @@ or without input feeding (the previous attentional state joins the decoder's nex
 from __future__ import annotations
 
 import copy
-import warnings
 
 import torch
 from torch import nn
@@ -17,7 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
-from nmt.packed import decoding_linear
+from nmt.packed import decoding_linear, quiet_quantization
 from nmt.softmax import OutputLayer, OutputRows
 from nmt.tokenizer import PAD
 
@@ -325,9 +324,7 @@ def quantize_int8(model: Seq2Seq) -> Seq2Seq:
     keep = model.decoder.rnn if LSTMStep.applies(model) else None
     if keep is not None:
         model.decoder.rnn = None
-    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with quiet_quantization():
         torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8,
                                                inplace=True)
     if keep is not None:

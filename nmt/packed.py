@@ -10,6 +10,7 @@ builds without oneDNN) it is F.linear.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -51,10 +52,18 @@ def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
     if bias is not None:
         linear.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
     linear.qconfig = torch.ao.quantization.default_dynamic_qconfig
-    with warnings.catch_warnings():  # torch announces a successor library (torchao); this API still works
+    with quiet_quantization():
+        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
+
+
+@contextlib.contextmanager
+def quiet_quantization():
+    """Silence torch.ao.quantization's notices that a successor library (torchao) exists: its dynamic
+    int8 API, which nmt uses, still works."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
+        yield
 
 
 def decoding_linear(weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
