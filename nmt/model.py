@@ -16,7 +16,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
-from nmt.packed import decoding_linear, quiet_quantization
+from nmt.int8 import Int8Linear
+from nmt.packed import PackedLinear, quiet_quantization
 from nmt.softmax import OutputLayer, OutputRows
 from nmt.tokenizer import PAD
 
@@ -54,6 +55,9 @@ class Encoder(nn.Module):
         Returns the outputs (batch, src_len, hidden), zero at padding, when `outputs` (else None), and
         the final state after each row's last real token (packing skips the padding)."""
         x = self.drop(self.embed(src))  # (batch, src_len, emb)
+        if isinstance(self.rnn, Int8LSTM):  # decoding in int8: the padded batch at once, rows kept apart
+            out, state = self.rnn.run(x, src_lens)
+            return (out if outputs else None), _join_directions(state) if self.bidirectional else state
         if not self.training:
             return self._by_length(x, src_lens, outputs)
         if bool((src_lens == src.size(1)).all()):
@@ -226,7 +230,7 @@ class LSTMStep:
 
     dtype bfloat16: the weights are kept in bf16 and the products run in bf16 (several times the fp32
     rate on CPUs with AVX512-BF16 or AMX, and on recent GPUs); torch.qint8: int8 weights, activations
-    quantized per call (a quantize_int8 model's decoder). Gates, cell states and the softmax stay in
+    quantized per row (int8.py; a quantize_int8 model's decoder). Gates, cell states and the softmax stay in
     fp32 either way, so rounding does not build up along the sentence.
     """
 
@@ -235,15 +239,7 @@ class LSTMStep:
         self.layers, self.attention, self.dtype = rnn.num_layers, model.decoder.attention, dtype
         self.output = model.output
         hidden = rnn.hidden_size
-        # Gate rows from nn.LSTM's order (i, f, g, o) to (i, f, o, g), the g rows doubled (exact: a power of
-        # two): one sigmoid then covers all four gates, as tanh(z) = 2 sigmoid(2z) - 1 (see _cell). Not
-        # for int8, whose one scale per matrix would then round the other rows more coarsely: its gates
-        # are doubled after the product.
-        order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
-                           torch.arange(2 * hidden, 3 * hidden)])
-        self.double_g = dtype == torch.qint8
-        scale = torch.ones(4 * hidden, 1)
-        scale[3 * hidden :] = 1 if self.double_g else 2
+        order, scale = _gate_order(hidden)
         with torch.no_grad():
             w = [getattr(rnn, f"weight_ih_l{k}")[order] * scale for k in range(self.layers)]
             u = [getattr(rnn, f"weight_hh_l{k}")[order] * scale for k in range(self.layers)]
@@ -251,30 +247,22 @@ class LSTMStep:
                  for k in range(self.layers)]
             self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
             feeds = model.decoder.input_feeding
-            self.feed = decoding_linear(w[0][:, emb:], None, dtype) if feeds else None        # h -> 4h
-            self.u0 = decoding_linear(u[0], None, dtype)                                        # h -> 4h
-            self.wu = [decoding_linear(torch.cat([w[k], u[k]], 1), b[k], dtype)
+            self.feed = self._linear(w[0][:, emb:], None) if feeds else None                  # h -> 4h
+            self.u0 = self._linear(u[0], None)                                                  # h -> 4h
+            self.wu = [self._linear(torch.cat([w[k], u[k]], 1), b[k])
                        for k in range(1, self.layers)]                                         # 2h -> 4h
             # packed copies of the attention's layers: each row's result then does not depend on the batch
             att = self.attention
             layers = {name: getattr(att, name) for name in ("combine", "query") if hasattr(att, name)}
-            self.linears = {name: decoding_linear(_float_weight(layer), _bias(layer), dtype)
-                            for name, layer in layers.items()}
-            self.key = (decoding_linear(_float_weight(att.key), None, dtype)
-                        if att is not None and att.kind != "dot" else None)
+            self.linears = {name: self._linear(layer.weight, layer.bias) for name, layer in layers.items()}
+            self.key = self._linear(att.key.weight, None) if att is not None and att.kind != "dot" else None
 
-    def _cell(self, gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """gates (rows, 4h), fresh, in the order i, f, o, 2g (g alone with double_g); c (rows, h) -> h, c, in
-        fp32 whatever the products ran in. tanh(z) is taken as 2 sigmoid(2z) - 1 (within 2e-7 of it):
-        torch's CPU tanh runs at about a fifth of its sigmoid's speed (218 against 39 us on 320 x 512)."""
-        n = c.size(1)
-        gates = gates.float()
-        if self.double_g:
-            gates[:, 3 * n :] *= 2
-        gates = torch.sigmoid_(gates)
-        i, f, o = gates[:, : 3 * n].chunk(3, 1)
-        c = torch.addcmul(f * c, i, gates[:, 3 * n :] * 2 - 1)
-        return o * (torch.sigmoid(c + c) * 2 - 1), c
+    def _linear(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        """A decoding product in self.dtype. Every one reads LSTM states, attention contexts (averages of
+        the encoder's LSTM outputs) or tanh outputs, all in [-1, 1]: int8 can take a fixed scale."""
+        if self.dtype == torch.qint8:
+            return Int8Linear.quantize(weight, bias, bounded=True)
+        return PackedLinear(weight, bias, self.dtype)
 
     def __call__(self, tokens: torch.Tensor, state: State | AttentionState, output: OutputRows | None = None
                  ) -> tuple[torch.Tensor, State | AttentionState]:
@@ -285,10 +273,10 @@ class LSTMStep:
         first = self.table[tokens]                                                    # (rows, 4h) fp32
         if attends and self.feed is not None and state.feed is not None:
             first = first + self.feed(state.feed).float()
-        x, c = self._cell(self.u0(h0[0]).float() + first, c0[0])                      # (rows, h) each
+        x, c = _cell(self.u0(h0[0]).float() + first, c0[0])                      # (rows, h) each
         hs, cs = [x], [c]
         for k in range(1, self.layers):
-            x, c = self._cell(self.wu[k - 1](torch.cat([x, h0[k]], 1)), c0[k])
+            x, c = _cell(self.wu[k - 1](torch.cat([x, h0[k]], 1)), c0[k])
             hs.append(x)
             cs.append(c)
         rnn = (torch.stack(hs), torch.stack(cs))
@@ -314,36 +302,105 @@ def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State |
     return state.index_select(1, index)
 
 
+def _gate_order(hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For _cell: the gate rows of nn.LSTM's (i, f, g, o) in the order (i, f, o, g), and (4h, 1) factors
+    that double the g rows (exact: a power of two)."""
+    order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                       torch.arange(2 * hidden, 3 * hidden)])
+    scale = torch.ones(4 * hidden, 1)
+    scale[3 * hidden :] = 2
+    return order, scale
+
+
+def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An LSTM cell on fresh gates (rows, 4h) in _gate_order's order, i, f, o, 2g; c (rows, h) -> h, c, in
+    fp32 whatever the products ran in. One sigmoid covers all four gates, as tanh(z) = 2 sigmoid(2z) - 1
+    (within 2e-7 of it): torch's CPU tanh runs at about a fifth of its sigmoid's speed (218 against 39 us
+    on 320 x 512)."""
+    n = c.size(1)
+    gates = torch.sigmoid_(gates.float())
+    i, f, o = gates[:, : 3 * n].chunk(3, 1)
+    c = torch.addcmul(f * c, i, gates[:, 3 * n :] * 2 - 1)
+    return o * (torch.sigmoid(c + c) * 2 - 1), c
+
+
+class Int8LSTM(nn.Module):
+    """An encoder's nn.LSTM (batch_first, any layers, one or two directions) on Int8Linear products, for
+    decoding: run(x, lens) over a padded batch. Each row's outputs and final state are those it would
+    have alone: its products are quantized per row, and a row's state stops at its own length."""
+
+    def __init__(self, lstm: nn.LSTM):
+        super().__init__()
+        self.layers, self.hidden = lstm.num_layers, lstm.hidden_size
+        self.directions = 2 if lstm.bidirectional else 1
+        order, scale = _gate_order(self.hidden)
+        # per (layer, direction) in nn.LSTM's order: the input product (both biases in it), the recurrent one
+        self.cells = []
+        with torch.no_grad():
+            for k in range(self.layers):
+                for suffix in ["", "_reverse"][: self.directions]:
+                    name = f"l{k}{suffix}"
+                    w, u = getattr(lstm, f"weight_ih_{name}"), getattr(lstm, f"weight_hh_{name}")
+                    b = getattr(lstm, f"bias_ih_{name}") + getattr(lstm, f"bias_hh_{name}")
+                    # layer 0 reads embeddings, of any size; upper layers read LSTM outputs, in [-1, 1]
+                    self.cells.append((Int8Linear.quantize(w[order] * scale, b[order] * scale[:, 0],
+                                                           bounded=k > 0),
+                                       Int8Linear.quantize(u[order] * scale, None, bounded=True)))
+
+    def run(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """x (batch, T, in), padded after each row's length lens (batch,) -> outputs (batch, T, directions *
+        hidden), zero at padding, and the final (h, c), each (layers * directions, batch, hidden) in
+        nn.LSTM's order (layer by layer, forward first)."""
+        t = torch.arange(x.size(1))
+        alive = t[None, :] < lens[:, None]                                           # (batch, T)
+        # the backward direction reads each row's own tokens last to first: position t <-> lens - 1 - t
+        back = torch.where(alive, lens[:, None] - 1 - t[None, :], t[None, :]).to(x.device)
+        alive = alive.to(x.device)
+        hs, cs = [], []
+        for k in range(self.layers):
+            outs = []
+            for d in range(self.directions):
+                w, u = self.cells[k * self.directions + d]
+                seq = x if d == 0 else x.gather(1, back[..., None].expand_as(x))
+                out, h, c = self._direction(w(seq), u, alive)
+                outs.append(out if d == 0 else out.gather(1, back[..., None].expand_as(out)))
+                hs.append(h)
+                cs.append(c)
+            x = torch.cat(outs, -1)
+        return x * alive[..., None], (torch.stack(hs), torch.stack(cs))
+
+    def _direction(self, inputs: torch.Tensor, u: Int8Linear, alive: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """inputs (batch, T, 4h), the input products -> outputs (batch, T, h), final h, c; a row's h and c
+        stay as they are once it has ended."""
+        h = inputs.new_zeros(inputs.size(0), self.hidden)
+        c = torch.zeros_like(h)
+        out = []
+        for t in range(inputs.size(1)):
+            h_next, c_next = _cell(inputs[:, t] + u(h), c)
+            live = alive[:, t, None]
+            h, c = torch.where(live, h_next, h), torch.where(live, c_next, c)
+            out.append(h)
+        return torch.stack(out, 1), h, c
+
+
 def quantize_int8(model: Seq2Seq) -> Seq2Seq:
-    """A copy for CPU decoding with int8 weights (dynamic quantization: activations are quantized on
-    the fly per batch). The LSTM/GRU layers and the output layer, which hold nearly all the
-    multiply-adds, run on int8 kernels; embeddings stay in float. An LSTM decoder keeps its float
-    module: decoding runs it as LSTMStep(model, torch.qint8), on int8 copies of its weights."""
+    """A copy for CPU decoding with int8 weights (int8.py): the output layer's rows and, in an LSTM model,
+    the encoder (Int8LSTM) and the decoder (decoding runs it as LSTMStep(model, torch.qint8)), each
+    product's input quantized per row, so that a translation does not depend on its batch. A GRU model's
+    recurrent and attention layers take torch's dynamic quantization instead (one activation scale per
+    call: its translations may change with the batch). Embeddings stay in float."""
     model = copy.deepcopy(model).eval()
-    model.output.inference = model.output.as_linear()
-    keep = model.decoder.rnn if LSTMStep.applies(model) else None
-    if keep is not None:
-        model.decoder.rnn = None
+    model.output.quantize_int8()
+    if LSTMStep.applies(model):
+        model.encoder.rnn = Int8LSTM(model.encoder.rnn)
+        return model
     with quiet_quantization():
-        torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8,
-                                               inplace=True)
-    if keep is not None:
-        model.decoder.rnn = keep
+        for part in (model.encoder, model.decoder):
+            torch.ao.quantization.quantize_dynamic(part, {nn.GRU, nn.Linear}, dtype=torch.qint8, inplace=True)
     return model
 
 
 def is_int8(model: Seq2Seq) -> bool:
     """Whether quantize_int8 made this model."""
-    return model.output.inference is not None
-
-
-def _bias(linear: nn.Module) -> torch.Tensor | None:
-    bias = linear.bias
-    return bias() if callable(bias) else bias
-
-
-def _float_weight(linear: nn.Module) -> torch.Tensor:
-    """A linear layer's weight in float, also from its int8 stand-in."""
-    weight = linear.weight
-    return weight().dequantize() if callable(weight) else weight
-
+    return model.output.int8 is not None

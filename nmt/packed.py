@@ -15,7 +15,6 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 ROWS_HINT = 128  # the row count the layout is chosen for; any other count works
 
@@ -43,19 +42,6 @@ class PackedLinear:
         return out.view(*x.shape[:-1], out.size(-1))
 
 
-def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
-    """x -> x W^T + b (fp32 in and out) with W in int8 and each call's activations quantized on the fly
-    (dynamic quantization, fbgemm's int8 kernels), as model.quantize_int8 makes whole layers."""
-    linear = nn.Linear(1, 1, bias=bias is not None)  # a shell: its weights are set below, not drawn
-    linear.out_features, linear.in_features = weight.shape
-    linear.weight = nn.Parameter(weight.detach().float(), requires_grad=False)
-    if bias is not None:
-        linear.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
-    linear.qconfig = torch.ao.quantization.default_dynamic_qconfig
-    with quiet_quantization():
-        return torch.ao.nn.quantized.dynamic.Linear.from_float(linear)
-
-
 @contextlib.contextmanager
 def quiet_quantization():
     """Silence torch.ao.quantization's notices that a successor library (torchao) exists: its dynamic
@@ -64,8 +50,3 @@ def quiet_quantization():
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         yield
-
-
-def decoding_linear(weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
-    """The linear layer decoding multiplies in `dtype`: torch.qint8 (int8_linear), else PackedLinear."""
-    return int8_linear(weight, bias) if dtype == torch.qint8 else PackedLinear(weight, bias, dtype)

@@ -50,14 +50,15 @@ class Shortlist:
     def select(self, src_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """For a batch of source id sequences: the (n,) sorted target ids any of them may produce, and
         (batch, n) True where the sentence's own list holds the id."""
-        own = [self._ids(ids) for ids in src_ids]
-        union = torch.cat(own).unique()
-        return union, torch.stack([torch.isin(union, ids) for ids in own])
-
-    def _ids(self, src_ids: list[int]) -> torch.Tensor:
-        """(m,) the target ids one sentence may produce, sorted."""
-        pieces = torch.as_tensor(src_ids, dtype=torch.long)
-        return torch.cat([SPECIALS, self.frequent, self.lists[pieces].flatten()]).unique()
+        listed = [self.lists[torch.as_tensor(ids, dtype=torch.long)].flatten() for ids in src_ids]
+        always = torch.cat([SPECIALS, self.frequent])
+        cols = torch.cat(listed)
+        own = torch.zeros(len(src_ids), int(torch.cat([always, cols]).max()) + 1, dtype=torch.bool)
+        rows = torch.repeat_interleave(torch.arange(len(listed)), torch.tensor([len(c) for c in listed]))
+        own[rows, cols] = True
+        own[:, always] = True                                                     # (batch, largest id + 1)
+        union = own.any(0).nonzero().flatten()
+        return union, own[:, union]
 
     def save(self, path: str | Path) -> None:
         with atomic_path(path) as tmp:

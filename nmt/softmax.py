@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.packed import PackedLinear, int8_linear
+from nmt.int8 import Int8Linear
+from nmt.packed import PackedLinear
 from nmt.tokenizer import BOS, PAD
 
 
@@ -38,23 +39,24 @@ class OutputLayer(nn.Module):
         never = torch.zeros(vocab)
         never[[PAD, BOS]] = float("-inf")
         self.register_buffer("never", never, persistent=False)
-        self.inference: nn.Module | None = None  # a stand-in for decoding only, e.g. int8 (see as_linear)
+        # int8 copies for CPU decoding (see quantize_int8): the rows, and the projection if there is one
+        self.int8: Int8Linear | None = None
+        self.int8_proj: Int8Linear | None = None
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) logits, PAD and BOS at -inf; bf16 under autocast."""
-        if self.inference is not None:
-            return self.inference(h)
+        if self.int8 is not None:
+            return self.int8(h if self.int8_proj is None else self.int8_proj(h))
         return F.linear(self.proj(h), self.weight, self.bias + self.never)
 
-    def as_linear(self) -> nn.Module:
-        """The layer as plain nn.Linear modules (a copy), which tools such as quantization understand."""
-        linear = nn.Linear(self.weight.size(1), self.weight.size(0))
+    def quantize_int8(self) -> None:
+        """Make the int8 copies. The decoder's states, what the layer reads, lie in [-1, 1]; a projection's
+        output does not."""
+        projects = not isinstance(self.proj, nn.Identity)
         with torch.no_grad():
-            linear.weight.copy_(self.weight)
-            linear.bias.copy_(self.bias + self.never)
-        if isinstance(self.proj, nn.Identity):
-            return linear
-        return nn.Sequential(copy.deepcopy(self.proj), linear)
+            self.int8 = Int8Linear.quantize(self.weight, self.bias + self.never, bounded=not projects)
+            self.int8_proj = (Int8Linear.quantize(self.proj.weight, self.proj.bias, bounded=True)
+                              if projects else None)
 
     def rows(self, ids: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> OutputRows:
         """The layer for decoding: all its rows, or only `ids` (a shortlist), multiplied in `dtype`."""
@@ -101,19 +103,14 @@ class OutputRows:
     per = 1                               # search rows per sentence: row r belongs to sentence r // per
 
     def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
-        int8 = layer.inference is not None
-        self.layer = layer if ids is None and int8 else None  # all rows in int8: the layer's own module
-        if self.layer is not None:
+        if layer.int8 is not None:  # the listed rows in int8 as well, the same values as in the whole layer
+            self.proj, self.linear = layer.int8_proj, layer.int8 if ids is None else layer.int8.rows(ids)
             return
         with torch.no_grad():
             weight, bias = layer.weight, layer.bias + layer.never
             if ids is not None:
                 weight, bias = weight[ids], bias[ids]                              # (n, d), (n,)
-            proj = layer.proj  # an nn.Linear, or its int8 stand-in, or nothing
-            if int8:  # the listed rows in int8 as well
-                self.proj = None if isinstance(proj, nn.Identity) else proj
-                self.linear = int8_linear(weight, bias)
-                return
+            proj = layer.proj  # an nn.Linear or nothing
             dtype = dtype or weight.dtype
             self.linear = PackedLinear(weight, bias, dtype)
             self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
@@ -127,8 +124,6 @@ class OutputRows:
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
-        if self.layer is not None:
-            return self.layer.log_probs(h)
         x = h if self.proj is None else self.proj(h)
         logits = self.linear(x).float()
         if self.outside is None:

@@ -6,6 +6,7 @@ import torch
 from nmt import NMTError
 from nmt import translate as translate_mod
 from nmt.config import DecodeConfig
+from nmt.model import Int8LSTM
 from nmt.search import beam_search
 from nmt.tokenizer import BOS, EOS
 from nmt.translate import Translator
@@ -53,7 +54,7 @@ def test_the_trained_model_translates_the_lexicon(translator, toy):
 
 def test_int8_translator_still_translates(run_dir, toy):
     quant = Translator.load([run_dir], quantize="int8")
-    assert "quantized" in type(quant.models[0].encoder.rnn).__module__
+    assert isinstance(quant.models[0].encoder.rnn, Int8LSTM)
     assert quant.steps[0].dtype == torch.qint8  # the decoder: LSTMStep on int8 weights
     assert _lexicon_recall(quant, toy, beam=2) > 0.35
     with pytest.raises(NMTError, match="int8"):
@@ -77,10 +78,11 @@ def test_gru_and_tied_embedding_models_translate(variant_run, toy, quantize):
         assert translator.steps[0] == model.step  # the fast step is for LSTMs only
     elif quantize is None:
         assert model.output.weight is model.decoder.embed.weight
-    assert ("quantized" in type(model.encoder.rnn).__module__) == (quantize == "int8")
-    if kind == "gru":  # a GRU decoder is quantized as a module; an LSTM one runs as LSTMStep on int8 weights
+    if kind == "gru":  # torch's dynamic quantization of its layers
+        assert ("quantized" in type(model.encoder.rnn).__module__) == (quantize == "int8")
         assert ("quantized" in type(model.decoder.rnn).__module__) == (quantize == "int8")
-    else:
+    else:  # nmt's int8: the encoder as Int8LSTM, the decoder as LSTMStep on int8 weights
+        assert isinstance(model.encoder.rnn, Int8LSTM) == (quantize == "int8")
         assert translator.steps[0].dtype == (torch.qint8 if quantize else torch.float32)
     assert _lexicon_recall(translator, toy, beam=3) > 0.35
 
@@ -91,6 +93,15 @@ def test_output_does_not_depend_on_batching(translator, toy, beam):
     one = _texts(translator, lines, beam=beam, max_sentences=1)
     many = _texts(translator, lines, beam=beam, max_sentences=64)
     assert one == many
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_int8_output_does_not_depend_on_batching_either(run_dir, attention_run, toy, beam):
+    lines = toy["valid_src"].read_text().splitlines()
+    for run in (run_dir, attention_run):  # a 2-layer LSTM; a bidirectional encoder with attention
+        quant = Translator.load([run], quantize="int8")
+        outputs = {n: _texts(quant, lines, beam=beam, max_sentences=n) for n in (1, 7, 64)}
+        assert outputs[1] == outputs[7] == outputs[64]
 
 
 def test_chunked_streaming_keeps_input_order(translator, toy, monkeypatch):
