@@ -238,13 +238,8 @@ class LSTMStep:
         rnn, emb = model.decoder.rnn, model.decoder.embed.weight.size(1)
         self.layers, self.attention, self.dtype = rnn.num_layers, model.decoder.attention, dtype
         self.output = model.output
-        hidden = rnn.hidden_size
-        order, scale = _gate_order(hidden)
         with torch.no_grad():
-            w = [getattr(rnn, f"weight_ih_l{k}")[order] * scale for k in range(self.layers)]
-            u = [getattr(rnn, f"weight_hh_l{k}")[order] * scale for k in range(self.layers)]
-            b = [(getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))[order] * scale[:, 0]
-                 for k in range(self.layers)]
+            w, u, b = zip(*(_gate_weights(rnn, f"l{k}") for k in range(self.layers)), strict=True)
             self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
             feeds = model.decoder.input_feeding
             self.feed = self._linear(w[0][:, emb:], None) if feeds else None                  # h -> 4h
@@ -302,18 +297,21 @@ def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State |
     return state.index_select(1, index)
 
 
-def _gate_order(hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For _cell: the gate rows of nn.LSTM's (i, f, g, o) in the order (i, f, o, g), and (4h, 1) factors
-    that double the g rows (exact: a power of two)."""
-    order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
-                       torch.arange(2 * hidden, 3 * hidden)])
-    scale = torch.ones(4 * hidden, 1)
-    scale[3 * hidden :] = 2
-    return order, scale
+def _gate_weights(lstm: nn.LSTM, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Layer `name` ("l0", "l1_reverse", ...) of an nn.LSTM, arranged for _cell: W_ih, W_hh and the two
+    biases summed, gate rows from nn.LSTM's (i, f, g, o) to (i, f, o, g), the g rows doubled (exact: a
+    power of two)."""
+    n = lstm.hidden_size
+    order = torch.cat([torch.arange(2 * n), torch.arange(3 * n, 4 * n), torch.arange(2 * n, 3 * n)])
+    scale = torch.ones(4 * n, 1)
+    scale[3 * n :] = 2
+    w, u = (getattr(lstm, f"weight_{kind}_{name}")[order] * scale for kind in ("ih", "hh"))
+    b = (getattr(lstm, f"bias_ih_{name}") + getattr(lstm, f"bias_hh_{name}"))[order] * scale[:, 0]
+    return w, u, b
 
 
 def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An LSTM cell on fresh gates (rows, 4h) in _gate_order's order, i, f, o, 2g; c (rows, h) -> h, c, in
+    """An LSTM cell on fresh gates (rows, 4h) in _gate_weights's order, i, f, o, 2g; c (rows, h) -> h, c, in
     fp32 whatever the products ran in. One sigmoid covers all four gates, as tanh(z) = 2 sigmoid(2z) - 1
     (within 2e-7 of it): torch's CPU tanh runs at about a fifth of its sigmoid's speed (218 against 39 us
     on 320 x 512)."""
@@ -333,19 +331,15 @@ class Int8LSTM(nn.Module):
         super().__init__()
         self.layers, self.hidden = lstm.num_layers, lstm.hidden_size
         self.directions = 2 if lstm.bidirectional else 1
-        order, scale = _gate_order(self.hidden)
         # per (layer, direction) in nn.LSTM's order: the input product (both biases in it), the recurrent one
         self.cells = []
         with torch.no_grad():
             for k in range(self.layers):
                 for suffix in ["", "_reverse"][: self.directions]:
-                    name = f"l{k}{suffix}"
-                    w, u = getattr(lstm, f"weight_ih_{name}"), getattr(lstm, f"weight_hh_{name}")
-                    b = getattr(lstm, f"bias_ih_{name}") + getattr(lstm, f"bias_hh_{name}")
+                    w, u, b = _gate_weights(lstm, f"l{k}{suffix}")
                     # layer 0 reads embeddings, of any size; upper layers read LSTM outputs, in [-1, 1]
-                    self.cells.append((Int8Linear.quantize(w[order] * scale, b[order] * scale[:, 0],
-                                                           bounded=k > 0),
-                                       Int8Linear.quantize(u[order] * scale, None, bounded=True)))
+                    self.cells.append((Int8Linear.quantize(w, b, bounded=k > 0),
+                                       Int8Linear.quantize(u, None, bounded=True)))
 
     def run(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, State]:
         """x (batch, T, in), padded after each row's length lens (batch,) -> outputs (batch, T, directions *
