@@ -1,62 +1,75 @@
-"""python -m bench WHAT ...: print tables, append to bench/results/ (see USAGE and README, Benchmarks)."""
+"""python -m bench WHAT ...: print tables, append to bench/results/ (see bench/README.md).
 
+Every benchmark is one row of BENCHMARKS: its arguments, whether `all` runs it, and how it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
-USAGE = ("usage: python -m bench {prepare [REPEATS...] | scale [REPEATS...] | train [STEPS] "
-         "| decode CHECKPOINT [quick] | budget [MINUTES [DTYPE [CONFIG]]] | converge [CONFIG [MAX_MINUTES]] "
-         "| vocab | vocab-bleu [STEPS] "
-         "| memory [STEPS] "
-         "| serve RUN... | ablate [MINUTES [ROW...]] | select RUN | peers CHECKPOINT [quick] "
-         "| all [CHECKPOINT]}")
+
+@dataclass(frozen=True)
+class Benchmark:
+    args: str                      # its arguments, for the usage line
+    run: Callable[[list[str]], None]
+    in_all: bool = False           # part of `python -m bench all` (the others train or need runs)
+
+
+def _call(module: str, function: str = "main", convert: Callable[[list[str]], list] = list,
+          ) -> Callable[[list[str]], None]:
+    """Import bench.MODULE only when its benchmark runs (they import torch and the data)."""
+    def run(rest: list[str]) -> None:
+        getattr(importlib.import_module(f"bench.{module}"), function)(*convert(rest))
+    return run
+
+
+def _repeats(rest: list[str]) -> list:
+    return [[int(x) for x in rest] or None]
+
+
+def _numbers(kind: type, limit: int | None = None):
+    return lambda rest: [kind(x) for x in rest[:limit]]
+
+
+def _first_float(limit: int):
+    return lambda rest: [float(a) if i == 0 else a for i, a in enumerate(rest[:limit])]
+
+
+BENCHMARKS = {
+    "prepare": Benchmark("[REPEATS...]", _call("prepare", convert=_repeats), in_all=True),
+    "scale": Benchmark("[REPEATS...]", _call("scale", convert=_repeats), in_all=True),
+    "train": Benchmark("[STEPS]", _call("train_speed", convert=_numbers(int, 1)), in_all=True),
+    "decode": Benchmark("CHECKPOINT [quick]", _call("decode", convert=lambda rest: rest[:2])),
+    "budget": Benchmark("[MINUTES [DTYPE [CONFIG]]]", _call("budget", convert=_first_float(3))),
+    "converge": Benchmark("[CONFIG [MAX_MINUTES]]", _call(
+        "converge", convert=lambda rest: [float(a) if i == 1 else a for i, a in enumerate(rest[:2])])),
+    "vocab": Benchmark("", _call("vocab", "speed", convert=lambda rest: [])),
+    "vocab-bleu": Benchmark("[STEPS]", _call("vocab", "bleu", convert=_numbers(int, 1))),
+    "memory": Benchmark("[STEPS]", _call("memory", convert=_numbers(int, 1))),
+    "serve": Benchmark("RUN...", _call("serve")),
+    "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
+    "select": Benchmark("RUN", _call("select")),
+    "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
+}
+USAGE = "usage: python -m bench {" + " | ".join(
+    f"{name} {b.args}".strip() for name, b in BENCHMARKS.items()) + " | all [CHECKPOINT]}"
 
 
 def main(argv: list[str]) -> None:
-    if not argv:
+    if not argv or (argv[0] not in BENCHMARKS and argv[0] != "all"):
         raise SystemExit(USAGE)
     what, rest = argv[0], argv[1:]
-    if what in ("prepare", "all"):
-        from bench import prepare
-        prepare.main([int(x) for x in rest] if what == "prepare" and rest else None)
-    if what in ("scale", "all"):
-        from bench import scale
-        scale.main([int(x) for x in rest] if what == "scale" and rest else None)
-    if what in ("train", "all"):
-        from bench import train_speed
-        train_speed.main(*(int(x) for x in rest[:1] if what == "train"))
-    if what == "decode" or (what == "all" and rest):
-        from bench import decode
-        decode.main(*rest[:2])
-    if what == "budget":  # not part of `all`: it trains for MINUTES (default 15)
-        from bench import budget
-        budget.main(*(float(a) if i == 0 else a for i, a in enumerate(rest[:3])))
-    if what == "vocab":
-        from bench import vocab
-        vocab.speed()
-    if what == "vocab-bleu":  # not part of `all`: two training runs
-        from bench import vocab
-        vocab.bleu(*(int(a) for a in rest[:1]))
-    if what == "converge":  # not part of `all`: trains until early stopping (up to MAX_MINUTES)
-        from bench import converge
-        converge.main(*(float(a) if i == 1 else a for i, a in enumerate(rest[:2])))
-    if what == "select":  # not part of `all`: reads a run trained with keep_last high
-        from bench import select
-        select.main(*rest)
-    if what == "ablate":  # not part of `all`: trains one model per row
-        from bench import ablate
-        ablate.main(*(float(a) if i == 0 else a for i, a in enumerate(rest)))
-    if what == "serve":  # not part of `all`: needs trained run folders
-        from bench import serve
-        serve.main(*rest)
-    if what == "peers":  # not part of `all`: installs OpenNMT-py into bench/work/peers-venv
-        from bench import peers
-        peers.main(*rest[:2])
-    if what == "memory":
-        from bench import memory
-        memory.main(*(int(a) for a in rest[:1]))
-    known = ("prepare", "scale", "train", "decode", "budget", "vocab", "vocab-bleu", "memory", "serve",
-             "ablate", "converge", "select", "peers", "all")
-    if what not in known:
-        raise SystemExit(USAGE)
+    if what != "all":
+        BENCHMARKS[what].run(rest)
+        return
+    for benchmark in BENCHMARKS.values():
+        if benchmark.in_all:
+            benchmark.run([])
+    if rest:  # all CHECKPOINT: its decoding too
+        BENCHMARKS["decode"].run(rest[:2])
 
 
 if __name__ == "__main__":

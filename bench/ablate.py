@@ -15,14 +15,13 @@ import subprocess
 import sys
 import time
 
-from bench.common import DATA, ROOT, report, require_data
+from bench.common import DATA, ROOT, WORK, report, require_data
 from nmt.config import DecodeConfig
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import read_lines
 from nmt.translate import Translator
 
 CONFIG = "configs/multi30k-de-en-small.yaml"
-WORK = ROOT / "bench" / "work"
 BIDIRECTIONAL = ["model.bidirectional=true", "model.reverse_source=false"]
 ROWS = {  # name -> --set overrides of the small config
     "reversed source (the shipped model)": [],

@@ -13,9 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, report, require_data, run_command
-
-WORK = ROOT / "bench" / "work"
+from bench.common import DATA, ROOT, WORK, report, require_data, run_command
 
 
 def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi30k-de-en.yaml") -> None:

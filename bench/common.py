@@ -18,6 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DATA = ROOT / "data" / "multi30k"
+WORK = ROOT / "bench" / "work"  # what benchmarks make and reuse (git-ignored): tokenizers, runs, corpora
 
 
 def machine() -> dict:
@@ -45,20 +46,14 @@ def peak_rss_mb(children: bool = False) -> float:
     return usage.ru_maxrss / 1024  # Linux reports KiB
 
 
-# A child's peak RSS counts the memory image it was forked from, so a benchmark that has loaded a
-# model would inflate it: the command is started from this small launcher process instead.
-_LAUNCH = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
-           "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
-           "sys.exit(rc)")
-
-
 def run_command(args: list[str], env: dict | None = None, log: Path | None = None) -> tuple[float, float]:
     """Run a command to completion, with `env` added to the environment and its output appended to `log`
-    (default: this process's); (wall seconds, its own peak RSS in MB). Fails loudly on error."""
+    (default: this process's); (wall seconds, its own peak RSS in MB, measured by bench/children/peak.py).
+    Fails loudly on error."""
     with tempfile.NamedTemporaryFile("r") as peak, open(log or os.devnull, "a") as out:
         start = time.perf_counter()
         where = {"stdout": out, "stderr": out} if log else {}
-        subprocess.run([sys.executable, "-c", _LAUNCH, peak.name, *args], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "bench.children.peak", peak.name, *args], cwd=ROOT, check=True,
                        env={**os.environ, **(env or {})}, **where)
         return time.perf_counter() - start, int(peak.read()) / 1024
 

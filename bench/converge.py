@@ -16,10 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, report, require_data, run_command
+from bench.common import DATA, ROOT, WORK, report, require_data, run_command
 from nmt.config import load
-
-WORK = ROOT / "bench" / "work"
 
 
 def trained_minutes(run: Path) -> float:

@@ -17,7 +17,7 @@ DATA=(--train-src data/multi30k/train.de --train-tgt data/multi30k/train.en
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 } > "$OUT/summary.txt" 2>&1
-$PY -c "import nmt.cli, nmt.serve" >> "$OUT/summary.txt" 2>&1 || { cat "$OUT/summary.txt"; exit 1; }
+$PY -c "import nmt.cli, nmt.serving.server" >> "$OUT/summary.txt" 2>&1 || { cat "$OUT/summary.txt"; exit 1; }
 
 echo "== attention config, to early stopping (at most $MINUTES min)" | tee -a "$OUT/summary.txt"
 rm -rf "$RUN"

@@ -7,8 +7,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from bench.common import DATA, report, require_data, run_command
-from bench.train_speed import WORK
+from bench.common import DATA, WORK, report, require_data, run_command
 
 CONFIG = "configs/multi30k-de-en.yaml"
 

@@ -12,22 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, report, require_data
-
-WORK = ROOT / "bench" / "work"
-
-CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from nmt.corpus import prepare
-from nmt.tokenizer import load_tokenizers
-src, tgt, tok, out = sys.argv[1:5]
-s, t = load_tokenizers(tok)
-t0 = time.time()
-stats = prepare(Path(src), Path(tgt), s, t, Path(out), max_len=100)
-print(json.dumps({"seconds": time.time() - t0, "pairs": stats.kept,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+from bench.common import DATA, ROOT, WORK, report, require_data
 
 
 def _repeat(times: int) -> tuple[Path, Path]:
@@ -61,7 +46,8 @@ def main(sizes: list[int] | None = None) -> None:
         src, tgt = (DATA / "train.de", DATA / "train.en") if times == 1 else _repeat(times)
         out = WORK / f"prepared.x{times}"
         shutil.rmtree(out, ignore_errors=True)
-        result = subprocess.run([sys.executable, "-c", CHILD, str(src), str(tgt), str(tok), str(out)],
+        result = subprocess.run([sys.executable, "-m", "bench.children.prepare", str(src), str(tgt), str(tok),
+                                 str(out)],
                                 capture_output=True, text=True, check=True, cwd=ROOT)
         r = json.loads(result.stdout.strip().splitlines()[-1])
         disk = sum(p.stat().st_size for p in out.iterdir()) / 2**20

@@ -14,35 +14,13 @@ import shutil
 import subprocess
 import sys
 
-from bench.common import ROOT, report, require_data
-from bench.prepare import WORK, _repeat, bench_tokenizers
-
-CHILD = """
-import time
-t0 = time.time()
-import json, resource, sys
-from pathlib import Path
-from nmt.config import load
-from nmt import train
-src, tgt, tok, out = sys.argv[1:5]
-cfg = load("configs/multi30k-de-en.yaml", [f"data.train_src={src}", f"data.train_tgt={tgt}",
-           f"data.tokenizers={tok}", "train.max_steps=3", "train.log_every=1", "train.threads=2"])
-if sys.argv[5] == "prepare":
-    from nmt.corpus import prepared_or_cached
-    from nmt.tokenizer import load_tokenizers
-    s, t = load_tokenizers(tok)
-    prepared_or_cached(Path(src), Path(tgt), s, t, Path(out) / "prepared" / "train", cfg.model.max_len)
-    first = None
-else:
-    train.run(cfg, Path(out))
-    first = json.loads(next(open(Path(out) / "metrics.jsonl")))["time"] - t0
-print(json.dumps({"seconds": time.time() - t0, "first_step_s": first,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+from bench.common import ROOT, WORK, report, require_data
+from bench.prepare import _repeat, bench_tokenizers
 
 
 def _child(*args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-m", "bench.children.scale", *args], capture_output=True,
+                            text=True, cwd=ROOT)
     if result.returncode:
         raise SystemExit(result.stderr[-2000:])
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -24,8 +24,8 @@ import torch
 from bench.common import DATA, report, require_data
 from nmt.config import DecodeConfig
 from nmt.fileio import read_lines
+from nmt.serving.launch import Server
 from nmt.translate import Translator
-from tests.serving import Server
 
 CLIENTS = (1, 8, 32)
 PHASE_SECONDS = 300  # no phase runs longer than this

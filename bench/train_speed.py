@@ -17,15 +17,15 @@ from pathlib import Path
 import torch
 
 from bench import reference
-from bench.common import DATA, ROOT, report, require_data, sync
+from bench.common import DATA, ROOT, WORK, report, require_data, sync
 from nmt.config import Config, load
 from nmt.corpus import prepared_or_cached
 from nmt.data import Batch, make_batch, token_batches
 from nmt.model import Seq2Seq
-from nmt.objective import Objective, make_optimizer, target_counts
 from nmt.tokenizer import load_tokenizers, train_tokenizers
+from nmt.training.objective import Objective, make_optimizer, target_counts
+from nmt.training.update import clip_and_step, forward_backward
 
-WORK = ROOT / "bench" / "work"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -73,7 +73,8 @@ def train_flops(cfg: Config, batch: Batch, vocab: int, scored: int) -> float:
 
 def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], *, loss: str, dtype: str,
               counts: torch.Tensor, warmup: int) -> tuple[float, float]:
-    """(target tokens/s, model GFLOP/s) of `nmt`'s own training step on `batches` (on their device)."""
+    """(target tokens/s, model GFLOP/s) of `nmt`'s own training update (training/update.py, what the
+    trainer runs: forward and backward, clipping, Adam) on `batches` (on their device), one per update."""
     torch.manual_seed(0)
     cfg.train.loss = loss
     device = batches[0].src.device
@@ -87,12 +88,10 @@ def nmt_speed(cfg: Config, batches: list[Batch], vocab: tuple[int, int], *, loss
         if k == warmup:
             sync(device)
             start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            out = objective(batch, gen) / batch.ntokens
-        opt.zero_grad()
-        out.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
-        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss_sum = forward_backward(objective, [batch], total_tokens=batch.ntokens, generator=gen,
+                                    bf16=dtype == "bf16")
+        clip_and_step(model, opt, clip=cfg.train.clip, loss_sum=loss_sum)
         if k >= warmup:
             tokens += batch.ntokens
             flops += train_flops(cfg, batch, vocab[1], scored)

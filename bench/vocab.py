@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, report, require_data
-from bench.train_speed import WORK, load_batches, nmt_speed
+from bench.common import DATA, ROOT, WORK, report, require_data
+from bench.train_speed import load_batches, nmt_speed
 from nmt.config import load
 from nmt.tokenizer import train_model
 

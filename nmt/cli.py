@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from nmt import NMTError, __version__, cli_decode
 from nmt.config import ShortlistConfig
-from nmt.progress import for_console
+from nmt.training.progress import for_console
 
 SL = ShortlistConfig()  # `nmt shortlist` defaults
 
@@ -187,8 +187,8 @@ def train(
         raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")
     cfg = config_mod.load(config, sets)
     changed = {item.partition("=")[0].strip() for item in sets}
-    from nmt import train as train_mod  # after the config is known good: importing torch takes a second
-    summary = train_mod.run(cfg, resume or out, resume=resume is not None, changed=changed,
+    from nmt.training import trainer  # after the config is known good: importing torch takes a second
+    summary = trainer.run(cfg, resume or out, resume=resume is not None, changed=changed,
                             reset_optimizer=reset_optimizer, device=device)
     if summary["reason"] == "interrupted":
         _echo(f"interrupted at step {summary['step']}; continue with: nmt train --resume {resume or out}")
@@ -219,31 +219,9 @@ def shortlist_cmd(
     \b
     Example: nmt shortlist --model runs/small --k 100
     """
-    import tempfile
-
-    from nmt import checkpoint, shortlist
-    from nmt.corpus import PreparedCorpus, prepare
-    from nmt.tokenizer import Tokenizer
-    folder = model if model.is_dir() else model.parent
-    ckpt = checkpoint.load(model)  # the tokenizers and length limit the model was trained with
-    src_tok, tgt_tok = Tokenizer(ckpt["src_tokenizer"]), Tokenizer(ckpt["tgt_tokenizer"])
-    max_len = checkpoint.config_of(ckpt).model.max_len
-    settings = ShortlistConfig(k=k, frequent=frequent)
-    with tempfile.TemporaryDirectory() as tmp:
-        if (src is None) != (tgt is None):
-            raise NMTError("give both --src and --tgt, or neither (the run's prepared corpus)")
-        if src is not None:
-            prepare(src, tgt, src_tok, tgt_tok, Path(tmp), max_len)
-            corpus = PreparedCorpus(tmp)
-        elif (folder / "prepared" / "train" / "meta.json").is_file():
-            corpus = PreparedCorpus(folder / "prepared" / "train")
-        else:
-            raise NMTError(f"{folder}: no prepared training corpus here; give --src and --tgt "
-                           "(the training texts)")
-        listed = shortlist.build(corpus, src_tok, tgt_tok, settings)
-    listed.save(folder / shortlist.FILE)
-    typer.echo(f"{folder / shortlist.FILE}: {k} target pieces per source piece and the {frequent} most "
-               f"frequent, of {len(tgt_tok)}")
+    from nmt.fast.shortlist import build_for_run
+    path, vocab = build_for_run(model, ShortlistConfig(k=k, frequent=frequent), src=src, tgt=tgt)
+    typer.echo(f"{path}: {k} target pieces per source piece and the {frequent} most frequent, of {vocab}")
 
 
 @app.command()

@@ -3,7 +3,6 @@ the decoding options they share: each default is DecodeConfig's or ServeConfig's
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import sys
@@ -13,10 +12,9 @@ from typing import Annotated
 import typer
 
 from nmt import NMTError
-from nmt.config import CHOICES, DecodeConfig, ServeConfig
+from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
 
-D, S = DecodeConfig(), ServeConfig()
-DTYPE = CHOICES[("decode", "dtype")][0]  # fp32: the default, as Translator.load's
+D, R, S = DecodeConfig(), RuntimeConfig(), ServeConfig()
 Models = Annotated[list[str],
                    typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
 Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
@@ -49,14 +47,9 @@ def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_pe
                         max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
 
 
-def _translator(models: list[str], *, threads: int, **load):
-    """Translator.load(models, **load) on `threads` CPU threads (0: torch's default)."""
-    import torch
-
-    from nmt.translate import Translator
-    if threads:
-        torch.set_num_threads(threads)
-    return Translator.load(models, **load)
+def _translator(models: list[str], runtime: RuntimeConfig):
+    from nmt.translate import Translator  # imports torch: after the options are known good
+    return Translator.load(models, runtime)
 
 
 def _input_lines(path: str):
@@ -81,11 +74,11 @@ def translate(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
-    device: Device = None,
-    threads: Threads = 0,
-    quantize: Quantize = None,
-    dtype: Dtype = DTYPE,
-    shortlist: ShortlistFlag = False,
+    device: Device = R.device,
+    threads: Threads = R.threads,
+    quantize: Quantize = R.quantize,
+    dtype: Dtype = R.dtype,
+    shortlist: ShortlistFlag = R.shortlist,
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),
@@ -107,56 +100,23 @@ def translate(
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                          exhaustive=exhaustive)
+    runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
+                            threads=threads)
     lines = _input_lines(input)
-    translator = _translator(model, device=device, threads=threads, quantize=quantize, dtype=dtype,
-                             shortlist=shortlist)
+    translator = _translator(model, runtime)
     if attention_out:
         translator.attending_model()  # refuse before translating anything
-    tabular = scores or n_best > 1
-    read: collections.deque[str] = collections.deque()  # lines read and not yet written
-
-    def remember(source):
-        for line in source:
-            read.append(line)
-            yield line
-
-    def emit(f, weights) -> None:
-        # UTF-8 bytes whatever the locale; flushed per chunk so a pipe sees output as it is made
-        pending = []  # (index, source line, best hypothesis) awaiting their attention weights
-        for index, nbest in enumerate(translator.translate_stream(remember(lines), cfg)):
-            if tabular:
-                text = "".join(f"{index}\t{hyp.score:.4f}\t{t}\n" for t, hyp in nbest)
-            else:
-                text = nbest[0][0] + "\n"
-            f.write(text.encode("utf-8"))
-            pending.append((index, read.popleft(), nbest[0][1]))
-            if index % 256 == 255:
-                f.flush()
-                _write_alignments(weights, translator, pending)
-        f.flush()
-        _write_alignments(weights, translator, pending)
-
+    from nmt.formatting import write_translations
     with contextlib.ExitStack() as files:
         weights = None
         if attention_out:
             weights = files.enter_context(open(files.enter_context(atomic_path(attention_out)), "wb"))
-        if output == "-":
-            emit(sys.stdout.buffer, weights)
-        else:
-            emit(files.enter_context(open(files.enter_context(atomic_path(output)), "wb")), weights)
+        out = (sys.stdout.buffer if output == "-"
+               else files.enter_context(open(files.enter_context(atomic_path(output)), "wb")))
+        write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1, attention=weights)
     if translator.truncated:
         typer.echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
                    "and were truncated", err=True)
-
-
-def _write_alignments(f, translator, pending: list) -> None:
-    """One JSON line per pending output line, then empty the list; nothing without --attention-out."""
-    if f is not None and pending:
-        records = translator.alignments([line for _, line, _ in pending], [hyp for _, _, hyp in pending])
-        for (index, _, _), record in zip(pending, records, strict=True):
-            f.write((json.dumps({"index": index, **record}, ensure_ascii=False) + "\n").encode("utf-8"))
-        f.flush()
-    pending.clear()
 
 
 def evaluate(
@@ -175,11 +135,11 @@ def evaluate(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
-    device: Device = None,
-    threads: Threads = 0,
-    quantize: Quantize = None,
-    dtype: Dtype = DTYPE,
-    shortlist: ShortlistFlag = False,
+    device: Device = R.device,
+    threads: Threads = R.threads,
+    quantize: Quantize = R.quantize,
+    dtype: Dtype = R.dtype,
+    shortlist: ShortlistFlag = R.shortlist,
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
 
@@ -201,9 +161,10 @@ def evaluate(
         cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
                              max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                              exhaustive=exhaustive)
+        runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
+                                threads=threads)
         lines = _input_lines(str(src))
-        translator = _translator(model, device=device, threads=threads, quantize=quantize, dtype=dtype,
-                                 shortlist=shortlist)
+        translator = _translator(model, runtime)
         hyps = [nbest[0][0] for nbest in translator.translate_stream(lines, cfg)]
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
@@ -229,11 +190,11 @@ def serve(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
-    device: Device = None,
-    threads: Threads = 0,
-    quantize: Quantize = None,
-    dtype: Dtype = DTYPE,
-    shortlist: ShortlistFlag = False,
+    device: Device = R.device,
+    threads: Threads = R.threads,
+    quantize: Quantize = R.quantize,
+    dtype: Dtype = R.dtype,
+    shortlist: ShortlistFlag = R.shortlist,
     max_body: int = typer.Option(S.max_body, "--max-body", min=1, help="Bytes per request."),
     max_chars: int = typer.Option(S.max_chars, "--max-chars", min=1, help="Characters per text."),
     max_texts: int = typer.Option(S.max_texts, "--max-texts", min=1, help="Texts per request."),
@@ -255,11 +216,12 @@ def serve(
       curl -s localhost:5000/translate -H 'Content-Type: application/json' \\
            -d '{"q": "Ein Hund läuft.", "source": "de", "target": "en"}'
     """
-    from nmt.serve import serve as run_server
+    from nmt.serving.server import serve as run_server
     decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                             exhaustive=exhaustive)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam)
-    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, threads=threads,
-               load=dict(device=device, quantize=quantize, dtype=dtype, shortlist=shortlist))
+    runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
+                            threads=threads)
+    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from nmt import NMTError
+from nmt.fileio import read_yaml, yaml_problem
 
 
 @dataclass
@@ -86,6 +87,28 @@ class DecodeConfig:
         check_section("decode", self)
         if self.n_best > self.beam:
             raise NMTError(f"n-best {self.n_best} needs a beam at least as wide (beam {self.beam})")
+
+
+@dataclass
+class RuntimeConfig:
+    """How decoding runs (not what it finds): shared by translate, evaluate, serve and Translator.load."""
+    device: str | None = None     # cpu | cuda | cuda:N; None: CUDA when present (the CPU with quantize)
+    dtype: str = "fp32"           # fp32 | bf16 (bf16 products, fp32 softmax) | auto (bf16 where native)
+    quantize: str | None = None   # None | int8: int8 weights for CPU decoding
+    shortlist: bool = False       # score each sentence over its run's shortlist.bin lists only
+    threads: int = 0              # CPU threads; 0: torch's default
+
+    def __post_init__(self):
+        if self.quantize not in CHOICES[("runtime", "quantize")]:
+            raise NMTError(f"--quantize takes int8, got {self.quantize!r}")
+        if self.dtype not in CHOICES[("runtime", "dtype")]:
+            raise NMTError(f"--dtype takes {', '.join(CHOICES[('runtime', 'dtype')])}, got {self.dtype!r}")
+        if self.quantize and self.dtype == "bf16":
+            raise NMTError("--dtype bf16 and --quantize int8 do not combine (int8 kernels keep their own "
+                           "precision); choose one")
+        if self.quantize and self.device and not self.device.startswith("cpu"):
+            raise NMTError("--quantize int8 runs on CPU only; drop it or use --device cpu")
+        check_section("runtime", self)
 
 
 @dataclass
@@ -181,6 +204,7 @@ RANGES = {
     "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,
                "max_len_ratio": AT_LEAST_0, "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1,
                "max_sentences": AT_LEAST_1},
+    "runtime": {"threads": AT_LEAST_0},
     "shortlist": {"k": AT_LEAST_1, "frequent": AT_LEAST_0},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
               "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
@@ -199,27 +223,22 @@ CHOICES = {
     ("train", "metric"): ("bleu", "loss", "ppl"),
     ("train", "dtype"): ("auto", "fp32", "bf16"),
     ("decode", "length_norm"): ("gnmt", "average", "none"),
-    ("decode", "dtype"): ("fp32", "bf16", "auto"),  # decoding's precision, the default first
+    ("runtime", "dtype"): ("fp32", "bf16", "auto"),
+    ("runtime", "quantize"): (None, "int8"),
 }
 
 
 def _coerce(section: str, key: str, value: Any, kind: type) -> Any:
-    where = f"{section}.{key}"
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
+    where, numeric = f"{section}.{key}", isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is bool and not isinstance(value, bool):
         raise NMTError(f"{where} must be true or false, got {value!r}")
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise NMTError(f"{where} must be an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise NMTError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if value is None:
-        return ""
-    return str(value)
+    if kind is int and not (numeric and isinstance(value, int)):
+        raise NMTError(f"{where} must be an integer, got {value!r}")
+    if kind is float and not numeric:
+        raise NMTError(f"{where} must be a number, got {value!r}")
+    if kind is str:
+        return "" if value is None else str(value)
+    return float(value) if kind is float else value
 
 
 def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
@@ -272,29 +291,6 @@ def load(path: str | Path | None, overrides: list[str] = ()) -> Config:
     return cfg.check()
 
 
-def read_yaml(path: Path) -> Any:
-    """A YAML file's content; a parse error becomes one line with the file, line and column."""
-    if not path.is_file():
-        raise NMTError(f"{path}: no such config file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise NMTError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise NMTError(f"{_yaml_where(e, str(path))}: not valid YAML: {_yaml_problem(e)}") from e
-
-
-def _yaml_where(e: yaml.YAMLError, name: str) -> str:
-    mark = getattr(e, "problem_mark", None)
-    return f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
-
-
-def _yaml_problem(e: yaml.YAMLError) -> str:
-    return getattr(e, "problem", None) or type(e).__name__
-
-
 def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -304,7 +300,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as e:
-            raise NMTError(f"--set {item}: the value is not valid YAML ({_yaml_problem(e)}); "
+            raise NMTError(f"--set {item}: the value is not valid YAML ({yaml_problem(e)}); "
                            "put text in quotes") from e
         _apply(cfg, section, name, value)
     return cfg

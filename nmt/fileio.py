@@ -9,7 +9,9 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import yaml
 
 from nmt import NMTError
 
@@ -115,3 +117,26 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a parse error becomes one line with the file, line and column."""
+    if not path.is_file():
+        raise NMTError(f"{path}: no such config file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NMTError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise NMTError(f"{_yaml_where(e, str(path))}: not valid YAML: {yaml_problem(e)}") from e
+
+
+def _yaml_where(e: yaml.YAMLError, name: str) -> str:
+    mark = getattr(e, "problem_mark", None)
+    return f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    return getattr(e, "problem", None) or type(e).__name__

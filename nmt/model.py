@@ -8,17 +8,13 @@ or without input feeding (the previous attentional state joins the decoder's nex
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
-from nmt.int8 import Int8Linear
-from nmt.packed import PackedLinear, quiet_quantization
-from nmt.softmax import OutputLayer, OutputRows
+from nmt.softmax import OutputLayer
 from nmt.tokenizer import PAD
 
 # LSTM state is (h, c), each (layers, batch, hidden); GRU state is h alone. With attention the decoder's
@@ -32,11 +28,11 @@ def _rnn(cfg: ModelConfig, inputs: int, hidden: int, bidirectional: bool = False
                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
 
 
-def _join_directions(state: State) -> State:
+def join_directions(state: State) -> State:
     """(layers * 2, batch, hidden / 2) per direction -> (layers, batch, hidden): both directions' final
     states side by side, the forward one first."""
     if isinstance(state, tuple):
-        return tuple(_join_directions(s) for s in state)
+        return tuple(join_directions(s) for s in state)
     layers2, batch, half = state.shape
     return state.view(layers2 // 2, 2, batch, half).transpose(1, 2).reshape(layers2 // 2, batch, 2 * half)
 
@@ -55,9 +51,6 @@ class Encoder(nn.Module):
         Returns the outputs (batch, src_len, hidden), zero at padding, when `outputs` (else None), and
         the final state after each row's last real token (packing skips the padding)."""
         x = self.drop(self.embed(src))  # (batch, src_len, emb)
-        if isinstance(self.rnn, Int8LSTM):  # decoding in int8: the padded batch at once, rows kept apart
-            out, state = self.rnn.run(x, src_lens)
-            return (out if outputs else None), _join_directions(state) if self.bidirectional else state
         if not self.training:
             return self._by_length(x, src_lens, outputs)
         if bool((src_lens == src.size(1)).all()):
@@ -70,7 +63,7 @@ class Encoder(nn.Module):
             if outputs:
                 out, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
         if self.bidirectional:
-            state = _join_directions(state)
+            state = join_directions(state)
         return (out if outputs else None), state
 
     def _by_length(self, x: torch.Tensor, src_lens: torch.Tensor, outputs: bool
@@ -93,7 +86,7 @@ class Encoder(nn.Module):
                 out[rows, :n] = group_out
             _put_rows(state, rows, group_state)
         if self.bidirectional:
-            state = _join_directions(state)
+            state = join_directions(state)
         return (out if outputs else None), state
 
 
@@ -197,95 +190,30 @@ class Seq2Seq(nn.Module):
             self.encoder.embed.weight[PAD].zero_()
             self.decoder.embed.weight[PAD].zero_()
 
-    def encode(self, src: torch.Tensor, src_lens: torch.Tensor, key=None) -> State | AttentionState:
-        """The decoder's first state: the encoder's final state, and with attention what it attends to.
-        key: a stand-in for the attention's key layer (LSTMStep.key)."""
-        attention = self.decoder.attention
-        memory, state = self.encoder(src, src_lens, outputs=attention is not None)
-        if attention is None:
-            return state
-        return AttentionState(state, memory, attention.keys(memory, key), src != PAD)
+    def encode(self, src: torch.Tensor, src_lens: torch.Tensor) -> State | AttentionState:
+        """The decoder's first state: the encoder's final state, and with attention what it attends to."""
+        return first_state(self.encoder, self.decoder.attention, src, src_lens)
 
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """(batch, src_len), (batch,), (batch, tgt_len) -> decoder states (batch, tgt_len, hidden)."""
         return self.decoder(tgt_in, self.encode(src, src_lens))
 
-    def step(self, tokens: torch.Tensor, state: State | AttentionState, output: OutputRows | None = None
+    def step(self, tokens: torch.Tensor, state: State | AttentionState
              ) -> tuple[torch.Tensor, State | AttentionState]:
         """Search's step function: previous tokens (batch,) -> log-probs (batch, vocab), next state.
-        output: the output rows to score (default: the whole output layer)."""
+        (Decoding runs the fast floor's steps, fast/step.py, which give the same.)"""
         hidden, state = self.decoder.decode_step(tokens, state)
-        return (output or self.output).log_probs(hidden), state
+        return self.output.log_probs(hidden), state
 
 
-class LSTMStep:
-    """The decoder's step for search, as a few matrix products on weights arranged once per decode.
-
-    nn.LSTM pays a per-call set-up that dominates a one-token step; here the first layer's input
-    product is looked up instead of computed (a table of every target word's embedding times W_ih,
-    biases folded in: (vocab, 4 * hidden)), and each upper layer multiplies [input; h] by its two
-    weight matrices concatenated. With attention the top state then attends (the model's own
-    Attention module); with input feeding the last attentional state adds its product to the first
-    layer's input. Same function as Decoder.decode_step in eval mode (no dropout).
-
-    dtype bfloat16: the weights are kept in bf16 and the products run in bf16 (several times the fp32
-    rate on CPUs with AVX512-BF16 or AMX, and on recent GPUs); torch.qint8: int8 weights, activations
-    quantized per row (int8.py; a quantize_int8 model's decoder). Gates, cell states and the softmax stay in
-    fp32 either way, so rounding does not build up along the sentence.
-    """
-
-    def __init__(self, model: Seq2Seq, dtype: torch.dtype = torch.float32):
-        rnn, emb = model.decoder.rnn, model.decoder.embed.weight.size(1)
-        self.layers, self.attention, self.dtype = rnn.num_layers, model.decoder.attention, dtype
-        self.output = model.output
-        with torch.no_grad():
-            w, u, b = zip(*(_gate_weights(rnn, f"l{k}") for k in range(self.layers)), strict=True)
-            self.table = torch.addmm(b[0], model.decoder.embed.weight, w[0][:, :emb].t())  # (V, 4h) fp32
-            feeds = model.decoder.input_feeding
-            self.feed = self._linear(w[0][:, emb:], None) if feeds else None                  # h -> 4h
-            self.u0 = self._linear(u[0], None)                                                  # h -> 4h
-            self.wu = [self._linear(torch.cat([w[k], u[k]], 1), b[k])
-                       for k in range(1, self.layers)]                                         # 2h -> 4h
-            # packed copies of the attention's layers: each row's result then does not depend on the batch
-            att = self.attention
-            layers = {name: getattr(att, name) for name in ("combine", "query") if hasattr(att, name)}
-            self.linears = {name: self._linear(layer.weight, layer.bias) for name, layer in layers.items()}
-            self.key = self._linear(att.key.weight, None) if att is not None and att.kind != "dot" else None
-
-    def _linear(self, weight: torch.Tensor, bias: torch.Tensor | None):
-        """A decoding product in self.dtype. Every one reads LSTM states, attention contexts (averages of
-        the encoder's LSTM outputs) or tanh outputs, all in [-1, 1]: int8 can take a fixed scale."""
-        if self.dtype == torch.qint8:
-            return Int8Linear.quantize(weight, bias, bounded=True)
-        return PackedLinear(weight, bias, self.dtype)
-
-    def __call__(self, tokens: torch.Tensor, state: State | AttentionState, output: OutputRows | None = None
-                 ) -> tuple[torch.Tensor, State | AttentionState]:
-        """tokens (rows,), state ((layers, rows, h), (layers, rows, h)) or an AttentionState holding it,
-        the output rows to score (n of them; default the whole layer) -> log-probs (rows, n), next state."""
-        attends, dt, output = isinstance(state, AttentionState), self.dtype, output or self.output
-        h0, c0 = state.rnn if attends else state
-        first = self.table[tokens]                                                    # (rows, 4h) fp32
-        if attends and self.feed is not None and state.feed is not None:
-            first = first + self.feed(state.feed).float()
-        x, c = _cell(self.u0(h0[0]).float() + first, c0[0])                      # (rows, h) each
-        hs, cs = [x], [c]
-        for k in range(1, self.layers):
-            x, c = _cell(self.wu[k - 1](torch.cat([x, h0[k]], 1)), c0[k])
-            hs.append(x)
-            cs.append(c)
-        rnn = (torch.stack(hs), torch.stack(cs))
-        if not attends:
-            return output.log_probs(x), rnn
-        with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
-            att, _ = state.attend(self.attention, x[:, None].to(state.memory.dtype), self.linears)
-        att = att[:, 0]                                                                 # (rows, h)
-        return output.log_probs(att), state.advance(rnn, att.float())
-
-    @staticmethod
-    def applies(model: Seq2Seq) -> bool:
-        rnn = model.decoder.rnn
-        return type(rnn) is nn.LSTM and rnn.bias and not model.training
+def first_state(encoder: nn.Module, attention, src: torch.Tensor, src_lens: torch.Tensor
+                ) -> State | AttentionState:
+    """The decoder's first state from `encoder` (an Encoder, or a module called like it: the fast floor's
+    int8 encoder) and `attention` (None, the model's Attention, or the fast floor's packed copy)."""
+    memory, state = encoder(src, src_lens, outputs=attention is not None)
+    if attention is None:
+        return state
+    return AttentionState(state, memory, attention.keys(memory), src != PAD)
 
 
 def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State | AttentionState:
@@ -295,106 +223,3 @@ def reorder_state(state: State | AttentionState, index: torch.Tensor) -> State |
     if isinstance(state, tuple):
         return tuple(s.index_select(1, index) for s in state)
     return state.index_select(1, index)
-
-
-def _gate_weights(lstm: nn.LSTM, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Layer `name` ("l0", "l1_reverse", ...) of an nn.LSTM, arranged for _cell: W_ih, W_hh and the two
-    biases summed, gate rows from nn.LSTM's (i, f, g, o) to (i, f, o, g), the g rows doubled (exact: a
-    power of two)."""
-    n = lstm.hidden_size
-    order = torch.cat([torch.arange(2 * n), torch.arange(3 * n, 4 * n), torch.arange(2 * n, 3 * n)])
-    scale = torch.ones(4 * n, 1)
-    scale[3 * n :] = 2
-    w, u = (getattr(lstm, f"weight_{kind}_{name}")[order] * scale for kind in ("ih", "hh"))
-    b = (getattr(lstm, f"bias_ih_{name}") + getattr(lstm, f"bias_hh_{name}"))[order] * scale[:, 0]
-    return w, u, b
-
-
-def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An LSTM cell on fresh gates (rows, 4h) in _gate_weights's order, i, f, o, 2g; c (rows, h) -> h, c, in
-    fp32 whatever the products ran in. One sigmoid covers all four gates, as tanh(z) = 2 sigmoid(2z) - 1
-    (within 2e-7 of it): torch's CPU tanh runs at about a fifth of its sigmoid's speed (218 against 39 us
-    on 320 x 512)."""
-    n = c.size(1)
-    gates = torch.sigmoid_(gates.float())
-    i, f, o = gates[:, : 3 * n].chunk(3, 1)
-    c = torch.addcmul(f * c, i, gates[:, 3 * n :] * 2 - 1)
-    return o * (torch.sigmoid(c + c) * 2 - 1), c
-
-
-class Int8LSTM(nn.Module):
-    """An encoder's nn.LSTM (batch_first, any layers, one or two directions) on Int8Linear products, for
-    decoding: run(x, lens) over a padded batch. Each row's outputs and final state are those it would
-    have alone: its products are quantized per row, and a row's state stops at its own length."""
-
-    def __init__(self, lstm: nn.LSTM):
-        super().__init__()
-        self.layers, self.hidden = lstm.num_layers, lstm.hidden_size
-        self.directions = 2 if lstm.bidirectional else 1
-        # per (layer, direction) in nn.LSTM's order: the input product (both biases in it), the recurrent one
-        self.cells = []
-        with torch.no_grad():
-            for k in range(self.layers):
-                for suffix in ["", "_reverse"][: self.directions]:
-                    w, u, b = _gate_weights(lstm, f"l{k}{suffix}")
-                    # layer 0 reads embeddings, of any size; upper layers read LSTM outputs, in [-1, 1]
-                    self.cells.append((Int8Linear.quantize(w, b, bounded=k > 0),
-                                       Int8Linear.quantize(u, None, bounded=True)))
-
-    def run(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, State]:
-        """x (batch, T, in), padded after each row's length lens (batch,) -> outputs (batch, T, directions *
-        hidden), zero at padding, and the final (h, c), each (layers * directions, batch, hidden) in
-        nn.LSTM's order (layer by layer, forward first)."""
-        t = torch.arange(x.size(1))
-        alive = t[None, :] < lens[:, None]                                           # (batch, T)
-        # the backward direction reads each row's own tokens last to first: position t <-> lens - 1 - t
-        back = torch.where(alive, lens[:, None] - 1 - t[None, :], t[None, :]).to(x.device)
-        alive = alive.to(x.device)
-        hs, cs = [], []
-        for k in range(self.layers):
-            outs = []
-            for d in range(self.directions):
-                w, u = self.cells[k * self.directions + d]
-                seq = x if d == 0 else x.gather(1, back[..., None].expand_as(x))
-                out, h, c = self._direction(w(seq), u, alive)
-                outs.append(out if d == 0 else out.gather(1, back[..., None].expand_as(out)))
-                hs.append(h)
-                cs.append(c)
-            x = torch.cat(outs, -1)
-        return x * alive[..., None], (torch.stack(hs), torch.stack(cs))
-
-    def _direction(self, inputs: torch.Tensor, u: Int8Linear, alive: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """inputs (batch, T, 4h), the input products -> outputs (batch, T, h), final h, c; a row's h and c
-        stay as they are once it has ended."""
-        h = inputs.new_zeros(inputs.size(0), self.hidden)
-        c = torch.zeros_like(h)
-        out = []
-        for t in range(inputs.size(1)):
-            h_next, c_next = _cell(inputs[:, t] + u(h), c)
-            live = alive[:, t, None]
-            h, c = torch.where(live, h_next, h), torch.where(live, c_next, c)
-            out.append(h)
-        return torch.stack(out, 1), h, c
-
-
-def quantize_int8(model: Seq2Seq) -> Seq2Seq:
-    """A copy for CPU decoding with int8 weights (int8.py): the output layer's rows and, in an LSTM model,
-    the encoder (Int8LSTM) and the decoder (decoding runs it as LSTMStep(model, torch.qint8)), each
-    product's input quantized per row, so that a translation does not depend on its batch. A GRU model's
-    recurrent and attention layers take torch's dynamic quantization instead (one activation scale per
-    call: its translations may change with the batch). Embeddings stay in float."""
-    model = copy.deepcopy(model).eval()
-    model.output.quantize_int8()
-    if LSTMStep.applies(model):
-        model.encoder.rnn = Int8LSTM(model.encoder.rnn)
-        return model
-    with quiet_quantization():
-        for part in (model.encoder, model.decoder):
-            torch.ao.quantization.quantize_dynamic(part, {nn.GRU, nn.Linear}, dtype=torch.qint8, inplace=True)
-    return model
-
-
-def is_int8(model: Seq2Seq) -> bool:
-    """Whether quantize_int8 made this model."""
-    return model.output.int8 is not None

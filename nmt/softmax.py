@@ -1,4 +1,5 @@
 """The output layer: full log-softmax for validation and decoding, sampled softmax for training.
+(Decoding arranges its rows for the CPU's kernels on the fast floor: fast/output.py.)
 
 The sampled loss follows Jean et al. (2015) in the formulation of TensorFlow's sampled_softmax_loss:
 for each target position, the true class competes with S negatives shared by the whole batch, each
@@ -8,15 +9,12 @@ what the proposal Q favours; negatives that equal the position's target ("accide
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.int8 import Int8Linear
-from nmt.packed import PackedLinear
 from nmt.tokenizer import BOS, PAD
 
 
@@ -39,28 +37,10 @@ class OutputLayer(nn.Module):
         never = torch.zeros(vocab)
         never[[PAD, BOS]] = float("-inf")
         self.register_buffer("never", never, persistent=False)
-        # int8 copies for CPU decoding (see quantize_int8): the rows, and the projection if there is one
-        self.int8: Int8Linear | None = None
-        self.int8_proj: Int8Linear | None = None
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) logits, PAD and BOS at -inf; bf16 under autocast."""
-        if self.int8 is not None:
-            return self.int8(h if self.int8_proj is None else self.int8_proj(h))
         return F.linear(self.proj(h), self.weight, self.bias + self.never)
-
-    def quantize_int8(self) -> None:
-        """Make the int8 copies. The decoder's states, what the layer reads, lie in [-1, 1]; a projection's
-        output does not."""
-        projects = not isinstance(self.proj, nn.Identity)
-        with torch.no_grad():
-            self.int8 = Int8Linear.quantize(self.weight, self.bias + self.never, bounded=not projects)
-            self.int8_proj = (Int8Linear.quantize(self.proj.weight, self.proj.bias, bounded=True)
-                              if projects else None)
-
-    def rows(self, ids: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> OutputRows:
-        """The layer for decoding: all its rows, or only `ids` (a shortlist), multiplied in `dtype`."""
-        return OutputRows(self, ids, dtype)
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) float32 log-probabilities (PAD and BOS at -inf)."""
@@ -92,51 +72,6 @@ class OutputLayer(nn.Module):
         logits = torch.cat([true_logit[:, None], neg_logits], dim=1)               # (n, 1 + S)
         # The true class sits in column 0; smoothing spreads over the candidates scored.
         return _smoothed_nll(logits.log_softmax(-1), torch.zeros_like(y), label_smoothing)
-
-
-class OutputRows:
-    """Some rows of an output layer, arranged once for a search: `ids` (n,) sorted target ids (None: all),
-    multiplied in `dtype` (None: as the layer does, in int8 when it was quantized). log_probs normalises
-    over these rows alone, in fp32. Without ids or dtype it is the layer itself."""
-
-    outside: torch.Tensor | None = None  # (sentences, n) -inf where a sentence lacks the piece, else 0
-    per = 1                               # search rows per sentence: row r belongs to sentence r // per
-
-    def __init__(self, layer: OutputLayer, ids: torch.Tensor | None, dtype: torch.dtype | None):
-        if layer.int8 is not None:  # the listed rows in int8 as well, the same values as in the whole layer
-            self.proj, self.linear = layer.int8_proj, layer.int8 if ids is None else layer.int8.rows(ids)
-            return
-        with torch.no_grad():
-            weight, bias = layer.weight, layer.bias + layer.never
-            if ids is not None:
-                weight, bias = weight[ids], bias[ids]                              # (n, d), (n,)
-            proj = layer.proj  # an nn.Linear or nothing
-            dtype = dtype or weight.dtype
-            self.linear = PackedLinear(weight, bias, dtype)
-            self.proj = None if isinstance(proj, nn.Identity) else PackedLinear(proj.weight, proj.bias, dtype)
-
-    def masked(self, outside: torch.Tensor, per: int = 1) -> OutputRows:
-        """The same rows, each search row's softmax over those its sentence's row of `outside` (sentences,
-        n) holds 0 for, not -inf (a shortlist's per-sentence lists); row r is of sentence r // per."""
-        view = copy.copy(self)
-        view.outside, view.per = outside, per
-        return view
-
-    def log_probs(self, h: torch.Tensor) -> torch.Tensor:
-        """(rows, hidden) -> (rows, n) float32 log-probabilities over these rows."""
-        x = h if self.proj is None else self.proj(h)
-        logits = self.linear(x).float()
-        if self.outside is None:
-            return logits.log_softmax(-1)
-        rows, n = logits.shape  # a broadcast add, not masked_fill: many times faster on CPUs
-        logits = (logits.view(-1, self.per, n) + self.outside[:, None]).view(rows, n)
-        # The normaliser sums over a row's own pieces wherever the batch's union put them, and an fp32
-        # sum's rounding depends on those places: the same fp32 terms summed in fp64 round to the same
-        # value whatever the union, so a sentence's scores do not depend on its batch. The clamp keeps
-        # -inf from exp, whose vector code is slow on it; e^-87 is nothing beside the largest term, e^0.
-        top = logits.amax(-1, keepdim=True)                                      # (rows, 1)
-        total = (logits - top).clamp_min_(-87.0).exp_().sum(-1, keepdim=True, dtype=torch.float64)
-        return logits - (total.log().float() + top)
 
 
 def _smoothed_nll(log_p: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:

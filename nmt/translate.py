@@ -10,7 +10,6 @@ The Python API of nmt, used by `nmt translate`, `nmt evaluate` and `nmt serve` a
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import itertools
 import logging
@@ -21,20 +20,22 @@ from pathlib import Path
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.attention import follow
-from nmt.config import CHOICES, Config, DecodeConfig
+from nmt.config import Config, DecodeConfig, RuntimeConfig
 from nmt.data import pad_sources
-from nmt.distributed import native_bf16
-from nmt.model import LSTMStep, Seq2Seq, is_int8, quantize_int8, reorder_state
+from nmt.ensemble import Ensemble, EnsembleState
+from nmt.fast.allocator import keep_freed_memory
+from nmt.fast.shortlist import FILE as SHORTLIST_FILE
+from nmt.fast.shortlist import Shortlist, ShortlistMask
+from nmt.fast.step import make_step
+from nmt.hardware import native_bf16
+from nmt.model import Seq2Seq
 from nmt.search import Hypothesis, beam_search, greedy_search
-from nmt.shortlist import FILE as SHORTLIST_FILE
-from nmt.shortlist import Shortlist
 from nmt.tokenizer import BOS, EOS, Tokenizer
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
-DTYPES = CHOICES[("decode", "dtype")]
+RUNTIME_OPTIONS = [f.name for f in dataclasses.fields(RuntimeConfig)]
 
 
 @dataclass
@@ -45,72 +46,48 @@ class Translation:
     alternatives: list[Translation] = field(default_factory=list)
 
 
-@dataclass
-class Listed:
-    """With a shortlist: per sentence, -inf where it lacks a piece of the batch's union, else 0; search row
-    r belongs to sentence r // per (attention.follow keeps it so as the beam moves)."""
-    outside: torch.Tensor  # (sentences, n)
-    per: int = 1
-
-    @classmethod
-    def of(cls, own: torch.Tensor) -> Listed:
-        """own: (sentences, n) bool, True where the sentence lists the piece."""
-        return cls(torch.zeros(own.shape, device=own.device).masked_fill_(~own, float("-inf")))
-
-    def reorder(self, index: torch.Tensor) -> Listed:
-        kept, per = follow(index, self.per, self.outside.size(0))
-        return Listed(self.outside if kept is None else self.outside.index_select(0, kept), per)
-
-
 class Translator:
     """One model, or an ensemble whose log-probabilities are averaged at every step.
 
-    dtype: torch.float32, or torch.bfloat16 for bf16 matrix products (the models' encoders, and what
-    attention reads of them, are cast to it here; gates, cell states and the softmax stay fp32).
-    shortlist: score each sentence over the target pieces its source pieces list (shortlist.py) instead
-    of the whole vocabulary.
+    Each model runs through a Step of the fast floor (fast/step.py) in `precision`: fp32, bf16 (bf16
+    matrix products; gates, cell states and the softmax stay fp32) or int8 (CPU). The models handed in
+    are not changed: bf16 and int8 decode copies. shortlist: score each sentence over the target pieces
+    its source pieces list (fast/shortlist.py) instead of the whole vocabulary.
     """
 
     def __init__(self, models: list[Seq2Seq], src_tok: Tokenizer, tgt_tok: Tokenizer,
                  device: torch.device | str = "cpu", config: Config | None = None, *,
-                 dtype: torch.dtype = torch.float32, shortlist: Shortlist | None = None):
+                 precision: str = "fp32", shortlist: Shortlist | None = None):
+        if any(m.training for m in models):
+            raise NMTError("a Translator decodes models in eval mode; call model.eval() first")
         self.config = config  # the first model's training config (languages, sizes)
-        self.models = [m.eval() for m in models]
-        self.dtype, self.shortlist = dtype, shortlist
-        for m in self.models if dtype != torch.float32 else ():
-            m.encoder.to(dtype)  # cast once, not at every batch as autocast would
-            if m.decoder.attention is not None and m.decoder.attention.kind != "dot":
-                m.decoder.attention.key.to(dtype)
-        self._all_rows: list | None = None  # each model's output layer arranged for decoding (stepper)
-        # each model's search step: the fast LSTM step where it applies (not e.g. to int8 or GRU models)
-        self.steps = [LSTMStep(m, torch.qint8 if is_int8(m) else dtype) if LSTMStep.applies(m)
-                      else self._autocast(m.step) for m in self.models]
+        self.precision, self.shortlist = precision, shortlist
+        self.steps = [make_step(m, precision) for m in models]
+        self.models = [step.model for step in self.steps]  # what decodes: the models, or their copies
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
         self.device = torch.device(device)
+        self.ensemble = Ensemble(self.steps, self.device)
         if self.device.type == "cpu":
-            _keep_freed_memory()
+            keep_freed_memory()
         self.reverse = models[0].cfg.reverse_source
         self.max_src_len = models[0].cfg.max_len
         self.truncated = 0
 
     @classmethod
-    def load(cls, paths: str | Path | list[str | Path], *, device: torch.device | str | None = None,
-             quantize: str | None = None, dtype: str = DTYPES[0], shortlist: bool = False) -> Translator:
-        """A run folder (its best.pt) or checkpoint; several make an ensemble.
+    def load(cls, paths: str | Path | list[str | Path], runtime: RuntimeConfig | None = None,
+             **options) -> Translator:
+        """A run folder (its best.pt) or checkpoint; several make an ensemble. runtime, or its fields as
+        keywords (device, dtype, quantize, shortlist, threads; config.RuntimeConfig): how to run them.
         device: default CUDA when present, else the CPU. quantize="int8": int8 weights for CPU decoding
-        (see model.quantize_int8). dtype: fp32, bf16, or auto (bf16 where the hardware multiplies in it).
-        shortlist: use the shortlist.bin of the first model's run folder (see shortlist.py)."""
-        if quantize not in (None, "int8"):
-            raise NMTError(f"--quantize takes int8, got {quantize!r}")
-        if dtype not in DTYPES:
-            raise NMTError(f"--dtype takes {', '.join(DTYPES)}, got {dtype!r}")
-        if quantize and dtype == "bf16":
-            raise NMTError("--dtype bf16 and --quantize int8 do not combine (int8 kernels keep their own "
-                           "precision); choose one")
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() and not quantize else "cpu"
-        if quantize and torch.device(device).type != "cpu":
-            raise NMTError("--quantize int8 runs on CPU only; drop it or use --device cpu")
+        (fast/quantize.py). dtype: fp32, bf16, or auto (bf16 where the hardware multiplies in it).
+        shortlist: use the shortlist.bin of the first model's run folder (fast/shortlist.py)."""
+        unknown = sorted(set(options) - set(RUNTIME_OPTIONS))
+        if unknown:
+            raise NMTError(f"unknown option {', '.join(unknown)}; valid: {', '.join(RUNTIME_OPTIONS)}")
+        run = dataclasses.replace(runtime or RuntimeConfig(), **options)
+        if run.threads:
+            torch.set_num_threads(run.threads)
+        device = run.device or ("cuda" if torch.cuda.is_available() and not run.quantize else "cpu")
         paths = [paths] if isinstance(paths, (str, Path)) else paths
         if not paths:
             raise NMTError("give at least one model")
@@ -125,74 +102,46 @@ class Translator:
             elif cfg.model.reverse_source != first[2].model.reverse_source:
                 raise NMTError(f"{path}: reads the source in another direction than the first model; "
                                "cannot ensemble")
-            models.append(quantize_int8(model) if quantize else model.to(device))
-        bf16 = dtype == "bf16" or (dtype == "auto" and not quantize and native_bf16(torch.device(device)))
+            models.append(model if run.quantize else model.to(device))
+        precision = run.quantize or ("bf16" if run.dtype == "bf16" or (
+            run.dtype == "auto" and native_bf16(torch.device(device))) else "fp32")
         listed = None
-        if shortlist:
+        if run.shortlist:
             folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent
             listed = Shortlist.load(folder / SHORTLIST_FILE, first[0], first[1])
-        return cls(models, first[0], first[1], device, config=first[2],
-                   dtype=torch.bfloat16 if bf16 else torch.float32, shortlist=listed)
-
-    def _autocast(self, step):
-        """A model's own step, its products in self.dtype (autocast) when that is not fp32."""
-        if self.dtype == torch.float32:
-            return step
-
-        def cast(tokens, state, output):
-            with torch.autocast(self.device.type, dtype=self.dtype):
-                return step(tokens, state, output)
-        return cast
+        return cls(models, first[0], first[1], device, config=first[2], precision=precision,
+                   shortlist=listed)
 
     # -- search over the ensemble ------------------------------------------------------------
     def stepper(self, vocab: torch.Tensor | None):
-        """The search's step function over the ensemble, scoring the target ids `vocab` (n,), sorted and
-        starting with the special ids (None: all): tokens (rows,) are positions in it. With a vocab, the
-        states end with a Listed: each row's own list, over which its log-probabilities are normalised."""
-        if vocab is None:  # the whole vocabulary: arranged once
-            self._all_rows = self._all_rows or [m.output.rows(None, self.dtype) for m in self.models]
-        outputs = self._all_rows if vocab is None else [m.output.rows(vocab, self.dtype) for m in self.models]
-        table = None if vocab is None else vocab.to(self.device)
+        """Search's step function over the ensemble (ensemble.py), scoring the target ids `vocab` (n,),
+        sorted and starting with the special ids (None: all): tokens (rows,) are positions in it."""
+        return self.ensemble.scorer(vocab)
 
-        def step(tokens: torch.Tensor, states: list) -> tuple[torch.Tensor, list]:
-            listed = states[-1] if table is not None else None
-            ids = tokens if table is None else table[tokens]
-            own = states[:-1] if listed is not None else states  # each model's state
-            scored = (outputs if listed is None
-                      else [out.masked(listed.outside, listed.per) for out in outputs])
-            outs = [f(ids, s, out) for f, s, out in zip(self.steps, own, scored, strict=True)]
-            log_probs = [lp for lp, _ in outs]
-            mean = log_probs[0] if len(outs) == 1 else torch.stack(log_probs).mean(0)  # (rows, n)
-            return mean, [s for _, s in outs] + ([listed] if listed is not None else [])
-        return step
+    reorder = staticmethod(Ensemble.reorder)
 
-    @staticmethod
-    def reorder(states: list, index: torch.Tensor) -> list:
-        return [s.reorder(index) if isinstance(s, Listed) else reorder_state(s, index) for s in states]
-
-    def encode(self, src_ids: list[list[int]], cfg: DecodeConfig) -> tuple[list, torch.Tensor]:
-        """Search's start: each model's encoder state for a batch of non-empty id sequences, and the
-        (batch,) length limits. Search then runs over `stepper` and `reorder`."""
+    def encode(self, src_ids: list[list[int]], cfg: DecodeConfig, mask: ShortlistMask | None = None
+               ) -> tuple[EnsembleState, torch.Tensor]:
+        """Search's start: the ensemble's state for a batch of non-empty id sequences (with a shortlist's
+        mask, if any), and the (batch,) length limits. Search then runs over `stepper` and `reorder`."""
         src, src_lens = pad_sources(src_ids, self.reverse)
-        src = src.to(self.device)
-        states = [m.encode(src, src_lens, key=getattr(step, "key", None))
-                  for m, step in zip(self.models, self.steps, strict=True)]
-        return states, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
+        state = self.ensemble.start(src.to(self.device), src_lens, mask)
+        return state, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
 
     @torch.inference_mode()
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
         """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search."""
-        states, max_lens = self.encode(src_ids, cfg)
-        vocab = None
+        vocab = mask = None
         if self.shortlist:
             vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
-            states.append(Listed.of(own.to(self.device)))
+            mask = ShortlistMask.of(own.to(self.device))
+        state, max_lens = self.encode(src_ids, cfg, mask)
         step = self.stepper(vocab)
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
         if cfg.beam <= 1:
-            found = greedy_search(step, self.reorder, states, **common)
+            found = greedy_search(step, self.reorder, state, **common)
         else:
-            found = beam_search(step, self.reorder, states, beam=cfg.beam, n_best=cfg.n_best,
+            found = beam_search(step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
                                 stop_early=cfg.stop_early, **common)
         if vocab is not None:  # positions in the shortlist -> target ids
             ids = vocab.tolist()
@@ -289,23 +238,6 @@ class Translator:
             for hyps in self.translate_ids(src_ids, cfg):
                 texts = self.tgt_tok.decode([h.tokens for h in hyps])
                 yield list(zip(texts, hyps, strict=True))
-
-
-def _keep_freed_memory() -> None:
-    """Have the C allocator keep large freed blocks for reuse (glibc; elsewhere nothing changes).
-
-    Each search step makes and drops a few (rows, vocab) tensors, 40 MB at 320 rows and 32,000 pieces.
-    glibc hands blocks over its mmap threshold (which adapts up to 32 MB) back to the kernel on free and
-    maps fresh pages on the next request, so every step pays for page faults and zeroing: measured on a
-    2-core EPYC, x + 1 on (1280, 7931) took 12.9 ms that way and 1.9 ms with the memory kept, and beam
-    search with 32,000 pieces 16.2 s against 13.1 s. The cost: the process keeps its largest size."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError, TypeError):  # not glibc (TypeError: Windows takes no None)
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 1 << 30)
-    mallopt(m_trim_threshold, 1 << 30)
 
 
 def _join(lines: list[list[tuple[str, Hypothesis]]]) -> Translation:

@@ -2,26 +2,26 @@
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nmt.batcher import MicroBatcher, QueueFull
+from nmt.serving.batcher import MicroBatcher, QueueFull
 
 
 class FakeDecode:
-    """Upper-cases texts; records each call's texts; fails on the text "boom"; can be held back."""
+    """Upper-cases texts; records each call's texts; fails on the text "boom"; can be held back: a decode
+    sets `started`, then waits for `release`."""
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self):
         self.calls: list[list[str]] = []
-        self.delay = delay
+        self.started = threading.Event()
         self.release = threading.Event()
         self.release.set()
 
     def __call__(self, texts, options):
-        self.release.wait(10)
-        time.sleep(self.delay)
+        self.started.set()
+        assert self.release.wait(10), "the test never released the decode"
         self.calls.append(list(texts))
         if "boom" in texts:
             raise RuntimeError("cannot decode boom")
@@ -78,12 +78,13 @@ def test_requests_beyond_the_bound_are_refused_at_once():
 
     async def body(b):
         first = asyncio.ensure_future(b.submit(["a", "b", "c"], 0))
-        await asyncio.sleep(0.1)
+        await asyncio.to_thread(decode.started.wait, 10)  # the first decode has begun, and is held
         assert b.pending == 3
         with pytest.raises(QueueFull):
             await b.submit(["d", "e"], 0)  # 3 + 2 > 4
         second = asyncio.ensure_future(b.submit(["d"], 0))  # 3 + 1 fits
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # one turn of the loop: the submission is counted, not yet decoded
+        assert b.pending == 4
         decode.release.set()
         return await first, await second, b.pending
 
@@ -105,15 +106,19 @@ def test_a_failing_request_fails_alone():
 
 
 def test_the_event_loop_keeps_running_while_a_batch_decodes():
-    decode = FakeDecode(delay=0.3)
+    decode = FakeDecode()
+    decode.release.clear()
 
     async def body(b):
-        ticks = 0
         task = asyncio.ensure_future(b.submit(["a"], 0))
-        while not task.done():
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(decode.started.wait, 10)
+        ticks = 0
+        while ticks < 100:  # the decode is held in its thread: the loop must go on turning meanwhile
+            await asyncio.sleep(0)
             ticks += 1
+        assert not task.done()
+        decode.release.set()
         return ticks, await task
 
     ticks, result = _run(decode, body, wait=0.0)
-    assert result == ["A/0"] and ticks >= 10  # the loop ticked all through the 0.3 s decode
+    assert result == ["A/0"] and ticks == 100

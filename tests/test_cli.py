@@ -1,29 +1,27 @@
 """The `nmt` command as users run it: a subprocess, real files, exit codes, no tracebacks."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
+import sacrebleu
 
-from tests.conftest import SHARED
+from tests.helpers import ENV, SHARED, nmt
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def nmt(*args, input=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nmt", *map(str, args)], capture_output=True, text=True,
-                          input=input, cwd=cwd, env=ENV)
+COMMANDS = ["data", "train-tokenizer", "prepare", "train", "translate", "evaluate", "serve", "shortlist",
+            "average", "plot"]
 
 
 def test_help_lists_every_command_and_each_has_examples():
     top = nmt("--help")
     assert top.returncode == 0
-    for command in ("data", "train-tokenizer", "prepare", "train", "translate", "evaluate", "average"):
-        assert command in top.stdout
-    for command in (["data", "multi30k"], ["train-tokenizer"], ["prepare"], ["train"], ["translate"],
-                    ["evaluate"], ["average"]):
+    from nmt.cli import app
+    registered = {c.name or c.callback.__name__ for c in app.registered_commands} | {"data"}
+    assert registered == set(COMMANDS)  # a new command joins this test
+    for command in COMMANDS:
+        assert f"  {command} " in top.stdout, command
+    for command in (["data", "multi30k"], *([c] for c in COMMANDS if c != "data")):
         result = nmt(*command, "--help")
         assert result.returncode == 0 and "Example" in result.stdout, command
     assert nmt("--version").stdout.startswith("nmt ")
@@ -70,7 +68,11 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert r.returncode == 0, r.stderr
     scores = [json.loads(line) for line in r.stdout.splitlines()]
     assert [s["metric"] for s in scores] == ["bleu", "chrf", "ter"]
-    assert 0 <= scores[0]["score"] <= 100 and "nrefs:1" in scores[0]["signature"]
+    hyps, refs = hyp.read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
+    assert scores[0]["score"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert "nrefs:1" in scores[0]["signature"]
+    r = nmt("evaluate", "--hyp", toy["valid_tgt"], "--ref", toy["valid_tgt"], "--json")
+    assert json.loads(r.stdout.splitlines()[0])["score"] == pytest.approx(100)  # the references themselves
 
     r = nmt("evaluate", "--model", run / "last.pt", "--src", toy["valid_src"], "--ref", toy["valid_tgt"],
             "--greedy", "--save-hyp", tmp_path / "saved.en", "--device", "cpu", "--batch-size", 3)
@@ -168,10 +170,12 @@ def test_files_that_are_not_checkpoints_are_one_clean_line(tmp_path):
 
 
 def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp_path, monkeypatch):
+    import dataclasses
+
     from typer.testing import CliRunner
 
     from nmt import cli
-    from nmt.config import DecodeConfig
+    from nmt.config import DecodeConfig, RuntimeConfig
     from nmt.search import Hypothesis
     from nmt.translate import Translator
 
@@ -184,8 +188,8 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
             calls[-1]["cfg"] = cfg
             return ([("x", Hypothesis([], 0.0, 0.0))] for _ in lines)
 
-    def load(cls, paths, device="cpu", quantize=None, dtype="fp32", shortlist=False):
-        calls.append({"device": device, "quantize": quantize, "dtype": dtype, "shortlist": shortlist})
+    def load(cls, paths, runtime):
+        calls.append(dataclasses.asdict(runtime))
         return Recorder()
 
     monkeypatch.setattr(Translator, "load", classmethod(load))
@@ -197,6 +201,8 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
     assert runner.invoke(cli.app, ["translate", "--model", "m", "--input", str(src)]).exit_code == 0
     assert runner.invoke(cli.app, evaluate).exit_code == 0
     assert [c["cfg"] for c in calls] == [DecodeConfig(), DecodeConfig()]
+    defaults = dataclasses.asdict(RuntimeConfig())
+    assert all({k: v for k, v in c.items() if k != "cfg"} == defaults for c in calls)
     r = runner.invoke(cli.app, [*evaluate, "--device", "cpu", "--batch-size", "7", "--quantize", "int8",
                                 "--greedy", "--length-penalty", "0"])
     assert r.exit_code == 0, r.output

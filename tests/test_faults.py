@@ -1,17 +1,17 @@
 """Crashes and full disks never leave a half-written checkpoint."""
 
 import errno
+import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from nmt import NMTError, checkpoint
-from tests.test_distributed import ENV, _train
+from tests.helpers import ENV, toy_data_flags, train_command
 
 SAVER = """
 import sys, torch
@@ -21,6 +21,8 @@ i = 0
 while True:
     i += 1
     checkpoint.save(path, {"model": {"w": torch.full((1024, 1024), float(i))}, "step": i})
+    if i == 1:
+        print("saved", flush=True)
 """
 
 
@@ -30,12 +32,10 @@ def test_kill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
     path = tmp_path / "last.pt"
     mid_write = 0
     for _ in range(5):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], env=ENV)
-        deadline = time.time() + 60
-        while not path.exists() and time.time() < deadline:  # the first save has landed
-            time.sleep(0.01)
-        deadline = time.time() + 5
-        while not list(tmp_path.glob(".last.pt.*.tmp")) and time.time() < deadline:  # the next one is writing
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], env=ENV, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline() == "saved\n"  # the first save has landed
+        while not list(tmp_path.glob(".last.pt.*.tmp")):  # the next one is writing
             pass
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -50,21 +50,20 @@ def test_kill_during_saves_never_leaves_a_broken_checkpoint(tmp_path):
 
 def test_killed_training_resumes_from_the_newest_complete_checkpoint(toy, tmp_path):
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "nmt", "train", "--threads", "1", "--out", str(run),
-            "--train-src", str(toy["train_src"]), "--train-tgt", str(toy["train_tgt"]),
-            "--valid-src", str(toy["valid_src"]), "--valid-tgt", str(toy["valid_tgt"]),
-            "--tokenizers", str(toy["tok_dir"]), "--set", "model.hidden=32", "--set", "model.emb=16",
+    args = [sys.executable, "-m", "nmt", "train", "--threads", "1", "--out", str(run), *toy_data_flags(toy),
+            "--set", "model.hidden=32", "--set", "model.emb=16",
             "--set", "train.max_tokens=256", "--set", "train.valid_every=3", "--max-steps", "100000"]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(run.glob("step_*.pt")):
-        time.sleep(0.2)
-    time.sleep(1.0)
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    validations = 0
+    for line in proc.stderr:  # killed as it goes on from its second validation: training, or saving
+        validations += line.startswith("validation step")
+        if validations == 2:
+            break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     step = checkpoint.load(run / "last.pt")["progress"]["step"]
-    assert step >= 3
-    _train(toy, None, "--resume", str(run), "--max-steps", str(step + 3))
+    assert step >= 3  # the kill may land while step 6 is being saved
+    train_command(toy, None, "--resume", str(run), "--max-steps", str(step + 3))
     assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 3
     assert not list(run.glob(".*.tmp"))
 
@@ -84,3 +83,37 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
     monkeypatch.undo()
     assert checkpoint.load(path)["step"] == 1
     assert os.listdir(tmp_path) == ["last.pt"]
+
+
+def test_one_training_per_run_folder_and_a_killed_runs_lock_does_not_block(toy, tmp_path):
+    # Two real `nmt train` processes on one --out: the second is refused with one line naming the folder
+    # and the process that holds it, and writes nothing; once the first is killed, its folder resumes.
+    run = tmp_path / "run"
+    common = ["--threads", "1", "--out", str(run), *toy_data_flags(toy), "--set", "model.hidden=32",
+              "--set", "model.emb=16", "--set", "train.max_tokens=256", "--set", "train.valid_every=3"]
+    first = subprocess.Popen([sys.executable, "-m", "nmt", "train", *common, "--max-steps", "100000",
+                              "--seed", "1"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        for line in first.stderr:  # it holds the folder, and has written a checkpoint into it
+            if line.startswith("validation step"):
+                break
+        second = subprocess.run([sys.executable, "-m", "nmt", "train", *common, "--max-steps", "120",
+                                 "--seed", "2"], env=ENV, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1, second.stderr
+        assert second.stderr == (f"error: {run} is in use by another `nmt train` (process {first.pid} holds "
+                                 "it); wait for it to end or choose another --out\n")
+        resume = subprocess.run([sys.executable, "-m", "nmt", "train", "--resume", str(run)], env=ENV,
+                                capture_output=True, text=True, timeout=120)
+        assert resume.returncode == 1 and f"process {first.pid} holds it" in resume.stderr  # --resume too
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    log = (run / "train.log").read_text()
+    assert log.count("model: ") == 1  # one run logged into the folder: the second never started
+    step = checkpoint.load(run / "last.pt")["progress"]["step"]
+    train_command(toy, None, "--resume", str(run), "--max-steps", str(step + 3))  # the dead lock is free
+    assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 3
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+             if '"valid"' in line]
+    assert steps == sorted(steps)  # one run's records, in order: nothing interleaved from another

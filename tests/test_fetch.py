@@ -5,7 +5,7 @@ import pytest
 
 from nmt import NMTError
 from nmt.fetch import fetch_multi30k, load_sums
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 
 def _mirror(tmp_path, corrupt: str | None = None):

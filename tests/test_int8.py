@@ -3,8 +3,13 @@ import torch
 from torch import nn
 
 from nmt.config import ModelConfig
-from nmt.int8 import Int8Linear
-from nmt.model import Int8LSTM, Seq2Seq, quantize_int8
+from nmt.fast.int8 import Int8Linear
+from nmt.fast.lstm import Int8LSTM
+from nmt.fast.output import Int8Output
+from nmt.model import Seq2Seq
+from tests.helpers import needs_int8
+
+pytestmark = needs_int8
 
 
 def test_the_docstring_example():
@@ -68,9 +73,9 @@ def test_a_tied_projected_output_layer_is_quantized_with_its_projection():
     model = Seq2Seq(30, 25, ModelConfig(emb=8, hidden=16, layers=1, tie_embeddings=True)).eval()
     for p in model.parameters():
         p.data.add_(torch.randn_like(p) * 0.3)
-    quant = quantize_int8(model)
-    assert quant.output.int8_proj is not None and not quant.output.int8.bounded  # a projection's output
+    quant = Int8Output(model.output)
+    assert quant.proj is not None and not quant.linear.bounded  # a projection's output is not bounded
     h = torch.rand(4, 16) * 2 - 1
     with torch.no_grad():
-        want, got = model.output.log_probs(h), quant.output.log_probs(h)
+        want, got = model.output.log_probs(h), quant.rows(None).log_probs(h)
     assert torch.isinf(got[:, [0, 2]]).all() and (want - got)[:, 3:].abs().max() < 0.1

@@ -1,10 +1,14 @@
 import pytest
 import torch
 
-from nmt.attention import AttentionState, follow
+from nmt.attention import AttentionState
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources
-from nmt.model import Int8LSTM, LSTMStep, Seq2Seq, quantize_int8, reorder_state
+from nmt.fast.lstm import Int8Encoder
+from nmt.fast.quantize import fast_lstm
+from nmt.fast.step import LSTMStep, ModelStep, make_step
+from nmt.model import Seq2Seq, reorder_state
+from nmt.regroup import regroup
 
 
 def _model(cell="lstm", tie=False, **kw):
@@ -34,7 +38,8 @@ def test_fast_lstm_step_equals_the_decoders_own_step(layers):
     model = Seq2Seq(30, 25, ModelConfig(emb=8, hidden=16, layers=layers, dropout=0.3)).eval()
     for p in model.parameters():  # biases away from their init values, so folding them is tested too
         p.data.add_(torch.randn_like(p) * 0.1)
-    fast = LSTMStep(model)
+    fast = make_step(model)
+    assert isinstance(fast, LSTMStep)
     tokens = torch.tensor([4, 7, 3, 24])
     state = tuple(torch.randn(layers, 4, 16) for _ in range(2))
     with torch.no_grad():
@@ -46,22 +51,23 @@ def test_fast_lstm_step_equals_the_decoders_own_step(layers):
 
 
 def test_fast_step_is_only_for_eval_lstms():
-    assert not LSTMStep.applies(_model("gru"))
-    assert not LSTMStep.applies(_model().train())
-    assert LSTMStep.applies(_model())
+    assert not fast_lstm(_model("gru")) and isinstance(make_step(_model("gru")), ModelStep)
+    assert not fast_lstm(_model().train()) and isinstance(make_step(_model().train()), ModelStep)
+    assert fast_lstm(_model()) and isinstance(make_step(_model()), LSTMStep)
 
 
 def test_int8_model_stays_close_to_the_float_one():
     model = _model()
     for p in model.parameters():  # spread the outputs: an untrained model predicts nearly uniformly
         p.data.add_(torch.randn_like(p) * 0.3)
-    quant = quantize_int8(model)
+    quant = make_step(model, "int8")  # how decoding runs it
     batch = make_batch([[5, 6, 7], [8, 9]], [[10, 11, 12, 13], [14, 15]], reverse=True)
     with torch.no_grad():
         state_f, state_q = model.encode(batch.src, batch.src_lens), quant.encode(batch.src, batch.src_lens)
         lp_f, _ = model.step(batch.tgt_in[:, 0], state_f)
-        lp_q, _ = LSTMStep(quant, torch.qint8)(batch.tgt_in[:, 0], state_q)  # how decoding runs it
-    assert isinstance(quant.encoder.rnn, Int8LSTM) and type(model.encoder.rnn) is torch.nn.LSTM
+        lp_q, _ = quant(batch.tgt_in[:, 0], state_q)
+    # int8 runs on a copy: the model handed in keeps its float encoder
+    assert isinstance(quant.model.encoder, Int8Encoder) and type(model.encoder.rnn) is torch.nn.LSTM
     assert torch.isinf(lp_q[:, [0, 2]]).all()  # PAD and BOS still impossible
     assert lp_f[:, 3:].std() > 0.2                # a spread distribution to compare
     assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1  # int8 rounding, not a different model
@@ -123,17 +129,16 @@ def test_attention_teacher_forcing_equals_the_step_loop_and_the_fast_step(varian
     model = _attn_model(*variant)
     reverse = model.cfg.reverse_source
     batch = make_batch([[5, 6, 7, 8], [9, 10]], [[10, 11, 12, 13], [14, 15]], reverse=reverse)
-    fast = LSTMStep(model) if LSTMStep.applies(model) else None
-    assert (fast is not None) == (variant[3] == "lstm")
+    fast = make_step(model)
+    assert isinstance(fast, LSTMStep) == (variant[3] == "lstm")
     with torch.no_grad():
         full = model.output.log_probs(model(batch.src, batch.src_lens, batch.tgt_in))  # (2, 5, 25)
-        state = fast_state = model.encode(batch.src, batch.src_lens)
+        state, fast_state = model.encode(batch.src, batch.src_lens), fast.encode(batch.src, batch.src_lens)
         for t in range(batch.tgt_in.size(1)):
             log_probs, state = model.step(batch.tgt_in[:, t], state)
             assert torch.allclose(full[:, t], log_probs, atol=1e-5), t
-            if fast is not None:
-                fast_probs, fast_state = fast(batch.tgt_in[:, t], fast_state)
-                assert torch.allclose(log_probs, fast_probs, atol=1e-5), t
+            fast_probs, fast_state = fast(batch.tgt_in[:, t], fast_state)
+            assert torch.allclose(log_probs, fast_probs, atol=1e-5), t
 
 
 @pytest.mark.parametrize("variant", VARIANTS[:3])
@@ -173,12 +178,12 @@ def test_attention_weights_are_a_distribution_over_real_tokens():
 
 def test_int8_attention_model_stays_close_to_the_float_one():
     model = _attn_model("general", True, True, "lstm", 2)
-    quant = quantize_int8(model)
+    quant = make_step(model, "int8")
     batch = make_batch([[5, 6, 7], [8, 9]], [[10, 11], [14, 15]], reverse=False)
     with torch.no_grad():
         lp_f, _ = model.step(batch.tgt_in[:, 0], model.encode(batch.src, batch.src_lens))
-        lp_q, _ = LSTMStep(quant, torch.qint8)(batch.tgt_in[:, 0], quant.encode(batch.src, batch.src_lens))
-    assert isinstance(quant.encoder.rnn, Int8LSTM)
+        lp_q, _ = quant(batch.tgt_in[:, 0], quant.encode(batch.src, batch.src_lens))
+    assert isinstance(quant, LSTMStep) and isinstance(quant.model.encoder, Int8Encoder)
     assert (lp_f - lp_q)[:, 3:].abs().max() < 0.1 and lp_f[:, 3:].std() > 0.2
 
 
@@ -197,22 +202,22 @@ def test_settings_that_do_not_go_together_are_refused(settings, message):
         cfg.check()
 
 
-def test_follow_keeps_each_sentences_source_once_as_the_beam_moves():
-    # 2 sources, 3 rows each (rows 0-2 read source 0, rows 3-5 source 1)
-    assert follow(torch.tensor([2, 0, 1, 5, 3, 3]), per=3, sources=2) == (None, 3)  # reordered in place
-    kept, per = follow(torch.tensor([3, 5, 4]), per=3, sources=2)                   # source 0 finished
+def test_regroup_keeps_each_sentences_source_once_as_the_beam_moves():
+    # 2 sentences, 3 rows each (rows 0-2 read sentence 0, rows 3-5 sentence 1)
+    assert regroup(torch.tensor([2, 0, 1, 5, 3, 3]), per=3, sentences=2) == (None, 3)  # reordered in place
+    kept, per = regroup(torch.tensor([3, 5, 4]), per=3, sentences=2)                   # sentence 0 finished
     assert kept.tolist() == [1] and per == 3
-    kept, per = follow(torch.tensor([0, 0, 1, 1]), per=1, sources=2)                # step 0: copies
+    kept, per = regroup(torch.tensor([0, 0, 1, 1]), per=1, sentences=2)                # step 0: copies
     assert kept is None and per == 2
-    kept, per = follow(torch.tensor([2, 0]), per=1, sources=3)                      # any other order
+    kept, per = regroup(torch.tensor([2, 0]), per=1, sentences=3)                      # any other order
     assert kept.tolist() == [2, 0] and per == 1
-    kept, per = follow(torch.tensor([0, 1, 3]), per=2, sources=2)                   # unequal: a copy per row
+    kept, per = regroup(torch.tensor([0, 1, 3]), per=2, sentences=2)          # unequal: a copy per row
     assert kept.tolist() == [0, 0, 1] and per == 1
 
 
 def test_a_beams_rows_attend_to_their_own_sentence_without_copying_it():
     model = _attn_model("general", False, True, "lstm", 2)
-    fast = LSTMStep(model)
+    fast = make_step(model)
     with torch.no_grad():
         state = model.encode(*pad_sources([[5, 6, 7], [8, 9]], reverse=False))
         rows = torch.tensor([0, 0, 0, 1, 1, 1])                                    # 3 hypotheses each

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nmt.serving.launch import Server
 from nmt.translate import Translator
-from tests.serving import Server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"

@@ -6,7 +6,7 @@ import pytest
 
 from nmt import NMTError
 from nmt.plot import plot, read_metrics
-from tests.test_cli import nmt
+from tests.helpers import nmt
 
 
 def _run(folder, records, loss="sampled"):

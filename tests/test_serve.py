@@ -5,8 +5,8 @@ import urllib.parse
 
 import pytest
 
+from nmt.serving.launch import Server, http
 from nmt.translate import Translator
-from tests.serving import Server, http
 
 LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6]
 DE_EN = {"source": "de", "target": "en"}
@@ -160,8 +160,8 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(toy_run):
     client = threading.Thread(target=lambda: answer.update(r=http(s.url + "/translate", {
         "q": texts, "source": "de", "target": "en"})))
     client.start()
-    import time
-    time.sleep(0.3)  # the request is being decoded
+    while client.is_alive() and http(s.url + "/health")[1]["pending"] < 16:  # queued or decoding
+        pass
     status, err = s.stop()
     client.join(30)
     assert status == 0, err
@@ -183,8 +183,8 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off():
     # without it a keep-alive client waited ~40 ms per request for a delayed ACK
     import socket
 
-    from nmt.serve import listen
-    from tests.serving import free_port
+    from nmt.serving.launch import free_port
+    from nmt.serving.server import listen
     sock = listen("127.0.0.1", free_port())
     try:
         assert sock.proto == socket.IPPROTO_TCP
@@ -193,7 +193,6 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off():
 
 
 def test_a_full_queue_answers_429_and_the_request_holding_it_still_succeeds(toy_run):
-    import time
     s = Server("--model", toy_run, "--max-queue", 16, "--max-texts", 16, "--beam", 6)
     try:
         texts = [" ".join(["der hund läuft im park und die katze schläft"] * 3)] * 16
@@ -201,9 +200,8 @@ def test_a_full_queue_answers_429_and_the_request_holding_it_still_succeeds(toy_
         request = {"q": texts, **DE_EN}
         holder = threading.Thread(target=lambda: answer.update(r=http(s.url + "/translate", request)))
         holder.start()
-        deadline = time.time() + 30
-        while http(s.url + "/health")[1]["pending"] < 16 and time.time() < deadline:
-            time.sleep(0.005)
+        while holder.is_alive() and http(s.url + "/health")[1]["pending"] < 16:  # a round trip each, no sleep
+            pass
         status, refused = http(s.url + "/translate", {"q": "der hund", **DE_EN})
         holder.join(60)
         assert status == 429 and "try again" in refused["error"]

@@ -3,14 +3,15 @@
 import pytest
 import torch
 
-from nmt import NMTError, shortlist
+from nmt import NMTError
 from nmt.config import DecodeConfig, ShortlistConfig
 from nmt.corpus import PreparedCorpus
-from nmt.model import LSTMStep
-from nmt.shortlist import Shortlist
+from nmt.fast import shortlist
+from nmt.fast.shortlist import Shortlist, ShortlistMask
+from nmt.fast.step import make_step
 from nmt.tokenizer import BOS, PAD
-from nmt.translate import Listed, Translator
-from tests.test_translate import ATTENTION, _lexicon_recall, _texts, attention_run, run_dir  # noqa: F401
+from nmt.translate import Translator
+from tests.helpers import lexicon_recall, needs_int8, nmt, texts
 
 
 class Pairs:
@@ -52,9 +53,9 @@ def test_each_source_piece_lists_what_it_co_occurs_with_beyond_chance():
     assert own.tolist() == [[True] * 6 + [False], [True] * 5 + [False, True]]
 
 
-def test_train_builds_a_shortlist_that_a_foreign_model_refuses(run_dir, tmp_path):  # noqa: F811
-    path = run_dir / shortlist.FILE
-    translator = Translator.load(run_dir)
+def test_train_builds_a_shortlist_that_a_foreign_model_refuses(toy_run, tmp_path):
+    path = toy_run / shortlist.FILE
+    translator = Translator.load(toy_run)
     src, tgt = translator.src_tok, translator.tgt_tok
     listed = Shortlist.load(path, src, tgt)
     assert listed.lists.shape[0] == len(src)
@@ -67,12 +68,12 @@ def test_train_builds_a_shortlist_that_a_foreign_model_refuses(run_dir, tmp_path
         Shortlist.load(tmp_path / "bad.pt", src, tgt)
 
 
-def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(run_dir, toy):  # noqa: F811
-    full = Translator.load(run_dir, device="cpu")
-    short = Translator.load(run_dir, device="cpu", shortlist=True)
+def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(toy_run, toy):
+    full = Translator.load(toy_run, device="cpu")
+    short = Translator.load(toy_run, device="cpu", shortlist=True)
     # The run's own shortlist (default sizes) lists the whole toy vocabulary; a short one restricts it.
     assert len(short.shortlist.select([[5]])[0]) == len(short.tgt_tok)
-    short.shortlist = shortlist.build(PreparedCorpus(run_dir / "prepared" / "train"), short.src_tok,
+    short.shortlist = shortlist.build(PreparedCorpus(toy_run / "prepared" / "train"), short.src_tok,
                                       short.tgt_tok, ShortlistConfig(k=4, frequent=6))
     lines = toy["valid_src"].read_text().splitlines()
     ids = [s for s in short.src_tok.encode(lines) if s]
@@ -84,36 +85,40 @@ def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(run_dir, to
     vocab, own = short.shortlist.select(ids[:2])
     assert not own.all()  # the two lists differ
     with torch.inference_mode():
-        states, _ = short.encode(ids[:2], DecodeConfig())
-        log_probs, _ = short.stepper(vocab)(torch.tensor([2, 2]), [*states, Listed.of(own)])
+        state, _ = short.encode(ids[:2], DecodeConfig(), ShortlistMask.of(own))
+        log_probs, _ = short.stepper(vocab)(torch.tensor([2, 2]), state)
     assert log_probs.shape == (2, len(vocab))
     assert log_probs.exp().sum(-1).tolist() == pytest.approx([1, 1], abs=1e-5)
     assert torch.equal(torch.isfinite(log_probs), own & (vocab != PAD) & (vocab != BOS))
-    assert _lexicon_recall(short, toy, beam=3) > 0.35
+    assert lexicon_recall(short, toy, beam=3) > 0.35
     # Each sentence's list is its own: the output does not depend on the batch it shares.
-    assert _texts(short, lines, beam=3, max_sentences=1) == _texts(short, lines, beam=3, max_sentences=64)
+    assert texts(short, lines, beam=3, max_sentences=1) == texts(short, lines, beam=3, max_sentences=64)
     # A list holding every piece is no restriction: the same translations as the whole vocabulary.
     everything = torch.arange(len(short.tgt_tok))
     short.shortlist = Shortlist(everything.repeat(len(short.src_tok), 1), everything, "")
-    assert _texts(short, lines, beam=3) == _texts(full, lines, beam=3)
+    assert texts(short, lines, beam=3) == texts(full, lines, beam=3)
 
 
-def test_the_shortlist_composes_with_int8_and_with_attention(run_dir, attention_run, toy):  # noqa: F811
-    assert _lexicon_recall(Translator.load(run_dir, quantize="int8", shortlist=True), toy, beam=2) > 0.35
-    assert _lexicon_recall(Translator.load(attention_run, shortlist=True, dtype="bf16"), toy, beam=3) > 0.7
+@needs_int8
+def test_the_shortlist_composes_with_int8(toy_run, toy):
+    assert lexicon_recall(Translator.load(toy_run, quantize="int8", shortlist=True), toy, beam=2) > 0.35
+
+
+def test_the_shortlist_composes_with_attention(attention_run, toy):
+    assert lexicon_recall(Translator.load(attention_run, shortlist=True, dtype="bf16"), toy, beam=3) > 0.7
 
 
 @pytest.mark.parametrize("which", ["plain", "attention"])
-def test_bf16_steps_follow_fp32_and_keep_their_state_in_fp32(run_dir, attention_run, which):  # noqa: F811
-    model = Translator.load(run_dir if which == "plain" else attention_run, device="cpu").models[0]
-    fp32, bf16 = LSTMStep(model), LSTMStep(model, torch.bfloat16)
+def test_bf16_steps_follow_fp32_and_keep_their_state_in_fp32(toy_run, attention_run, which):
+    model = Translator.load(toy_run if which == "plain" else attention_run, device="cpu").models[0]
+    fp32, bf16 = make_step(model), make_step(model, "bf16")
     ids = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 0]])
     with torch.inference_mode():
         state = model.encode(ids, torch.tensor([4, 3]))
         tokens = torch.tensor([2, 2])
         for _ in range(3):
             want, want_state = fp32(tokens, state)
-            got, got_state = bf16(tokens, state, model.output.rows(None, torch.bfloat16))
+            got, got_state = bf16(tokens, state)
             assert got.dtype == torch.float32
             # bf16 keeps 8 bits of mantissa: log-probs agree to a few hundredths, not to fp32's precision
             finite = torch.isfinite(want)  # PAD and BOS are -inf in both
@@ -124,18 +129,46 @@ def test_bf16_steps_follow_fp32_and_keep_their_state_in_fp32(run_dir, attention_
             tokens, state = want.argmax(-1), want_state
 
 
-def test_bf16_decoding_translates_and_does_not_depend_on_batching(run_dir, toy):  # noqa: F811
-    translator = Translator.load(run_dir, device="cpu", dtype="bf16")
-    assert translator.dtype == torch.bfloat16
-    assert _lexicon_recall(translator, toy, beam=3) > 0.35
+def test_bf16_decoding_translates_and_does_not_depend_on_batching(toy_run, toy):
+    translator = Translator.load(toy_run, device="cpu", dtype="bf16")
+    assert translator.precision == "bf16"
+    assert lexicon_recall(translator, toy, beam=3) > 0.35
     lines = toy["valid_src"].read_text().splitlines()
-    assert _texts(translator, lines, beam=3, max_sentences=1) == _texts(translator, lines, beam=3,
+    assert texts(translator, lines, beam=3, max_sentences=1) == texts(translator, lines, beam=3,
                                                                         max_sentences=64)
 
 
-def test_dtype_is_checked_and_does_not_mix_with_int8(run_dir):  # noqa: F811
+def test_dtype_is_checked_and_does_not_mix_with_int8(toy_run):
     with pytest.raises(NMTError, match="--dtype takes"):
-        Translator.load(run_dir, dtype="fp16")
+        Translator.load(toy_run, dtype="fp16")
     with pytest.raises(NMTError, match="do not combine"):
-        Translator.load(run_dir, dtype="bf16", quantize="int8")
-    assert Translator.load(run_dir, dtype="auto", quantize="int8").dtype == torch.float32
+        Translator.load(toy_run, dtype="bf16", quantize="int8")
+    assert Translator.load(toy_run, dtype="auto", quantize="int8").precision == "int8"  # auto: not bf16
+
+
+def test_the_shortlist_command_builds_the_list_translate_uses(toy_run, toy, tmp_path):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(toy_run, run)  # the session's run folder stays as it is
+    r = nmt("shortlist", "--model", run, "--k", 2, "--frequent", 3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{run / shortlist.FILE}: 2 target pieces per source piece and the 3 most " \
+                               f"frequent, of {len(toy['tgt_tok'])}"
+    listed = Shortlist.load(run / shortlist.FILE, toy["src_tok"], toy["tgt_tok"])
+    assert listed.lists.shape == (len(toy["src_tok"]), 2) and len(listed.frequent) == 3
+    # `nmt translate --shortlist` reads it: what it writes uses only the pieces the line's list allows
+    line = "der hund spielt im park"
+    r = nmt("translate", "--model", run, "--shortlist", "--beam", 3, input=line + "\n")
+    assert r.returncode == 0, r.stderr
+    allowed = set(listed.select(toy["src_tok"].encode([line]))[0].tolist())
+    assert r.stdout.strip() and set(toy["tgt_tok"].encode([r.stdout.strip()])[0]) <= allowed
+    # from the training texts instead of the prepared corpus, which need not be there
+    shutil.rmtree(run / "prepared")
+    r = nmt("shortlist", "--model", run / "best.pt", "--k", 1, "--src", toy["train_src"],
+            "--tgt", toy["train_tgt"])
+    assert r.returncode == 0, r.stderr
+    assert Shortlist.load(run / shortlist.FILE, toy["src_tok"], toy["tgt_tok"]).lists.shape[1] == 1
+    for args, message in ((["--src", toy["train_src"]], "give both --src and --tgt"),
+                          ([], "no prepared training corpus here")):
+        r = nmt("shortlist", "--model", run, *args)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr

@@ -2,19 +2,22 @@ import json
 import math
 
 import pytest
+import sacrebleu
 import torch
 
-from nmt import NMTError, checkpoint, distributed
-from nmt import train as train_mod
+from nmt import NMTError, checkpoint
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources, token_batches
 from nmt.model import Seq2Seq, reorder_state
-from nmt.objective import Objective
 from nmt.search import greedy_search
 from nmt.softmax import Sampler
 from nmt.tokenizer import BOS, EOS
-from nmt.validate import Validator
-from tests.conftest import tiny_config
+from nmt.training import distributed
+from nmt.training import trainer as train_mod
+from nmt.training.objective import Objective
+from nmt.training.validate import Validator
+from nmt.translate import Translator
+from tests.helpers import texts, tiny_config
 
 
 def test_overfits_a_copy_task_to_near_perfect_accuracy():
@@ -62,7 +65,12 @@ def test_run_writes_a_complete_run_folder(toy, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["type"] == "valid"]
     assert [r["step"] for r in valid] == [10, 20, 30]
-    assert all(0 <= r["bleu"] <= 100 and r["ppl"] > 1 for r in valid)
+    # what a validation reports is what one finds again from last.pt (saved at step 30, validated there)
+    last = valid[-1]
+    assert last["ppl"] == pytest.approx(math.exp(last["loss"]))
+    sources, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
+    hyps = texts(Translator.load(run / "last.pt", device="cpu"), sources, beam=1)
+    assert last["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert "validation step 30" in (run / "train.log").read_text()
     ckpt = checkpoint.load(run / "last.pt")
     assert ckpt["progress"]["step"] == 30 and ckpt["src_tokenizer"] == toy["src_tok"].proto
@@ -170,8 +178,14 @@ def test_early_stopping_when_the_metric_stalls(toy, tmp_path):
 @pytest.mark.parametrize("overrides", [{"loss": "full", "schedule": "constant"},
                                        {"sampler": "log_uniform", "label_smoothing": 0.1}])
 def test_loss_variants_train(toy, tmp_path, overrides):
-    summary = train_mod.run(tiny_config(toy, max_steps=4, valid_every=4, **overrides), tmp_path / "r")
-    assert summary["step"] == 4
+    cfg = tiny_config(toy, max_steps=40, valid_every=20, lr=0.01, **overrides)
+    summary = train_mod.run(cfg, tmp_path / "r")
+    assert summary["step"] == 40
+    log = (tmp_path / "r" / "train.log").read_text()
+    assert ("loss full" in log) == (overrides.get("loss") == "full") and ("log_uniform" in log) == (
+        overrides.get("sampler") == "log_uniform")  # the variant asked for is the one that trained
+    first, second = (r["loss"] for r in _records(tmp_path / "r", "valid"))
+    assert second < first < math.log(len(toy["tgt_tok"]))  # learning: below uniform, and falling
 
 
 def test_bf16_autocast_trains_like_fp32(toy, tmp_path):

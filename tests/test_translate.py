@@ -1,16 +1,15 @@
-from collections import Counter
-
 import pytest
 import torch
 
 from nmt import NMTError
 from nmt import translate as translate_mod
 from nmt.config import DecodeConfig
-from nmt.model import Int8LSTM
+from nmt.fast.lstm import Int8Encoder
+from nmt.fast.step import LSTMStep, ModelStep
 from nmt.search import beam_search
 from nmt.tokenizer import BOS, EOS
 from nmt.translate import Translator
-from tests.conftest import train_toy
+from tests.helpers import lexicon_recall, needs_int8, nmt, texts
 
 
 @pytest.fixture(scope="module")
@@ -25,90 +24,71 @@ def translator(run_dir):
     return Translator.load([run_dir], device="cpu")
 
 
-def _texts(translator, lines, **cfg):
-    return [nbest[0][0] for nbest in translator.translate_stream(lines, DecodeConfig(**cfg))]
-
-
 def test_one_output_line_per_input_line_even_for_odd_input(translator):
     lines = ["der hund läuft", "", "   ", "жжж ☃", "eine katze", "\t"]
-    out = _texts(translator, lines, beam=3)
+    out = texts(translator, lines, beam=3)
     assert len(out) == len(lines)
     assert out[1] == "" and out[2] == "" and out[5] == ""
     assert out[0] and out[4]
 
 
-def _lexicon_recall(translator, toy, beam):
-    """Share of the reference words the translations contain (an untrained model's share is near 0)."""
-    src, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
-    hyps = _texts(translator, src, beam=beam)
-    assert len(hyps) == len(src)
-    found = sum(sum((Counter(h.split()) & Counter(r.split())).values())
-                for h, r in zip(hyps, refs, strict=True))
-    return found / sum(len(r.split()) for r in refs)
-
-
 def test_the_trained_model_translates_the_lexicon(translator, toy):
     # 300 steps on the toy lexicon: a good share of the reference words must come out (learning, not running)
-    assert _lexicon_recall(translator, toy, beam=1) > 0.35
+    assert lexicon_recall(translator, toy, beam=1) > 0.35
 
 
+@needs_int8
 def test_int8_translator_still_translates(run_dir, toy):
     quant = Translator.load([run_dir], quantize="int8")
-    assert isinstance(quant.models[0].encoder.rnn, Int8LSTM)
-    assert quant.steps[0].dtype == torch.qint8  # the decoder: LSTMStep on int8 weights
-    assert _lexicon_recall(quant, toy, beam=2) > 0.35
+    assert isinstance(quant.models[0].encoder, Int8Encoder)
+    assert isinstance(quant.steps[0], LSTMStep) and quant.steps[0].dtype == torch.qint8  # int8 weights
+    assert lexicon_recall(quant, toy, beam=2) > 0.35
     with pytest.raises(NMTError, match="int8"):
         Translator.load([run_dir], quantize="int4")
 
 
-@pytest.fixture(scope="module", params=["gru", "tied"])
-def variant_run(request, toy, tmp_path_factory):
-    # tied: emb 32 != hidden 64, so the output layer projects first
-    model = {"cell": "gru"} if request.param == "gru" else {"tie_embeddings": True}
-    return request.param, train_toy(toy, tmp_path_factory.mktemp(request.param), steps=500, **model)
-
-
-@pytest.mark.parametrize("quantize", [None, "int8"])
+@pytest.mark.parametrize("quantize", [None, pytest.param("int8", marks=needs_int8)])
 def test_gru_and_tied_embedding_models_translate(variant_run, toy, quantize):
     kind, run = variant_run
     translator = Translator.load([run], quantize=quantize)
     model = translator.models[0]
     if kind == "gru":
         assert "GRU" in type(model.decoder.rnn).__name__
-        assert translator.steps[0] == model.step  # the fast step is for LSTMs only
+        assert isinstance(translator.steps[0], ModelStep)  # the fast step is for LSTMs only
     elif quantize is None:
         assert model.output.weight is model.decoder.embed.weight
     if kind == "gru":  # torch's dynamic quantization of its layers
         assert ("quantized" in type(model.encoder.rnn).__module__) == (quantize == "int8")
         assert ("quantized" in type(model.decoder.rnn).__module__) == (quantize == "int8")
-    else:  # nmt's int8: the encoder as Int8LSTM, the decoder as LSTMStep on int8 weights
-        assert isinstance(model.encoder.rnn, Int8LSTM) == (quantize == "int8")
+    else:  # nmt's int8: the encoder as Int8Encoder, the decoder as LSTMStep on int8 weights
+        assert isinstance(model.encoder, Int8Encoder) == (quantize == "int8")
         assert translator.steps[0].dtype == (torch.qint8 if quantize else torch.float32)
-    assert _lexicon_recall(translator, toy, beam=3) > 0.35
+    assert lexicon_recall(translator, toy, beam=3) > 0.35
 
 
 @pytest.mark.parametrize("beam", [1, 4])
 def test_output_does_not_depend_on_batching(translator, toy, beam):
     lines = toy["valid_src"].read_text().splitlines()
-    one = _texts(translator, lines, beam=beam, max_sentences=1)
-    many = _texts(translator, lines, beam=beam, max_sentences=64)
+    one = texts(translator, lines, beam=beam, max_sentences=1)
+    many = texts(translator, lines, beam=beam, max_sentences=64)
     assert one == many
 
 
+@needs_int8
 @pytest.mark.parametrize("beam", [1, 4])
 def test_int8_output_does_not_depend_on_batching_either(run_dir, attention_run, toy, beam):
     lines = toy["valid_src"].read_text().splitlines()
     for run in (run_dir, attention_run):  # a 2-layer LSTM; a bidirectional encoder with attention
         quant = Translator.load([run], quantize="int8")
-        outputs = {n: _texts(quant, lines, beam=beam, max_sentences=n) for n in (1, 7, 64)}
+        outputs = {n: texts(quant, lines, beam=beam, max_sentences=n) for n in (1, 7, 64)}
         assert outputs[1] == outputs[7] == outputs[64]
 
 
 def test_chunked_streaming_keeps_input_order(translator, toy, monkeypatch):
     lines = toy["valid_src"].read_text().splitlines()
-    whole = _texts(translator, lines, beam=2)
+    whole = texts(translator, lines, beam=2)
     monkeypatch.setattr(translate_mod, "CHUNK_LINES", 3)
-    assert _texts(translator, iter(lines), beam=2) == whole
+    assert texts(translator, iter(lines), beam=2) == whole
 
 
 @torch.inference_mode()
@@ -137,7 +117,7 @@ def test_too_long_sources_are_truncated_with_a_warning(run_dir, caplog):
     translator = Translator.load([run_dir])  # its own: `truncated` counts over a translator's life
     long_line = " ".join(["hund"] * 100)
     with caplog.at_level("WARNING", logger="nmt"):
-        out = _texts(translator, [long_line, "der hund", long_line], beam=2)
+        out = texts(translator, [long_line, "der hund", long_line], beam=2)
     assert len(out) == 3 and translator.truncated == 2
     assert "input line 1: " in caplog.text and "input line 3: " in caplog.text and "truncated" in caplog.text
 
@@ -145,7 +125,7 @@ def test_too_long_sources_are_truncated_with_a_warning(run_dir, caplog):
 def test_ensemble_of_one_model_twice_equals_the_model(run_dir, translator, toy):
     lines = toy["valid_src"].read_text().splitlines()[:10]
     pair = Translator.load([run_dir, run_dir / "last.pt"])
-    assert _texts(pair, lines, beam=3) == _texts(Translator.load([run_dir / "last.pt"]), lines, beam=3)
+    assert texts(pair, lines, beam=3) == texts(Translator.load([run_dir / "last.pt"]), lines, beam=3)
 
 
 def test_the_python_api_of_the_readme_runs_as_shown(toy_run, capsys):
@@ -186,42 +166,29 @@ def test_a_checkpoint_made_before_attention_translates_as_it_did():
     assert [t.score for t in beam] == pytest.approx(expected["beam3_scores"], rel=1e-4)
 
 
-ATTENTION = {"attention": "general", "input_feeding": True, "bidirectional": True, "reverse_source": False}
-
-
-@pytest.fixture(scope="module")
-def attention_run(toy, tmp_path_factory):
-    return train_toy(toy, tmp_path_factory.mktemp("attention"), steps=300, **ATTENTION)
-
-
-@pytest.mark.parametrize("quantize", [None, "int8"])
+@pytest.mark.parametrize("quantize", [None, pytest.param("int8", marks=needs_int8)])
 def test_an_attention_model_learns_the_lexicon_and_translates_in_fp32_and_int8(attention_run, toy, quantize):
     translator = Translator.load(attention_run, quantize=quantize)
     # attention lines each word up with its source word: far beyond the 0.35 the encoder state alone reaches
-    assert _lexicon_recall(translator, toy, beam=3) > 0.7
+    assert lexicon_recall(translator, toy, beam=3) > 0.7
 
 
 @pytest.mark.parametrize("beam", [1, 4])
 def test_attention_output_does_not_depend_on_batching(attention_run, toy, beam):
     translator = Translator.load(attention_run, device="cpu")  # a CPU promise, as for `translator`
     lines = toy["valid_src"].read_text().splitlines()
-    assert _texts(translator, lines, beam=beam, max_sentences=1) == _texts(translator, lines, beam=beam,
+    assert texts(translator, lines, beam=beam, max_sentences=1) == texts(translator, lines, beam=beam,
                                                                            max_sentences=64)
 
 
 def test_attention_n_best_and_ensembles(attention_run, toy):
     single = Translator.load(attention_run)
     lines = toy["valid_src"].read_text().splitlines()[:8]
-    assert _texts(Translator.load([attention_run, attention_run / "last.pt"]), lines, beam=3) == \
-        _texts(single, lines, beam=3)
+    assert texts(Translator.load([attention_run, attention_run / "last.pt"]), lines, beam=3) == \
+        texts(single, lines, beam=3)
     best = single.translate("der mann spielt mit dem ball", beam=5, n_best=4)
     scores = [best.score] + [a.score for a in best.alternatives]
     assert len(scores) == 4 and scores == sorted(scores, reverse=True)
-
-
-@pytest.fixture(scope="module")
-def reversed_attention_run(toy, tmp_path_factory):
-    return train_toy(toy, tmp_path_factory.mktemp("reversed_attention"), steps=300, attention="dot")
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
@@ -242,7 +209,6 @@ def test_alignments_line_words_up_in_reading_order(attention_run, reversed_atten
 def test_attention_out_writes_one_json_line_per_output_line(attention_run, run_dir, tmp_path):
     import json
 
-    from tests.test_cli import nmt
     lines = ["der hund läuft", "", "eine katze sitzt im park"] * 100  # more than one 256-line flush
     (tmp_path / "in.de").write_text("".join(line + "\n" for line in lines))
     r = nmt("translate", "--model", attention_run, "--input", tmp_path / "in.de", "--output",

@@ -10,9 +10,6 @@ builds without oneDNN) it is F.linear.
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-
 import torch
 import torch.nn.functional as F
 
@@ -40,13 +37,3 @@ class PackedLinear:
         rows = x.reshape(-1, x.size(-1)).contiguous()                   # (rows, in)
         out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
         return out.view(*x.shape[:-1], out.size(-1))
-
-
-@contextlib.contextmanager
-def quiet_quantization():
-    """Silence torch.ao.quantization's notices that a successor library (torchao) exists: its dynamic
-    int8 API, which nmt uses, still works."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield

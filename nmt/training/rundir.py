@@ -6,11 +6,15 @@
     train.log, metrics.jsonl what the run reported (see progress.py)
     last.pt, best.pt         the newest checkpoint, and the one with the best validation metric
     step_N.pt                the last `train.keep_last` validation checkpoints
+    .lock                    held by the process training in the folder (its process id inside)
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,12 +24,48 @@ import yaml
 from nmt import NMTError, checkpoint
 from nmt.config import Config, from_dict
 from nmt.corpus import PreparedCorpus, prepared_or_cached
-from nmt.distributed import Distributed
 from nmt.fileio import atomic_write_text, check_parallel
 from nmt.tokenizer import Tokenizer, load_tokenizers, train_tokenizers
+from nmt.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
 DATA_FILES = ("train_src", "train_tgt", "valid_src", "valid_tgt")
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def exclusive(out: Path) -> Iterator[None]:
+    """Hold the run folder `out` for one training run: an exclusive lock of the operating system on
+    OUT/.lock, so a second `nmt train` on the same folder is refused before it touches anything. The lock
+    dies with its process, so a run that was killed never blocks the next one (a marker file would).
+    A folder made here for a run that then fails to start is removed again. Where the system has no
+    flock (Windows), runs are not locked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise NMTError(f"{out} is in use by another `nmt train` (process {holder} holds it); "
+                           "wait for it to end or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        except BaseException:
+            if made and [p.name for p in out.iterdir()] == [LOCK]:  # nothing of the run was written
+                (out / LOCK).unlink()
+                out.rmdir()
+            raise
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def open_run(out: Path, cfg: Config, *, resume: bool, changed: set[str]) -> tuple[Config, dict | None]:

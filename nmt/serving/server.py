@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from nmt import NMTError
-from nmt.api import Served, Service
-from nmt.config import DecodeConfig, ServeConfig
+from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
+from nmt.serving.api import Served, Service
 from nmt.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # listening from here on: a client that connects once the start is logged waits in the backlog
+        # until uvicorn accepts, instead of being refused
+        sock.listen(2048)
     except OSError as e:
         sock.close()
         raise NMTError(f"cannot listen on {host}:{port} ({e.strerror}); "
@@ -64,18 +67,18 @@ def torch_thread(threads: int = 0) -> ThreadPoolExecutor:
 
 
 def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cfg: ServeConfig,
-          load: dict | None = None, api_key: str | None = None, threads: int = 0) -> None:
-    """Load the models, one per language pair (Translator.load(path, **load): device, quantize, dtype,
-    shortlist), and answer HTTP requests until SIGTERM or Ctrl-C (both finish the requests in flight
-    first)."""
+          runtime: RuntimeConfig | None = None, api_key: str | None = None) -> None:
+    """Load the models, one per language pair (Translator.load(path, runtime)), and answer HTTP requests
+    until SIGTERM or Ctrl-C (both finish the requests in flight first)."""
     import uvicorn
     if pairs and len(pairs) != len(models):
         raise NMTError(f"{len(pairs)} --pair for {len(models)} --model; "
                        "give one per model, in the same order")
     served: dict[tuple[str, str], Served] = {}
-    executor = torch_thread(threads)
+    runtime = runtime or RuntimeConfig()
+    executor = torch_thread(runtime.threads)
     for k, path in enumerate(models):
-        translator = executor.submit(Translator.load, path, **(load or {})).result()
+        translator = executor.submit(Translator.load, path, runtime).result()
         pair = parse_pair(pairs[k]) if pairs else language_pair(translator, path)
         if pair in served:
             raise NMTError(f"{path}: {pair[0]}-{pair[1]} is already served by {served[pair].name}; "

@@ -35,8 +35,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from nmt.batcher import MicroBatcher, QueueFull
 from nmt.config import DecodeConfig, ServeConfig
+from nmt.formatting import translation_json
+from nmt.serving.batcher import MicroBatcher, QueueFull
 from nmt.translate import Translation, Translator
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class Service:
 
     # -- endpoints ------------------------------------------------------------------------------
     async def page(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(resources.files("nmt").joinpath("static/index.html").read_text(encoding="utf-8"))
+        page = resources.files("nmt.serving").joinpath("static/index.html")
+        return HTMLResponse(page.read_text(encoding="utf-8"))
 
     async def health(self, request: Request) -> JSONResponse:
         pending = sum(s.batcher.pending for s in self.models.values() if s.batcher)
@@ -152,9 +154,8 @@ class Service:
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio)
         results = await self._translate(pair, texts, options)
-        return JSONResponse({"pair": f"{pair[0]}-{pair[1]}", "translations": [
-            {"text": r.text, "score": r.score,
-             "alternatives": [{"text": a.text, "score": a.score} for a in r.alternatives]} for r in results]})
+        return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
+                             "translations": [translation_json(r) for r in results]})
 
     # -- request checks -----------------------------------------------------------------------------
     async def _fields(self, request: Request, *, form_ok: bool) -> dict:

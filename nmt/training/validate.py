@@ -12,8 +12,8 @@ from nmt.data import make_batch, token_batches
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import check_parallel, read_lines
 from nmt.model import Seq2Seq
-from nmt.objective import Objective
 from nmt.tokenizer import Tokenizer
+from nmt.training.objective import Objective
 from nmt.translate import Translator
 
 

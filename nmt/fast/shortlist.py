@@ -19,16 +19,18 @@ search over a shortlist uses the same BOS and EOS ids as over the whole vocabula
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nmt import NMTError
+from nmt import NMTError, checkpoint
 from nmt.config import ShortlistConfig
-from nmt.corpus import PreparedCorpus
+from nmt.corpus import PreparedCorpus, prepare
 from nmt.fileio import atomic_path
+from nmt.regroup import reorder_shared
 from nmt.tokenizer import EOS, Tokenizer
 
 FILE = "shortlist.bin"  # in the run folder, beside the checkpoints
@@ -82,6 +84,24 @@ class Shortlist:
         return cls(saved["lists"], saved["frequent"], saved["tokenizers"])
 
 
+@dataclass
+class ShortlistMask:
+    """A batch's shortlist as search sees it: per sentence, 0 where its own list holds a piece of the
+    batch's union and -inf elsewhere, added to the logits before the softmax (fast/output.py). Search
+    row r belongs to sentence r // per; `reorder` follows the beam (regroup.py)."""
+    outside: torch.Tensor  # (sentences, n)
+    per: int = 1
+
+    @classmethod
+    def of(cls, own: torch.Tensor) -> ShortlistMask:
+        """own: (sentences, n) bool, True where the sentence lists the piece (Shortlist.select)."""
+        return cls(torch.zeros(own.shape, device=own.device).masked_fill_(~own, float("-inf")))
+
+    def reorder(self, index: torch.Tensor) -> ShortlistMask:
+        (outside,), per = reorder_shared((self.outside,), index, self.per)
+        return ShortlistMask(outside, per)
+
+
 def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
           cfg: ShortlistConfig | None = None) -> Shortlist:
     """Count, over the corpus's sentence pairs, in how many pairs each (source, target) piece pair
@@ -123,3 +143,26 @@ def ensure(path: Path, corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Toke
             pass  # damaged or stale: build it again
     build(corpus, src_tok, tgt_tok).save(path)
     return True
+
+
+def build_for_run(model: Path, cfg: ShortlistConfig, *, src: Path | None = None, tgt: Path | None = None
+                  ) -> tuple[Path, int]:
+    """Build the shortlist of the run folder `model` (or the folder of a checkpoint) and save it there;
+    counted over its prepared training corpus, or over the parallel texts src and tgt. Returns its path
+    and the size of the target vocabulary it lists from."""
+    folder = model if model.is_dir() else model.parent
+    if (src is None) != (tgt is None):
+        raise NMTError("give both --src and --tgt, or neither (the run's prepared corpus)")
+    ckpt = checkpoint.load(model)  # the tokenizers and length limit the model was trained with
+    src_tok, tgt_tok = Tokenizer(ckpt["src_tokenizer"]), Tokenizer(ckpt["tgt_tokenizer"])
+    with tempfile.TemporaryDirectory() as tmp:
+        if src is not None:
+            prepare(src, tgt, src_tok, tgt_tok, Path(tmp), checkpoint.config_of(ckpt).model.max_len)
+            corpus = PreparedCorpus(tmp)
+        elif (folder / "prepared" / "train" / "meta.json").is_file():
+            corpus = PreparedCorpus(folder / "prepared" / "train")
+        else:
+            raise NMTError(f"{folder}: no prepared training corpus here; give --src and --tgt "
+                           "(the training texts)")
+        build(corpus, src_tok, tgt_tok, cfg).save(folder / FILE)
+    return folder / FILE, len(tgt_tok)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import signal
 import time
 from collections.abc import Iterator
@@ -18,13 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nmt import NMTError, checkpoint, distributed, progress, rundir, shortlist
+from nmt import NMTError, checkpoint
 from nmt.config import Config
 from nmt.data import make_batch, token_batches
+from nmt.fast import shortlist
 from nmt.model import Seq2Seq
-from nmt.objective import Objective, make_optimizer, make_scheduler, target_counts
-from nmt.rundir import TrainState
-from nmt.validate import Validator, better
+from nmt.training import distributed, progress, rundir
+from nmt.training.objective import Objective, make_optimizer, make_scheduler, target_counts
+from nmt.training.rundir import TrainState
+from nmt.training.update import clip_and_step, forward_backward
+from nmt.training.validate import Validator, better
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,11 @@ def run(cfg: Config, out: str | Path, *, resume: bool = False, changed: set[str]
     Returns a summary with the reason the run stopped: max_steps, max_minutes, max_epochs,
     early_stopping or interrupted.
     """
-    trainer = Trainer(cfg, Path(out), resume=resume, changed=changed, reset_optimizer=reset_optimizer,
-                      device=device)
-    return trainer.train()
+    # the folder is held for the whole run, by rank 0 alone under torchrun
+    with rundir.exclusive(Path(out)) if distributed.launched_rank() == 0 else contextlib.nullcontext():
+        trainer = Trainer(cfg, Path(out), resume=resume, changed=changed, reset_optimizer=reset_optimizer,
+                          device=device)
+        return trainer.train()
 
 
 class Trainer:
@@ -229,11 +233,9 @@ class Trainer:
         # one all-reduce per update: the loss for the log, and whether any process must stop
         loss_sum, signalled, timed_out = self.ddp.sum([loss_sum, float(interrupt.signal is not None),
                                                        float(out_of_time)])
-        grad_norm = torch.nn.utils.clip_grad_norm_(state.model.parameters(), t.clip)
         at.batch_in_epoch += len(chunk)
-        if math.isfinite(loss_sum) and torch.isfinite(grad_norm):
+        if clip_and_step(state.model, state.optimizer, clip=t.clip, loss_sum=loss_sum):
             self.bad_steps = 0
-            state.optimizer.step()
             at.step += 1
             self.meter.add(loss_sum, tokens)
             self.meter.updates_left = ((t.max_epochs - at.epoch) * self.updates_per_epoch
@@ -260,24 +262,14 @@ class Trainer:
                            "lower train.lr or train.clip and resume with --resume")
 
     def _accumulate(self, chunk: list[np.ndarray]) -> tuple[float, int]:
-        """Forward and backward over this process's share of one update's batches.
-
-        Returns this process's summed loss and the whole update's target tokens (EOS included).
-        Gradients end up as those of the mean loss over every token of the update: DDP averages
-        over processes, so each part is scaled by world / all tokens.
-        """
+        """Forward and backward over this process's share of one update's batches (update.py).
+        Returns this process's summed loss and the whole update's target tokens (EOS included)."""
         world, corpus = self.ddp.world, self.corpus
         total_tokens = sum(int(self.tgt_lens[b].sum()) + len(b) for b in chunk)
-        mine = chunk[self.ddp.rank :: world]
-        loss_sum = 0.0
-        for k, index in enumerate(mine):
-            batch = make_batch([corpus.sentence("src", i) for i in index],
-                               [corpus.sentence("tgt", i) for i in index],
-                               self.cfg.model.reverse_source).to(self.device)
-            sync = k == len(mine) - 1 or world == 1  # DDP exchanges gradients once, after the last part
-            with (contextlib.nullcontext() if sync else self.loss_fn.no_sync()), \
-                    torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                part = self.loss_fn(batch, self.state.generator)
-                (part * (world / total_tokens)).backward()
-            loss_sum += float(part.detach())
+        batches = [make_batch([corpus.sentence("src", i) for i in index],
+                              [corpus.sentence("tgt", i) for i in index],
+                              self.cfg.model.reverse_source).to(self.device)
+                   for index in chunk[self.ddp.rank :: world]]
+        loss_sum = forward_backward(self.loss_fn, batches, total_tokens=total_tokens,
+                                    generator=self.state.generator, bf16=self.bf16, world=world)
         return loss_sum, total_tokens

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from nmt import NMTError
+from nmt.hardware import native_bf16
 
 
 @dataclass
@@ -62,6 +63,11 @@ class Distributed:
         return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+def launched_rank() -> int:
+    """This process's rank as torchrun set it, before it joins the job (0 when run alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def start(device: str | None) -> tuple[Distributed, torch.device]:
     """Join the torchrun job, if any, and pick the device: `device`, else CUDA when present, else the CPU.
     Under torchrun each process takes the GPU of its local rank."""
@@ -78,15 +84,6 @@ def start(device: str | None) -> tuple[Distributed, torch.device]:
         chosen = torch.device("cuda", torch.cuda.current_device())
     torch.cuda.set_device(chosen)
     return ddp, chosen
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bfloat16 matrix products run in hardware here: a GPU, or a CPU with AVX512-BF16 or AMX.
-    Elsewhere bf16 is emulated and slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
 
 
 def use_bf16(dtype: str, device: torch.device) -> bool:
