@@ -151,29 +151,13 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
             log_probs, state = log_probs[copies], reorder_fn(state, copies)
         at_limit = t >= max_lens[alive]                                   # (n,)
         log_probs = _force_eos(log_probs, at_limit.repeat_interleave(k).to(device), eos)
-        vocab = log_probs.size(-1)
-        # What a step uses of the (hypothesis, token) pairs: EOS pairs among the best k overall, and the
-        # best k pairs that are not EOS. Each lies among its hypothesis's own best k + 1 tokens (the
-        # first are preceded by fewer than k pairs, the second by fewer than k others and at most one
-        # EOS), so rank those k * (k + 1) pairs rather than all k * vocab.
-        best = min(k + 1, vocab)
-        row_lp, row_tok = row_topk(log_probs, best)                      # (n * k, best)
-        cand = (scores[:, :, None] + row_lp.view(n, k, best)).view(n, k * best)
-        top_scores, top_idx = cand.topk(min(2 * k, k * best), dim=1)     # (n, 2k), best first
-        from_beam, top_tok = top_idx // best, row_tok.view(n, k * best).gather(1, top_idx)
+        top_scores, from_beam, top_tok = _best_pairs(scores, log_probs, k)  # each (n, 2k), best first
         is_eos = top_tok == eos
-
-        ranked_first = torch.arange(top_idx.size(1), device=device) < k
+        ranked_first = torch.arange(top_scores.size(1), device=device) < k
         to_finish = is_eos & ranked_first & torch.isfinite(top_scores)
         if bool(to_finish.any()):
-            for i, j in to_finish.nonzero().tolist():
-                sentence = int(alive[i])
-                if n_finished[sentence] < k:
-                    lp = float(top_scores[i, j])
-                    row = i * k + int(from_beam[i, j])
-                    score = normalise(lp, t + 1, alpha, norm)
-                    finished[sentence].append(Hypothesis(history[row].tolist(), lp, score))
-                    n_finished[sentence] += 1
+            _finish(to_finish, finished, n_finished, alive=alive, scores=top_scores, rows=from_beam,
+                    history=history, length=t + 1, k=k, alpha=alpha, norm=norm)
 
         live_scores, pos = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=1)  # (n, k)
         rows = (torch.arange(n, device=device)[:, None] * k + from_beam.gather(1, pos)).view(-1)
@@ -195,6 +179,38 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
             tokens, history = tokens[keep_rows], history[keep_rows]
             state = reorder_fn(state, keep_rows)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _best_pairs(scores: torch.Tensor, log_probs: torch.Tensor, k: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each sentence's best 2k (hypothesis, token) pairs, best first: their summed scores, the hypothesis
+    (0..k-1) and the token of each, all (n, 2k). scores: (n, k) the live hypotheses'; log_probs: (n * k,
+    vocab) their next tokens'.
+
+    What a step uses of the pairs: EOS pairs among the best k overall, and the best k pairs that are not
+    EOS. Each lies among its hypothesis's own best k + 1 tokens (the first are preceded by fewer than k
+    pairs, the second by fewer than k others and at most one EOS), so rank those k * (k + 1) pairs rather
+    than all k * vocab."""
+    n, best = scores.size(0), min(k + 1, log_probs.size(-1))
+    row_lp, row_tok = row_topk(log_probs, best)                          # (n * k, best)
+    cand = (scores[:, :, None] + row_lp.view(n, k, best)).view(n, k * best)
+    top_scores, top_idx = cand.topk(min(2 * k, k * best), dim=1)         # (n, 2k), best first
+    return top_scores, top_idx // best, row_tok.view(n, k * best).gather(1, top_idx)
+
+
+def _finish(to_finish: torch.Tensor, finished: list[list[Hypothesis]], n_finished: torch.Tensor, *,
+            alive: torch.Tensor, scores: torch.Tensor, rows: torch.Tensor, history: torch.Tensor, length: int,
+            k: int, alpha: float, norm: str) -> None:
+    """Add the pairs marked in to_finish (n, 2k) as finished hypotheses of their sentences, up to k each:
+    pair (i, j) ends hypothesis rows[i, j] of live sentence i with EOS at `length` tokens (EOS counted)."""
+    for i, j in to_finish.nonzero().tolist():
+        sentence = int(alive[i])
+        if n_finished[sentence] < k:
+            lp = float(scores[i, j])
+            row = i * k + int(rows[i, j])
+            score = normalise(lp, length, alpha, norm)
+            finished[sentence].append(Hypothesis(history[row].tolist(), lp, score))
+            n_finished[sentence] += 1
 
 
 def _device_of(state: Any) -> torch.device:

@@ -233,3 +233,22 @@ def test_a_beams_rows_attend_to_their_own_sentence_without_copying_it():
         survivors = beam_next.reorder(torch.tensor([4, 3, 3]))                       # sentence 0 done
         assert survivors.memory.size(0) == 1 and survivors.per == 3
         assert torch.equal(survivors.memory[0], state.memory[1])
+
+
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", True)])
+def test_the_training_and_the_decoding_encoder_paths_agree(cell, bidirectional):
+    # Training packs a padded batch (or runs it unpacked when nothing is padded); decoding runs each group
+    # of equal-length sentences unpadded. Both must give every sentence the same outputs and final state.
+    torch.manual_seed(4)
+    cfg = ModelConfig(emb=8, hidden=16, layers=2, cell=cell, dropout=0.0, bidirectional=bidirectional,
+                      reverse_source=not bidirectional)
+    model = Seq2Seq(30, 25, cfg)
+    for seqs in ([[5, 6, 7, 8], [9, 10], [11, 12, 13], [14, 15]], [[5, 6, 7], [8, 9, 10]]):  # padded; not
+        src, lens = pad_sources(seqs, reverse=cfg.reverse_source)
+        with torch.no_grad():
+            trained = model.train().encoder(src, lens, outputs=True)
+            decoded = model.eval().encoder(src, lens, outputs=True)
+        assert torch.allclose(trained[0], decoded[0], atol=1e-6)                  # outputs, zero at padding
+        states = [out[1] if cell == "lstm" else (out[1],) for out in (trained, decoded)]  # (h, c) or (h,)
+        for a, b in zip(*states, strict=True):
+            assert torch.allclose(a, b, atol=1e-6)

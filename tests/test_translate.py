@@ -224,3 +224,18 @@ def test_attention_out_writes_one_json_line_per_output_line(attention_run, run_d
         assert "".join(rec["target"][:-1]).replace("▁", " ").strip() == out
     r = nmt("translate", "--model", run_dir, "--attention-out", tmp_path / "x.jsonl", input="der hund\n")
     assert r.returncode == 1 and "needs a model with attention" in r.stderr
+
+
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("int8", marks=needs_int8)])
+def test_a_translator_leaves_the_models_handed_to_it_as_they_were(attention_run, toy, precision):
+    from nmt import checkpoint
+    model, src_tok, tgt_tok, _ = checkpoint.build(checkpoint.load(attention_run))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    kinds = {name: type(m) for name, m in model.named_modules()}
+    translator = Translator([model], src_tok, tgt_tok, precision=precision)
+    assert texts(translator, ["der hund läuft"], beam=2)[0]  # it decodes on its own copy
+    assert {name: type(m) for name, m in model.named_modules()} == kinds  # no layer swapped in
+    after = model.state_dict()
+    assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
+    with pytest.raises(NMTError, match="eval mode"):
+        Translator([model.train()], src_tok, tgt_tok)
