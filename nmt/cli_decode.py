@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +15,7 @@ import typer
 
 from nmt import NMTError
 from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
+from nmt.console import Progress
 
 D, R, S = DecodeConfig(), RuntimeConfig(), ServeConfig()
 Models = Annotated[list[str],
@@ -57,6 +60,15 @@ def _input_lines(path: str):
     if path != "-" and (not Path(path).exists() or Path(path).is_dir()):  # pipes and devices are fine
         raise NMTError(f"{path}: no such input file")
     return decode_lines(sys.stdin.buffer, "standard input") if path == "-" else read_lines(path)
+
+
+def _input_size(path: str) -> int | None:
+    """The input's size in bytes when it is a regular file (standard input redirected from one, too):
+    what the progress line's time left is reckoned against."""
+    with contextlib.suppress(OSError):
+        info = os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+    return None
 
 
 def translate(
@@ -113,7 +125,10 @@ def translate(
             weights = files.enter_context(open(files.enter_context(atomic_path(attention_out)), "wb"))
         out = (sys.stdout.buffer if output == "-"
                else files.enter_context(open(files.enter_context(atomic_path(output)), "wb")))
-        write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1, attention=weights)
+        progress = Progress(_input_size(input))
+        write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1, attention=weights,
+                           progress=progress)
+        progress.close()
     if translator.truncated:
         typer.echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
                    "and were truncated", err=True)
@@ -165,7 +180,12 @@ def evaluate(
                                 threads=threads)
         lines = _input_lines(str(src))
         translator = _translator(model, runtime)
-        hyps = [nbest[0][0] for nbest in translator.translate_stream(lines, cfg)]
+        from nmt.formatting import with_sources
+        progress, hyps = Progress(_input_size(str(src))), []
+        for source, nbest in with_sources(translator, lines, cfg):
+            hyps.append(nbest[0][0])
+            progress.done(source)
+        progress.close()
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
     else:
@@ -203,6 +223,10 @@ def serve(
     batch_wait_ms: float = typer.Option(S.batch_wait_ms, "--batch-wait-ms", min=0,
                                         help="How long a lone request waits for others to share a decode."),
     max_beam: int = typer.Option(S.max_beam, "--max-beam", min=1, help="Widest beam a request may ask for."),
+    allow_origin: list[str] = typer.Option(list(S.allow_origins), "--allow-origin",
+                                           help="A web origin (e.g. http://localhost:8080) whose pages may "
+                                                "call the API from a browser; repeat for more, * for any "
+                                                "(default: none, same-origin only)."),
 ):
     """Serve models over HTTP: a LibreTranslate-compatible API, nmt's own API and a page at /.
 
@@ -221,7 +245,8 @@ def serve(
                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                             exhaustive=exhaustive)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
-                         max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam)
+                         max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
+                         allow_origins=tuple(allow_origin))
     runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                             threads=threads)
     run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime)

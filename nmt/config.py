@@ -133,6 +133,7 @@ class ServeConfig:
     max_queue: int = 1_024        # sentences waiting or being decoded, all requests together (429 above)
     batch_wait_ms: float = 5.0    # how long a lone request waits for others to share its decode
     max_beam: int = 10            # the widest beam (and most alternatives + 1) a request may ask for
+    allow_origins: tuple[str, ...] = ()  # web origins whose pages may call the API (CORS); "*": any
 
     def __post_init__(self):
         check_section("serve", self)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from nmt.config import DecodeConfig
+from nmt.console import Progress
 from nmt.search import Hypothesis
 
 FLUSH_EVERY = 256  # lines between flushes: a pipe sees output as it is made
@@ -39,29 +40,39 @@ def translation_json(translation) -> dict:
 
 
 def write_translations(translator, lines: Iterable[str], out: BinaryIO, *, cfg: DecodeConfig,
-                       scored: bool = False, attention: BinaryIO | None = None) -> int:
+                       scored: bool = False, attention: BinaryIO | None = None,
+                       progress: Progress | None = None) -> int:
     """Translate `lines` and write each one's translation to `out` (UTF-8 whatever the locale): plain, or
-    scored n-best lines; with `attention`, each line's alignment as a JSON line there too. Returns the
-    number of lines written."""
-    read: collections.deque[str] = collections.deque()  # lines read and not yet written
+    scored n-best lines; with `attention`, each line's alignment as a JSON line there too; `progress`
+    hears of every line. Returns the number of lines written."""
     pending: list = []  # (index, source line, best hypothesis) awaiting their attention weights
-
-    def remember(source):
-        for line in source:
-            read.append(line)
-            yield line
-
     count = 0
-    for index, nbest in enumerate(translator.translate_stream(remember(lines), cfg)):
+    for index, (source, nbest) in enumerate(with_sources(translator, lines, cfg)):
         out.write((scored_lines(index, nbest) if scored else nbest[0][0] + "\n").encode("utf-8"))
-        pending.append((index, read.popleft(), nbest[0][1]))
+        pending.append((index, source, nbest[0][1]))
         count += 1
+        if progress is not None:
+            progress.done(source)
         if index % FLUSH_EVERY == FLUSH_EVERY - 1:
             out.flush()
             _write_alignments(attention, translator, pending)
     out.flush()
     _write_alignments(attention, translator, pending)
     return count
+
+
+def with_sources(translator, lines: Iterable[str], cfg: DecodeConfig
+                 ) -> Iterator[tuple[str, list[tuple[str, Hypothesis]]]]:
+    """Translator.translate_stream's n-best lists, each with the input line it translates."""
+    read: collections.deque[str] = collections.deque()  # lines read and not yet translated
+
+    def remember(source):
+        for line in source:
+            read.append(line)
+            yield line
+
+    for nbest in translator.translate_stream(remember(lines), cfg):
+        yield read.popleft(), nbest
 
 
 def _write_alignments(f: BinaryIO | None, translator, pending: list) -> None:

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from nmt.serving.launch import Server
 from nmt.tokenizer import load_tokenizers, train_tokenizers
 from tests.helpers import ATTENTION, toy_pairs, train_toy, write_pairs
+
+SERVER_LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6]
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,13 @@ def variant_run(request, toy, tmp_path_factory) -> tuple[str, Path]:
     output layer projects first)."""
     model = {"cell": "gru"} if request.param == "gru" else {"tie_embeddings": True}
     return request.param, train_toy(toy, tmp_path_factory.mktemp(request.param), steps=500, **model)
+
+
+@pytest.fixture(scope="session")
+def toy_server(toy_run):
+    """`nmt serve` of toy_run with small limits (SERVER_LIMITS), as a user starts it; it must stop cleanly,
+    with no traceback in its log, whatever the tests sent it."""
+    server = Server("--model", toy_run, *SERVER_LIMITS)
+    yield server
+    status, log = server.stop()
+    assert status == 0 and "Traceback" not in log, log

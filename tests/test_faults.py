@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from nmt import NMTError, checkpoint
+from nmt.config import Config
+from nmt.training import trainer
 from tests.helpers import ENV, toy_data_flags, train_command
 
 SAVER = """
@@ -103,16 +105,17 @@ def test_one_training_per_run_folder_and_a_killed_runs_lock_does_not_block(toy, 
         assert second.returncode == 1, second.stderr
         assert second.stderr == (f"error: {run} is in use by another `nmt train` (process {first.pid} holds "
                                  "it); wait for it to end or choose another --out\n")
-        resume = subprocess.run([sys.executable, "-m", "nmt", "train", "--resume", str(run)], env=ENV,
-                                capture_output=True, text=True, timeout=120)
-        assert resume.returncode == 1 and f"process {first.pid} holds it" in resume.stderr  # --resume too
+        with pytest.raises(NMTError, match=f"process {first.pid} holds it"):  # --resume too
+            trainer.run(Config(), run, resume=True)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
     log = (run / "train.log").read_text()
     assert log.count("model: ") == 1  # one run logged into the folder: the second never started
     step = checkpoint.load(run / "last.pt")["progress"]["step"]
-    train_command(toy, None, "--resume", str(run), "--max-steps", str(step + 3))  # the dead lock is free
+    cfg = Config()
+    cfg.train.max_steps = step + 3
+    trainer.run(cfg, run, resume=True, changed={"train.max_steps"})  # the dead process's lock is free
     assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 3
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
              if '"valid"' in line]

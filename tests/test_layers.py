@@ -7,12 +7,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 # lowest first; a name ending in "/" stands for every module of that subpackage
 LAYERS = [
-    ("base", ["__init__", "fileio", "config", "hardware"]),
-    ("text", ["tokenizer", "corpus", "data", "fetch"]),
+    ("base", ["__init__", "fileio", "config", "hardware", "console"]),
+    ("text", ["tokenizer", "corpus", "data", "fetch", "langid", "segment"]),
     ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
     ("search", ["search"]),
     ("fast decoding", ["fast/"]),
-    ("translation", ["ensemble", "translate", "formatting", "evaluate"]),
+    ("translation", ["ensemble", "lines", "alignment", "translate", "formatting", "evaluate"]),
     ("training", ["training/"]),
     ("serving and tools", ["serving/", "plot"]),
     ("command line", ["cli", "cli_decode", "__main__"]),

@@ -1,23 +1,22 @@
 """`nmt serve` over real HTTP on a free port: LibreTranslate's API, nmt's own, limits, errors, shutdown."""
 
+import json
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 
 from nmt.serving.launch import Server, http
 from nmt.translate import Translator
 
-LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6]
 DE_EN = {"source": "de", "target": "en"}
 
 
 @pytest.fixture(scope="module")
-def server(toy_run):
-    s = Server("--model", toy_run, *LIMITS)
-    yield s
-    status, _ = s.stop()
-    assert status == 0
+def server(toy_server):
+    return toy_server
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +86,10 @@ def test_native_endpoint_gives_scored_n_best_lists(server, local):
     (b'{"q": "der hund \xff", "source": "de", "target": "en"}', None, 400, "not UTF-8"),
     (b"q=der+hund", {"Content-Type": "text/plain"}, 400, "content type text/plain is not accepted"),
     ({"q": "der " * 100, **DE_EN}, None, 413, "a text of 400 characters; at most 300"),
+    (b"[" * 5000, None, 400, "nested too deeply"),
+    ({"q": "the dog runs in the park", "source": "auto", "target": "en"}, None, 400,
+     "the text is in English (en) by detection"),
+    ({"q": "der hund", "source": "auto", "target": "fr"}, None, 400, "nothing is translated into 'fr'"),
     ({"q": ["der hund"] * 17, **DE_EN}, None, 413, "17 texts in one request; at most 16"),
     ({"q": "x" * 25_000, **DE_EN}, None, 413, "request body over 20000 bytes"),
 ])
@@ -107,11 +110,66 @@ def test_native_endpoint_refuses_options_outside_the_server_limits(server, field
     assert status == 400 and message in answer["error"]
 
 
+def test_fields_in_the_query_string_with_an_empty_body_as_some_clients_send_them(server, local):
+    query = urllib.parse.urlencode({"q": "die katze schläft", "source": "de", "target": "en", "api_key": "k"})
+    status, body = http(f"{server.url}/translate?{query}", b"", method="POST")
+    assert status == 200 and body == {"translatedText": local.translate("die katze schläft").text}
+    status, body = http(f"{server.url}/translate?source=xx", {"q": "der hund", **DE_EN})  # the body wins
+    assert status == 200 and body == {"translatedText": local.translate("der hund").text}
+
+
+def test_detect_names_the_language_among_all_it_knows_with_the_identifiers_confidence(server):
+    status, ranked = http(server.url + "/detect", {"q": "Ein Mann fährt mit dem Fahrrad durch die Stadt."})
+    assert status == 200 and ranked[0]["language"] == "de" and len(ranked) == 3
+    confidences = [r["confidence"] for r in ranked]
+    assert confidences == sorted(confidences, reverse=True) and 50 < confidences[0] <= 100
+    others = {"en": "A man rides a bicycle through the city.", "cs": "Muž jede na kole městem.",
+              "fr": "Un homme fait du vélo dans la ville."}
+    for language, text in others.items():
+        assert http(server.url + "/detect", {"q": text})[1][0]["language"] == language, text
+    status, answer = http(server.url + "/detect", {"q": "  "})
+    assert status == 400 and "q must be a text" in answer["error"]
+
+
+def test_source_auto_translates_each_text_with_its_detected_pair(server, local):
+    texts = ["der hund läuft im park", ""]
+    status, body = http(server.url + "/translate", {"q": texts, "source": "auto", "target": "en"})
+    assert status == 200 and body["translatedText"] == [t.text for t in local.translate(texts)]
+    assert [d["language"] for d in body["detectedLanguage"]] == ["de", "de"]
+    assert body["detectedLanguage"][0]["confidence"] > 50 and body["detectedLanguage"][1]["confidence"] == 0
+
+
 def test_unknown_endpoints_and_methods_answer_json(server):
     assert http(server.url + "/nothing") == (404, {"error": "no such endpoint /nothing; see GET /languages, "
                                                             "POST /translate, POST /v1/translate"})
     status, answer = http(server.url + "/translate", method="GET")
     assert status == 405 and "GET is not allowed" in answer["error"]
+
+
+def test_cross_origin_calls_only_from_the_origins_allowed(server, toy_run):
+    preflight = {"Origin": "http://localhost:8080", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    request = urllib.request.Request(server.url + "/translate", method="OPTIONS", headers=preflight)
+    with pytest.raises(urllib.error.HTTPError) as refused:  # by default: same origin only
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 405 and "Access-Control-Allow-Origin" not in refused.value.headers
+    s = Server("--model", toy_run, "--allow-origin", "http://localhost:8080")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(s.url + "/translate", method="OPTIONS",
+                                                           headers=preflight), timeout=30) as answer:
+            assert answer.status == 200
+            assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+            assert "POST" in answer.headers["Access-Control-Allow-Methods"]
+        body = json.dumps({"q": "der hund", **DE_EN}).encode()
+        post = urllib.request.Request(s.url + "/translate", data=body, headers={
+            "Content-Type": "application/json", "Origin": "http://localhost:8080"})
+        with urllib.request.urlopen(post, timeout=30) as answer:
+            assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+        other = urllib.request.Request(s.url + "/health", headers={"Origin": "http://elsewhere.example"})
+        with urllib.request.urlopen(other, timeout=30) as answer:  # answered, but no browser would read it
+            assert "Access-Control-Allow-Origin" not in answer.headers
+    finally:
+        s.stop()
 
 
 def test_concurrent_requests_are_all_answered_as_if_alone(server, local):

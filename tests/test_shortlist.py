@@ -148,27 +148,33 @@ def test_dtype_is_checked_and_does_not_mix_with_int8(toy_run):
 
 def test_the_shortlist_command_builds_the_list_translate_uses(toy_run, toy, tmp_path):
     import shutil
+
+    from typer.testing import CliRunner
+
+    from nmt.cli import app
     run = tmp_path / "run"
     shutil.copytree(toy_run, run)  # the session's run folder stays as it is
-    r = nmt("shortlist", "--model", run, "--k", 2, "--frequent", 3)
+    r = nmt("shortlist", "--model", run, "--k", 2, "--frequent", 3)  # as a user runs it
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"{run / shortlist.FILE}: 2 target pieces per source piece and the 3 most " \
                                f"frequent, of {len(toy['tgt_tok'])}"
     listed = Shortlist.load(run / shortlist.FILE, toy["src_tok"], toy["tgt_tok"])
     assert listed.lists.shape == (len(toy["src_tok"]), 2) and len(listed.frequent) == 3
     # `nmt translate --shortlist` reads it: what it writes uses only the pieces the line's list allows
+    # (the rest through the same command line, in this process: no second start of torch)
+    cli = CliRunner()
     line = "der hund spielt im park"
-    r = nmt("translate", "--model", run, "--shortlist", "--beam", 3, input=line + "\n")
-    assert r.returncode == 0, r.stderr
+    r = cli.invoke(app, ["translate", "--model", str(run), "--shortlist", "--beam", "3"], input=line + "\n")
+    assert r.exit_code == 0, r.output
     allowed = set(listed.select(toy["src_tok"].encode([line]))[0].tolist())
     assert r.stdout.strip() and set(toy["tgt_tok"].encode([r.stdout.strip()])[0]) <= allowed
     # from the training texts instead of the prepared corpus, which need not be there
     shutil.rmtree(run / "prepared")
-    r = nmt("shortlist", "--model", run / "best.pt", "--k", 1, "--src", toy["train_src"],
-            "--tgt", toy["train_tgt"])
-    assert r.returncode == 0, r.stderr
+    r = cli.invoke(app, ["shortlist", "--model", str(run / "best.pt"), "--k", "1", "--src",
+                         str(toy["train_src"]), "--tgt", str(toy["train_tgt"])])
+    assert r.exit_code == 0, r.output
     assert Shortlist.load(run / shortlist.FILE, toy["src_tok"], toy["tgt_tok"]).lists.shape[1] == 1
-    for args, message in ((["--src", toy["train_src"]], "give both --src and --tgt"),
+    for args, message in ((["--src", str(toy["train_src"])], "give both --src and --tgt"),
                           ([], "no prepared training corpus here")):
-        r = nmt("shortlist", "--model", run, *args)
-        assert r.returncode == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+        r = cli.invoke(app, ["shortlist", "--model", str(run), *args])
+        assert r.exit_code == 1 and r.stderr.count("\n") == 1 and message in r.stderr, r.output

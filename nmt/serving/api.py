@@ -4,13 +4,17 @@ people (a page).
     GET  /              a page to translate by hand (static/index.html, no external assets)
     GET  /health        {"status": "ok", "pairs": ["de-en"], "pending": 0, "api_key": false}
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
-    POST /translate     LibreTranslate's API, JSON or form: {"q": str | [str], "source", "target",
-                        "format": "text", "alternatives": N, "api_key"} -> {"translatedText", "alternatives"}
+    POST /translate     LibreTranslate's API, fields in JSON, a form or the query string: {"q": str | [str],
+                        "source" (or "auto": detected per text), "target", "format": "text",
+                        "alternatives": N, "api_key"} -> {"translatedText", "alternatives",
+                        "detectedLanguage" (with "auto")}
+    POST /detect        LibreTranslate's: {"q": str} -> [{"language", "confidence"}], best first (langid.py)
     POST /v1/translate  nmt's own, JSON: {"q": [str], "source", "target", "beam", "n_best", "length_penalty",
                         "max_len_ratio"} -> {"pair", "translations": [{"text", "score", "alternatives"}]}
 
 Every error is {"error": "one line"} with status 400 (bad request), 403 (API key), 404/405 (no such
-endpoint), 413 (too large), 429 (queue full, try again) or 500 (decoding failed; other requests go on).
+endpoint), 413 (too large), 429 (queue full, try again), 500 (decoding failed; other requests go on) or
+501 (no language identifier installed). Cross-origin calls only from the --allow-origin origins (CORS).
 Starlette on uvicorn: a small, well-kept ASGI stack; requests are read and checked here rather than
 by a schema library, so that every refusal has LibreTranslate's shape and says exactly what was wrong.
 Decoding runs in one worker thread behind a MicroBatcher per language pair (batcher.py).
@@ -18,38 +22,34 @@ Decoding runs in one worker thread behind a MicroBatcher per language pair (batc
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
-import json
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from nmt import NMTError, langid
 from nmt.config import DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
 from nmt.serving.batcher import MicroBatcher, QueueFull
+from nmt.serving.fields import ApiError, integer, number, read_fields
 from nmt.translate import Translation, Translator
 
 log = logging.getLogger(__name__)
 NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
          "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
 NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -90,8 +90,15 @@ class Service:
     def app(self) -> Starlette:
         routes = [Route("/", self.page), Route("/health", self.health), Route("/languages", self.languages),
                   Route("/translate", self.libretranslate, methods=["POST"]),
+                  Route("/detect", self.detect, methods=["POST"]),
                   Route("/v1/translate", self.native, methods=["POST"])]
-        return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={
+        # Cross-origin calls only from the origins the server was told to trust (--allow-origin): a page on
+        # any other site could otherwise use a server on this machine (or behind its firewall) from a
+        # visitor's browser.
+        origins = list(self.limits.allow_origins)
+        middleware = [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                                 allow_headers=["*"], max_age=600)] if origins else []
+        return Starlette(routes=routes, lifespan=self.lifespan, middleware=middleware, exception_handlers={
             HTTPException: _http_error, ApiError: _api_error, Exception: _internal_error})
 
     # -- endpoints ------------------------------------------------------------------------------
@@ -111,7 +118,7 @@ class Service:
                               "targets": sorted(t for src, t in self.models if src == s)} for s in sources])
 
     async def libretranslate(self, request: Request) -> JSONResponse:
-        fields = await self._fields(request, form_ok=True)
+        fields = await read_fields(request, max_body=self.limits.max_body, form_ok=True)
         self._check_key(request, fields)
         q = fields.get("q")
         texts = [q] if isinstance(q, str) else q
@@ -120,22 +127,34 @@ class Service:
         if fields.get("format", "text") != "text":
             raise ApiError(400, f"format {fields.get('format')!r} is not supported; "
                                 "send plain text (format: text)")
-        alternatives = _integer(fields.get("alternatives", 0), "alternatives", 0, self.limits.max_beam - 1)
-        pair, detected = self._pair(fields)
+        alternatives = integer(fields.get("alternatives", 0), "alternatives", 0, self.limits.max_beam - 1)
+        self._check_size(texts)
+        pairs, detected = self._pairs(fields, texts)
         options = dataclasses.replace(self.decode, n_best=alternatives + 1,
                                       beam=max(self.decode.beam, alternatives + 1))
-        results = await self._translate(pair, texts, options)
+        results = await self._translate(pairs, texts, options)
         body = {"translatedText": [r.text for r in results]}
         if alternatives:
             body["alternatives"] = [[a.text for a in r.alternatives] for r in results]
-        if detected:  # LibreTranslate reports it so; here it is the only source served, not a detection
-            body["detectedLanguage"] = [{"language": pair[0], "confidence": 100.0}] * len(results)
+        if detected is not None:  # what the identifier found for each text, as LibreTranslate reports it
+            body["detectedLanguage"] = detected
         if isinstance(q, str):
             body = {key: value[0] for key, value in body.items()}
         return JSONResponse(body)
 
+    async def detect(self, request: Request) -> JSONResponse:
+        """LibreTranslate's language detection: {"q": text} -> [{"language", "confidence"}], best first."""
+        fields = await read_fields(request, max_body=self.limits.max_body, form_ok=True)
+        self._check_key(request, fields)
+        q = fields.get("q")
+        if not isinstance(q, str) or not q.strip():
+            raise ApiError(400, "q must be a text to detect the language of")
+        self._check_size([q])
+        ranked = _detect(q, 3)
+        return JSONResponse([{"language": code, "confidence": confidence} for code, confidence in ranked])
+
     async def native(self, request: Request) -> JSONResponse:
-        fields = await self._fields(request, form_ok=False)
+        fields = await read_fields(request, max_body=self.limits.max_body, form_ok=False)
         self._check_key(request, fields)
         unknown = sorted(set(fields) - {"q", "source", "target", "api_key", *NATIVE_OPTIONS})
         if unknown:
@@ -144,50 +163,26 @@ class Service:
         texts = fields.get("q")
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ApiError(400, "q must be a list of texts")
-        beam = _integer(fields.get("beam", self.decode.beam), "beam", 1, self.limits.max_beam)
-        n_best = _integer(fields.get("n_best", 1), "n_best", 1, beam)
-        length_penalty = _number(fields.get("length_penalty", self.decode.length_penalty), "length_penalty",
+        beam = integer(fields.get("beam", self.decode.beam), "beam", 1, self.limits.max_beam)
+        n_best = integer(fields.get("n_best", 1), "n_best", 1, beam)
+        length_penalty = number(fields.get("length_penalty", self.decode.length_penalty), "length_penalty",
                                  0, 10)
-        ratio = _number(fields.get("max_len_ratio", self.decode.max_len_ratio), "max_len_ratio", 0,
+        ratio = number(fields.get("max_len_ratio", self.decode.max_len_ratio), "max_len_ratio", 0,
                         max(self.decode.max_len_ratio, 3.0))
-        pair, _ = self._pair(fields)
+        self._check_size(texts)
+        pairs, _ = self._pairs(fields, texts)
+        if len(set(pairs)) > 1:
+            found = ", ".join(sorted({source for source, _ in pairs}))
+            raise ApiError(400, f"the texts are in several languages ({found}) by detection; send each "
+                                "language apart, or give source")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio)
-        results = await self._translate(pair, texts, options)
+        results = await self._translate(pairs, texts, options)
+        pair = pairs[0] if pairs else self._pairs(fields, [""])[0][0]
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
 
     # -- request checks -----------------------------------------------------------------------------
-    async def _fields(self, request: Request, *, form_ok: bool) -> dict:
-        """The request's fields from a JSON object (or, where allowed, a urlencoded form), size-checked."""
-        limit = self.limits.max_body
-        if int(request.headers.get("content-length") or 0) > limit:
-            raise ApiError(413, f"request body over {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, f"request body over {limit} bytes")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ApiError(400, f"request body is not UTF-8 (byte {e.start})") from None
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "application/x-www-form-urlencoded" and text.lstrip()[:1] in ("{", "["):
-            kind = "application/json"  # `curl -d '{...}'` labels JSON as a form
-        if kind == "application/x-www-form-urlencoded" and form_ok:
-            return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
-        if kind not in ("", "application/json"):
-            raise ApiError(400, f"content type {kind} is not accepted; send application/json"
-                                + (" or a urlencoded form" if form_ok else ""))
-        try:
-            fields = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ApiError(400, f"malformed JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
-        if not isinstance(fields, dict):
-            raise ApiError(400, "the request must be a JSON object")
-        return fields
-
     def _check_key(self, request: Request, fields: dict) -> None:
         if self.api_key is None:
             return
@@ -196,52 +191,67 @@ class Service:
         if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.api_key.encode()):
             raise ApiError(403, "Invalid API key")
 
-    def _pair(self, fields: dict) -> tuple[tuple[str, str], bool]:
-        """The requested (source, target) pair; source "auto" picks the only source served for the target.
-        Also whether "auto" was resolved that way."""
+    def _pairs(self, fields: dict, texts: list[str]) -> tuple[list[tuple[str, str]], list[dict] | None]:
+        """Each text's (source, target) pair. With source "auto", the language identifier names each text's
+        source (langid.py), and what it found comes back too: {"language", "confidence"} per text."""
         source, target = fields.get("source"), fields.get("target")
         if not isinstance(source, str) or not isinstance(target, str):
             raise ApiError(400, 'source and target must be language codes, e.g. "source": "de", '
                                 '"target": "en"')
         served = ", ".join(f"{s}-{t}" for s, t in self.models)
-        if source == "auto":
-            sources = [s for s, t in self.models if t == target]
-            if len(sources) != 1:
-                raise ApiError(400, f"cannot tell the source language for target {target!r}; give source "
-                                    f"(this server translates {served})")
-            return (sources[0], target), True
-        if (source, target) not in self.models:
-            raise ApiError(400, f"{source}-{target} is not served; this server translates {served}")
-        return (source, target), False
+        if source != "auto":
+            if (source, target) not in self.models:
+                raise ApiError(400, f"{source}-{target} is not served; this server translates {served}")
+            return [(source, target)] * len(texts), None
+        sources = [s for s, t in self.models if t == target]
+        if not sources:
+            raise ApiError(400, f"nothing is translated into {target!r} here; this server translates "
+                                f"{served}")
+        pairs, detected = [], []
+        for text in texts:
+            # an empty text has no language, and translates to "" whatever the pair
+            language, confidence = _detect(text)[0] if text.strip() else (sources[0], 0.0)
+            if (language, target) not in self.models:
+                name = NAMES.get(language, language)
+                raise ApiError(400, f"the text is in {name} ({language}) by detection ({confidence:g}% "
+                                    f"sure); this server translates {served}: give source if that is wrong")
+            pairs.append((language, target))
+            detected.append({"language": language, "confidence": confidence})
+        return pairs, detected
 
-    async def _translate(self, pair: tuple[str, str], texts: list[str], options: DecodeConfig
-                         ) -> list[Translation]:
+    def _check_size(self, texts: list[str]) -> None:
         limits = self.limits
         if len(texts) > limits.max_texts:
             raise ApiError(413, f"{len(texts)} texts in one request; at most {limits.max_texts}")
         longest = max((len(t) for t in texts), default=0)
         if longest > limits.max_chars:
             raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
+
+    async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig
+                         ) -> list[Translation]:
+        """Each text translated with its pair's model, all pairs at once; results in the texts' order."""
+        by_pair: dict[tuple[str, str], list[int]] = {}
+        for i, pair in enumerate(pairs):
+            by_pair.setdefault(pair, []).append(i)
         try:
-            return await self.models[pair].batcher.submit(texts, options)
+            done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows], options)
+                                          for pair, rows in by_pair.items()))
         except QueueFull as e:
             raise ApiError(429, f"busy: {e}; try again shortly") from None
         except Exception as e:  # logged by the batcher; the other requests were not affected
             raise ApiError(500, f"decoding failed ({type(e).__name__}); the server goes on") from None
+        results: list = [None] * len(texts)
+        for rows, translated in zip(by_pair.values(), done, strict=True):
+            for i, translation in zip(rows, translated, strict=True):
+                results[i] = translation
+        return results
 
 
-def _integer(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):  # form fields are text
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ApiError(400, f"{name} must be an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _number(value, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ApiError(400, f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
-    return float(value)
+def _detect(text: str, best: int = 1) -> list[tuple[str, float]]:
+    try:
+        return langid.detect(text, best)
+    except NMTError as e:  # the optional identifier is not installed
+        raise ApiError(501, str(e)) from None
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -43,9 +43,9 @@ class Server:
         if not self._ready.wait(timeout):
             self.proc.kill()
             raise RuntimeError(f"nmt serve did not start within {timeout:g} s")
-        if self.proc.poll() is not None and not any(READY in line for line in self._log):
+        if not any(READY in line for line in self._log):  # its standard error ended first: it exited
             self._reader.join(10)
-            raise RuntimeError(f"nmt serve exited: {''.join(self._log)[-2000:]}")
+            raise RuntimeError(f"nmt serve exited ({self.proc.wait(10)}): {''.join(self._log)[-2000:]}")
 
     def _read(self) -> None:
         for line in self.proc.stderr:
