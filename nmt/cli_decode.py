@@ -37,17 +37,22 @@ Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 wei
                                                  "(slightly different output; see README, Translating).")]
 Dtype = Annotated[str, typer.Option("--dtype", help="fp32, bf16 (bf16 matrix products, fp32 softmax and "
                                     "scores) or auto (bf16 where the CPU or GPU has bf16 instructions).")]
+SplitSentences = Annotated[bool, typer.Option(
+    "--split-sentences/--no-split-sentences",
+    help="Translate each sentence of a line on its own and join them again, spacing kept (default: on).")]
 ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the target pieces the run's "
                                              "shortlist.bin lists for each sentence (see `nmt shortlist`).")]
 
 
 def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
-                   max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool) -> DecodeConfig:
+                   max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool,
+                   split_sentences: bool = D.split_sentences) -> DecodeConfig:
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
     return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
-                        max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive)
+                        max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive,
+                        split_sentences=split_sentences)
 
 
 def _translator(models: list[str], runtime: RuntimeConfig):
@@ -86,6 +91,7 @@ def translate(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
+    split_sentences: SplitSentences = D.split_sentences,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -111,7 +117,7 @@ def translate(
     from nmt.fileio import atomic_path
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                         exhaustive=exhaustive)
+                         exhaustive=exhaustive, split_sentences=split_sentences)
     runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                             threads=threads)
     lines = _input_lines(input)
@@ -129,8 +135,16 @@ def translate(
         write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1, attention=weights,
                            progress=progress)
         progress.close()
-    if translator.truncated:
-        typer.echo(f"warning: {translator.truncated} input line(s) were longer than the model's limit "
+    _report_long_inputs(translator)
+
+
+def _report_long_inputs(translator) -> None:
+    counts = translator.counts
+    if counts.cut:
+        typer.echo(f"warning: {counts.cut} sentence(s) were longer than the model's limit of "
+                   f"{translator.max_src_len} tokens and were translated in pieces", err=True)
+    if counts.truncated:
+        typer.echo(f"warning: {counts.truncated} word(s) were longer than the model's limit on their own "
                    "and were truncated", err=True)
 
 
@@ -150,6 +164,7 @@ def evaluate(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
+    split_sentences: SplitSentences = D.split_sentences,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -175,7 +190,7 @@ def evaluate(
             raise NMTError("--model needs --src FILE to translate")
         cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
                              max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                             exhaustive=exhaustive)
+                             exhaustive=exhaustive, split_sentences=split_sentences)
         runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                                 threads=threads)
         lines = _input_lines(str(src))
@@ -188,6 +203,7 @@ def evaluate(
         progress.close()
         if save_hyp:
             atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
+        _report_long_inputs(translator)
     else:
         hyps = list(read_lines(hyp))
     for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
@@ -210,6 +226,7 @@ def serve(
     max_tokens: MaxTokens = D.max_tokens,
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
+    split_sentences: SplitSentences = D.split_sentences,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -243,7 +260,7 @@ def serve(
     from nmt.serving.server import serve as run_server
     decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                            exhaustive=exhaustive)
+                            exhaustive=exhaustive, split_sentences=split_sentences)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
                          allow_origins=tuple(allow_origin))

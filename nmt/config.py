@@ -26,7 +26,7 @@ class ModelConfig:
     bidirectional: bool = False   # encoder reads the source both ways, each direction hidden/2 wide
     attention: str = "none"       # none | dot | general | additive: attend to the encoder's outputs
     input_feeding: bool = False   # with attention: the last attentional state joins the decoder's input
-    max_len: int = 100            # tokens: longer training pairs are dropped, longer inputs truncated
+    max_len: int = 100            # tokens: longer training pairs are dropped, longer inputs cut in pieces
 
 
 @dataclass
@@ -82,6 +82,7 @@ class DecodeConfig:
     stop_early: bool = True       # beam: end a sentence once its best candidate ended (else: once `beam` did)
     max_tokens: int = 8000        # source tokens per decoding batch
     max_sentences: int = 128      # sentences per decoding batch
+    split_sentences: bool = True  # translate each sentence of a line on its own (segment.py), then rejoin
 
     def __post_init__(self):
         check_section("decode", self)

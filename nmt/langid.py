@@ -25,8 +25,9 @@ def _identifier():
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-def detect(text: str, best: int = 3) -> list[tuple[str, float]]:
-    """The `best` likeliest languages of `text` as (ISO 639-1 code, confidence 0-100), best first."""
+def detect(text: str, best: int | None = 3) -> list[tuple[str, float]]:
+    """The `best` likeliest languages of `text` (None: all) as (ISO 639-1 code, confidence 0-100), best
+    first."""
     return [(code, round(100 * p, 2)) for code, p in _identifier().rank(text)[:best]]
 
 

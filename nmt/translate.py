@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from nmt import NMTError, checkpoint
+from nmt import NMTError, alignment, checkpoint
 from nmt.config import Config, DecodeConfig, RuntimeConfig
 from nmt.data import pad_sources
 from nmt.ensemble import Ensemble, EnsembleState
@@ -28,6 +29,7 @@ from nmt.fast.shortlist import FILE as SHORTLIST_FILE
 from nmt.fast.shortlist import Shortlist, ShortlistMask
 from nmt.fast.step import make_step
 from nmt.hardware import native_bf16
+from nmt.lines import Counts, rejoin, sentences
 from nmt.model import Seq2Seq
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.tokenizer import BOS, EOS, Tokenizer
@@ -71,7 +73,8 @@ class Translator:
             keep_freed_memory()
         self.reverse = models[0].cfg.reverse_source
         self.max_src_len = models[0].cfg.max_len
-        self.truncated = 0
+        self.counts = Counts()  # inputs too long for the model: sentences cut, words truncated
+        self.languages = languages_of(config) if config is not None else None  # (source, target) codes
 
     @classmethod
     def load(cls, paths: str | Path | list[str | Path], runtime: RuntimeConfig | None = None,
@@ -158,29 +161,10 @@ class Translator:
                            "(model.attention in its config)")
         return model
 
-    @torch.inference_mode()
-    def alignments(self, lines: list[str], hyps: list[Hypothesis], chunk: int = 64) -> list[dict]:
-        """How each translation attended to its source, by the first model that attends: {"source":
-        source pieces, "target": target pieces and "</s>", "weights": one row per target piece, one
-        column per source piece (in reading order), each row summing to 1}."""
-        model = self.attending_model()
-        src_ids = [ids[: self.max_src_len] for ids in self.src_tok.encode(lines)]
-        records = [{"source": [], "target": [], "weights": []} for _ in lines]
-        todo = [i for i, ids in enumerate(src_ids) if ids]
-        for start in range(0, len(todo), chunk):
-            rows = todo[start : start + chunk]
-            src, src_lens = pad_sources([src_ids[i] for i in rows], self.reverse)
-            state = model.encode(src.to(self.device), src_lens).float()  # the decoder's modules are fp32
-            targets = [[BOS, *hyps[i].tokens] for i in rows]
-            tgt_in, _ = pad_sources(targets, reverse=False)                      # (rows, tgt_len + 1)
-            weights = model.decoder.attention_weights(tgt_in.to(self.device), state).float().cpu()
-            for row, i in enumerate(rows):
-                w = weights[row, : len(targets[row]), : len(src_ids[i])]         # (tgt_len + 1, src_len)
-                w = w.flip(-1) if self.reverse else w  # the encoder read it backwards
-                records[i] = {"source": self.src_tok.pieces(src_ids[i]),
-                              "target": [*self.tgt_tok.pieces(hyps[i].tokens), "</s>"],
-                              "weights": [[round(x, 4) for x in r] for r in w.tolist()]}
-        return records
+    def alignments(self, lines: list[str], hyps: list[Hypothesis]) -> list[dict]:
+        """How each translation attended to its source line, by the first model that attends
+        (alignment.py)."""
+        return alignment.alignments(self, lines, hyps)
 
     def _batches(self, lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
         """Indices of non-empty sentences, sorted by length, grouped by token and sentence budgets."""
@@ -223,21 +207,36 @@ class Translator:
 
     def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
                          ) -> Iterator[list[tuple[str, Hypothesis]]]:
-        """For each input line, in order, its n-best list of (detokenized text, hypothesis). Lines are
-        read CHUNK_LINES at a time, so an endless pipe streams."""
+        """For each input line, in order, its n-best list of (detokenized text, hypothesis). With
+        cfg.split_sentences each sentence of a line is decoded on its own and the line joined again
+        (lines.py); inputs too long for the model are cut (and counted in self.counts). Lines are read
+        CHUNK_LINES at a time, so an endless pipe streams."""
         lines, first = iter(lines), 1
+        source = self.languages[0] if self.languages else None
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
-            src_ids = self.src_tok.encode(chunk)
-            for k, ids in enumerate(src_ids):
-                if len(ids) > self.max_src_len:
-                    self.truncated += 1
-                    log.warning("input line %d: %d tokens, truncated to the model's limit of %d",
-                                first + k, len(ids), self.max_src_len)
-                    src_ids[k] = ids[: self.max_src_len]
+            parsed, src_ids = sentences(chunk, self.src_tok, limit=self.max_src_len,
+                                        split=cfg.split_sentences, language=source, first=first,
+                                        counts=self.counts)
             first += len(chunk)
-            for hyps in self.translate_ids(src_ids, cfg):
-                texts = self.tgt_tok.decode([h.tokens for h in hyps])
-                yield list(zip(texts, hyps, strict=True))
+            found = iter(self.translate_ids(src_ids, cfg))
+            for line in parsed:
+                nbests = []
+                for _ in line.sentences:
+                    hyps = next(found)
+                    nbests.append(list(zip(self.tgt_tok.decode([h.tokens for h in hyps]), hyps, strict=True)))
+                yield rejoin(line, nbests)
+
+
+def languages_of(config: Config) -> tuple[str, str] | None:
+    """(source, target) language codes from the names of the files a model was trained on (train.de,
+    train.en), or None when they do not say."""
+    codes = []
+    for name in (config.data.train_src, config.data.train_tgt):
+        suffixes = [s.lstrip(".") for s in Path(name).suffixes if s != ".gz"]
+        if not suffixes or not re.fullmatch(r"[a-z]{2,3}", suffixes[-1]):
+            return None
+        codes.append(suffixes[-1])
+    return codes[0], codes[1]
 
 
 def _join(lines: list[list[tuple[str, Hypothesis]]]) -> Translation:

@@ -175,13 +175,14 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
 
     from nmt import cli
     from nmt.config import DecodeConfig, RuntimeConfig
+    from nmt.lines import Counts
     from nmt.search import Hypothesis
     from nmt.translate import Translator
 
     calls = []
 
     class Recorder:
-        truncated = 0
+        counts, max_src_len = Counts(), 100
 
         def translate_stream(self, lines, cfg):
             calls[-1]["cfg"] = cfg

@@ -113,13 +113,18 @@ def test_n_best_lists_are_sorted(translator):
     assert len(nbest) == 5 and scores == sorted(scores, reverse=True)
 
 
-def test_too_long_sources_are_truncated_with_a_warning(run_dir, caplog):
-    translator = Translator.load([run_dir])  # its own: `truncated` counts over a translator's life
-    long_line = " ".join(["hund"] * 100)
+def test_too_long_sentences_are_cut_in_pieces_with_a_warning_never_truncated(run_dir, caplog):
+    translator = Translator.load([run_dir])  # its own: `counts` count over a translator's life
+    long_line = " ".join(["hund"] * 100)  # 100 pieces and more, over the toy model's limit of 40
     with caplog.at_level("WARNING", logger="nmt"):
         out = texts(translator, [long_line, "der hund", long_line], beam=2)
-    assert len(out) == 3 and translator.truncated == 2
-    assert "input line 1: " in caplog.text and "input line 3: " in caplog.text and "truncated" in caplog.text
+    assert len(out) == 3 and translator.counts.cut == 2 and translator.counts.truncated == 0
+    assert "input line 1: " in caplog.text and "input line 3: " in caplog.text and "pieces" in caplog.text
+    # every piece was translated: far more words than the 40 tokens a truncated line would have kept
+    assert len(out[0].split()) > 60, out[0]
+    with caplog.at_level("WARNING", logger="nmt"):  # one word with nowhere to cut: truncated, and said so
+        texts(translator, ["hund" * 100], beam=1)
+    assert translator.counts.truncated == 1 and "truncated" in caplog.text
 
 
 def test_ensemble_of_one_model_twice_equals_the_model(run_dir, translator, toy):

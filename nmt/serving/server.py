@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
@@ -22,14 +21,11 @@ log = logging.getLogger(__name__)
 
 def language_pair(translator: Translator, path: str) -> tuple[str, str]:
     """(source, target) language codes from the file names the model was trained on (train.de, train.en)."""
-    codes = []
-    for name in (translator.config.data.train_src, translator.config.data.train_tgt):
-        suffixes = [s.lstrip(".") for s in Path(name).suffixes if s != ".gz"]
-        if not suffixes or not re.fullmatch(r"[a-z]{2,3}", suffixes[-1]):
-            raise NMTError(f"{path}: cannot tell its languages from its training files ({name}); "
-                           "give --pair SRC-TGT for it, e.g. --pair de-en")
-        codes.append(suffixes[-1])
-    return codes[0], codes[1]
+    if translator.languages is None:
+        data = translator.config.data
+        raise NMTError(f"{path}: cannot tell its languages from its training files ({data.train_src}, "
+                       f"{data.train_tgt}); give --pair SRC-TGT for it, e.g. --pair de-en")
+    return translator.languages
 
 
 def parse_pair(text: str) -> tuple[str, str]:
