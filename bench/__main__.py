@@ -50,6 +50,7 @@ BENCHMARKS = {
     "vocab-bleu": Benchmark("[STEPS]", _call("vocab", "bleu", convert=_numbers(int, 1))),
     "memory": Benchmark("[STEPS]", _call("memory", convert=_numbers(int, 1))),
     "serve": Benchmark("RUN...", _call("serve")),
+    "paragraphs": Benchmark("RUN...", _call("paragraphs")),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
