@@ -32,6 +32,9 @@ def test_the_spacing_between_sentences_is_kept_and_the_lines_own_is_dropped():
     line = split("  Ein Hund läuft.   Eine Katze schläft.\tZwei Kinder spielen.  ", "de")
     assert line.parts[1::2] == ["   ", "\t"] and len(line.sentences) == 3
     assert join(line, ["1", "2", "3"]) == "1   2\t3"
+    # spacing the splitter hands over in two segments (a sentence's trailing space, then a paragraph
+    # break) is one separator
+    assert split("Ein Hund läuft. \n\nEine Katze.", "de").parts == ["Ein Hund läuft.", " \n\n", "Eine Katze."]
     assert split("   ", "de") == whole("   ") == Line([], [])
     assert whole(" Ein Hund läuft. Eine Katze. ") == Line(["Ein Hund läuft. Eine Katze."], [0])
 

@@ -293,3 +293,23 @@ def test_the_time_budget_keeps_room_for_the_last_validation(toy, tmp_path, monke
     assert summary["reason"] == "max_minutes" and summary["step"] == 20
     assert summary["minutes"] * 60 == pytest.approx(30)
     assert [r["step"] for r in _records(tmp_path / "r", "valid")] == [10, 20]
+
+
+def test_validation_reports_the_models_own_greedy_bleu_and_loss(toy, toy_run):
+    # toy_run translates the lexicon: a BLEU well above 0 (7.3 here), so a wrong one shows
+    model, src_tok, tgt_tok, cfg = checkpoint.build(checkpoint.load(toy_run / "best.pt"))
+    result = Validator(str(toy["valid_src"]), str(toy["valid_tgt"]), src_tok, tgt_tok, cfg)(
+        model, torch.device("cpu"))
+    sources, refs = toy["valid_src"].read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
+    hyps = texts(Translator.load(toy_run / "best.pt", device="cpu"), sources, beam=1)
+    assert result["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score) and result["bleu"] > 5
+    # the loss: the mean -log p of every target token (EOS included), here one sentence at a time
+    nll = tokens = 0.0
+    with torch.no_grad():
+        for s, t in zip(src_tok.encode(sources), tgt_tok.encode(refs), strict=True):
+            batch = make_batch([s], [t], cfg.model.reverse_source)
+            log_p = model.output.log_probs(model(batch.src, batch.src_lens, batch.tgt_in))  # (1, len, vocab)
+            nll -= float(log_p.gather(2, batch.tgt_out[..., None]).sum())
+            tokens += batch.ntokens
+    assert result["loss"] == pytest.approx(nll / tokens, rel=1e-4)
+    assert result["ppl"] == pytest.approx(math.exp(result["loss"]))
