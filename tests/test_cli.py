@@ -65,12 +65,19 @@ def test_end_to_end_tokenizer_train_translate_evaluate(toy, tmp_path):
     assert len(rows) == 3 * len(source.splitlines()) and all(len(row) == 3 for row in rows)
     assert [int(row[0]) for row in rows[:6]] == [0, 0, 0, 1, 1, 1]
 
-    r = nmt("evaluate", "--hyp", hyp, "--ref", toy["valid_tgt"], "--metrics", "bleu,chrf,ter", "--json")
+    # scored against hypotheses with a BLEU far from 0 and 100 (the references, every other one reversed),
+    # which a 20-step model's output would not have
+    refs = toy["valid_tgt"].read_text().splitlines()
+    near = [" ".join(r.split()[::-1]) if i % 2 else r for i, r in enumerate(refs)]
+    (tmp_path / "near.en").write_text("".join(line + "\n" for line in near))
+    r = nmt("evaluate", "--hyp", tmp_path / "near.en", "--ref", toy["valid_tgt"],
+            "--metrics", "bleu,chrf,ter", "--json")
     assert r.returncode == 0, r.stderr
     scores = [json.loads(line) for line in r.stdout.splitlines()]
     assert [s["metric"] for s in scores] == ["bleu", "chrf", "ter"]
-    hyps, refs = hyp.read_text().splitlines(), toy["valid_tgt"].read_text().splitlines()
-    assert scores[0]["score"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert 20 < scores[0]["score"] < 90  # neither nothing nor everything in common
+    assert scores[0]["score"] == pytest.approx(sacrebleu.corpus_bleu(near, [refs]).score)
+    assert scores[2]["score"] == pytest.approx(sacrebleu.corpus_ter(near, [refs]).score)
     assert "nrefs:1" in scores[0]["signature"]
 
     r = nmt("evaluate", "--model", run / "last.pt", "--src", toy["valid_src"], "--ref", toy["valid_tgt"],
