@@ -34,9 +34,11 @@ def alignment_line(index: int, record: dict) -> str:
 
 
 def translation_json(translation) -> dict:
-    """A Translation as nmt's own API returns it: {"text", "score", "alternatives": [{"text", "score"}]}."""
+    """A Translation as nmt's own API returns it: {"text", "score", "alternatives": [{"text", "score"}]},
+    and "warnings" when the text was too long for the model in places."""
     return {"text": translation.text, "score": translation.score,
-            "alternatives": [{"text": a.text, "score": a.score} for a in translation.alternatives]}
+            "alternatives": [{"text": a.text, "score": a.score} for a in translation.alternatives],
+            **({"warnings": translation.warnings} if translation.warnings else {})}
 
 
 def write_translations(translator, lines: Iterable[str], out: BinaryIO, *, cfg: DecodeConfig,

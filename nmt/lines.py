@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class LineHypothesis(Hypothesis):
     """A line's hypothesis joined from its sentences': tokens one after the other, log-probabilities summed,
-    the score their mean; `parts` holds each (source sentence, its hypothesis) for the alignments."""
+    the score their mean; `parts` holds each (source sentence, its hypothesis) for the alignments, `cut`
+    how many of the line's sentences were cut for being too long."""
     parts: list[tuple[str, Hypothesis]] = field(default_factory=list)
+    cut: int = 0
 
 
 @dataclass
@@ -52,6 +54,7 @@ def sentences(chunk: list[str], tok: Tokenizer, *, limit: int, split: bool, lang
             pieces = segment.cut_long(part, fits) if len(sentence_ids) > limit else [part]
             if len(pieces) > 1:
                 counts.cut += 1
+                cut.cut += 1
                 log.warning("input line %d: a sentence of %d tokens, over the model's limit of %d, "
                             "translated in %d pieces", first + k, len(sentence_ids), limit, len(pieces))
             for j, piece in enumerate(pieces):
@@ -78,6 +81,7 @@ def rejoin(line: segment.Line, nbests: list[list[tuple[str, Hypothesis]]]) -> li
         chosen = [nbest[min(k, len(nbest) - 1)] for nbest in nbests]
         hyps = [h for _, h in chosen]
         hyp = LineHypothesis([t for h in hyps for t in h.tokens], sum(h.log_prob for h in hyps),
-                             sum(h.score for h in hyps) / len(hyps), list(zip(sources, hyps, strict=True)))
+                             sum(h.score for h in hyps) / len(hyps), list(zip(sources, hyps, strict=True)),
+                             line.cut)
         joined.append((segment.join(line, [text for text, _ in chosen]), hyp))
     return joined

@@ -30,6 +30,7 @@ CLAUSE = re.compile(r"[,;:]\s+|\s[-–—]\s+")  # a clause ends after one of th
 class Line:
     parts: list[str]      # the line in order: sentences, and the spacing between them
     sentences: list[int]  # which parts are sentences, to be translated
+    cut: int = 0          # how many of its sentences were too long for the model and cut (cut_long)
 
     def texts(self) -> list[str]:
         return [self.parts[i] for i in self.sentences]

@@ -46,6 +46,7 @@ class Translation:
     text: str
     score: float  # length-normalised log-probability (the mean over a text's lines)
     alternatives: list[Translation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what was done to inputs too long for the model
 
 
 class Translator:
@@ -202,7 +203,7 @@ class Translator:
         texts = [texts] if one else list(texts)
         pieces = [text.split("\n") for text in texts]  # lines of each text
         results = iter(self.translate_stream([line for lines in pieces for line in lines], cfg))
-        out = [_join([next(results) for _ in lines]) for lines in pieces]
+        out = [_join([next(results) for _ in lines], self.max_src_len) for lines in pieces]
         return out[0] if one else out
 
     def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
@@ -239,12 +240,16 @@ def languages_of(config: Config) -> tuple[str, str] | None:
     return codes[0], codes[1]
 
 
-def _join(lines: list[list[tuple[str, Hypothesis]]]) -> Translation:
+def _join(lines: list[list[tuple[str, Hypothesis]]], limit: int) -> Translation:
     """One text's Translation from its lines' n-best lists: alternative k joins each line's k-th best
-    (a line with fewer hypotheses gives its last)."""
+    (a line with fewer hypotheses gives its last); a warning if sentences were cut (over `limit`)."""
     k = max(len(nbest) for nbest in lines)
     ranked = [Translation("\n".join(nbest[min(i, len(nbest) - 1)][0] for nbest in lines),
                           sum(nbest[min(i, len(nbest) - 1)][1].score for nbest in lines) / len(lines))
               for i in range(k)]
     ranked[0].alternatives = ranked[1:]
+    cut = sum(getattr(nbest[0][1], "cut", 0) for nbest in lines)
+    if cut:
+        ranked[0].warnings.append(f"{cut} sentence(s) longer than the model's limit of {limit} tokens "
+                                  "were translated in pieces")
     return ranked[0]

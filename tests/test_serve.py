@@ -144,6 +144,17 @@ def test_source_auto_translates_each_text_with_its_detected_pair(server, local):
     assert [d["confidence"] for d in body["detectedLanguage"]] == [*german, 0.0]
 
 
+def test_a_sentence_too_long_for_the_model_is_translated_in_pieces_and_the_answer_says_so(server, local):
+    long = " ".join(["der hund läuft"] * 20)  # 60 words, 60 and more tokens: over the toy model's 40
+    status, body = http(server.url + "/translate", {"q": [long, "der hund"], **DE_EN})
+    assert status == 200 and body["translatedText"] == [t.text for t in local.translate([long, "der hund"])]
+    assert body["warnings"] == [["1 sentence(s) longer than the model's limit of 40 tokens were translated "
+                                 "in pieces"], []]
+    assert "warnings" not in http(server.url + "/translate", {"q": "der hund", **DE_EN})[1]
+    status, body = http(server.url + "/v1/translate", {"q": [long], **DE_EN})
+    assert status == 200 and body["translations"][0]["warnings"] == local.translate(long).warnings != []
+
+
 def test_unknown_endpoints_and_methods_answer_json(server):
     assert http(server.url + "/nothing") == (404, {"error": "no such endpoint /nothing; see GET /languages, "
                                                             "POST /translate, POST /v1/translate"})

@@ -138,6 +138,8 @@ class Service:
             body["alternatives"] = [[a.text for a in r.alternatives] for r in results]
         if detected is not None:  # what the identifier found for each text, as LibreTranslate reports it
             body["detectedLanguage"] = detected
+        if any(r.warnings for r in results):  # not LibreTranslate's; its clients read past it
+            body["warnings"] = [r.warnings for r in results]
         if isinstance(q, str):
             body = {key: value[0] for key, value in body.items()}
         return JSONResponse(body)
