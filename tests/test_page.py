@@ -61,3 +61,39 @@ def test_typing_a_sentence_and_clicking_translate_shows_the_translation(browser,
         assert "beam must be an integer from 1 to 10" in page.text_content("#error")
     finally:
         server.stop()
+
+
+APP = """<!doctype html><meta charset="utf-8"><title>another app</title><pre id="out"></pre><script>
+fetch("{url}/translate", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+                          body: JSON.stringify({{q: "der hund läuft", source: "de", target: "en"}})}})
+  .then(r => r.json()).then(b => document.getElementById("out").textContent = "ok: " + b.translatedText)
+  .catch(e => document.getElementById("out").textContent = "refused: " + e);
+</script>"""
+
+
+def test_a_web_app_on_another_origin_calls_the_api_only_when_allowed(browser, toy_run, tmp_path):
+    # A page served from another port (another origin) fetches /translate, as a web UI would: the browser
+    # blocks it unless `nmt serve --allow-origin` names that origin.
+    import functools
+    import http.server
+    import threading
+
+    from nmt.serving.launch import free_port
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    want = Translator.load(toy_run).translate("der hund läuft").text
+    for allowed, expected in (([], "refused: "), (["--allow-origin", origin], f"ok: {want}")):
+        server = Server("--model", toy_run, *allowed)
+        (tmp_path / "app.html").write_text(APP.format(url=server.url), encoding="utf-8")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+        pages = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        threading.Thread(target=pages.serve_forever, daemon=True).start()
+        try:
+            page = browser.new_page()
+            page.goto(f"{origin}/app.html")
+            page.wait_for_function("document.getElementById('out').textContent.length > 0")
+            assert page.text_content("#out").startswith(expected), page.text_content("#out")
+        finally:
+            pages.shutdown()
+            pages.server_close()
+            server.stop()
