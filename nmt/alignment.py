@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from nmt.data import pad_sources
+from nmt.search import Hypothesis
 from nmt.tokenizer import BOS
 
 EMPTY = {"source": [], "target": [], "weights": []}
@@ -27,6 +28,15 @@ def alignments(translator, sources: list[str], hyps: list, chunk: int = 64) -> l
     flat = [pair for parts in pairs for pair in parts]
     records = iter(_sentence_alignments(translator, [s for s, _ in flat], [h for _, h in flat], chunk))
     return [_joined([next(records) for _ in parts]) for parts in pairs]
+
+
+def by_sentence(translator, sources: list[str], hyps: list) -> list[list[tuple[str, Hypothesis, dict]]]:
+    """For each source line and its best hypothesis, each of its sentences: (source sentence, its
+    hypothesis, its alignment record)."""
+    pairs = [list(getattr(h, "parts", None) or [(s.strip(), h)]) for s, h in zip(sources, hyps, strict=True)]
+    flat = [pair for parts in pairs for pair in parts if pair[0]]
+    records = iter(_sentence_alignments(translator, [s for s, _ in flat], [h for _, h in flat], 64))
+    return [[(s, h, next(records)) for s, h in parts if s] for parts in pairs]
 
 
 def _sentence_alignments(translator, sentences: list[str], hyps: list, chunk: int) -> list[dict]:

@@ -38,7 +38,8 @@ def translation_json(translation) -> dict:
     and "warnings" when the text was too long for the model in places."""
     return {"text": translation.text, "score": translation.score,
             "alternatives": [{"text": a.text, "score": a.score} for a in translation.alternatives],
-            **({"warnings": translation.warnings} if translation.warnings else {})}
+            **({"warnings": translation.warnings} if translation.warnings else {}),
+            **({"sentences": translation.sentences} if translation.sentences else {})}
 
 
 def write_translations(translator, lines: Iterable[str], out: BinaryIO, *, cfg: DecodeConfig,

@@ -47,6 +47,8 @@ class Translation:
     score: float  # length-normalised log-probability (the mean over a text's lines)
     alternatives: list[Translation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what was done to inputs too long for the model
+    # with attention=True: each sentence of the text, {"source", "text", "alignment"} (alignment.py)
+    sentences: list[dict] = field(default_factory=list)
 
 
 class Translator:
@@ -187,12 +189,14 @@ class Translator:
                 results[i] = hyps
         return results
 
-    def translate(self, texts: str | Iterable[str], **options) -> Translation | list[Translation]:
+    def translate(self, texts: str | Iterable[str], *, attention: bool = False, **options
+                  ) -> Translation | list[Translation]:
         """Translate a text, or a list of texts: exactly one Translation each, in order.
 
         options: any DecodeConfig field (beam, n_best, length_penalty, max_sentences, ...); the rest
         keep DecodeConfig's defaults. A text holding several lines is translated line by line and
-        joined again, so line breaks survive.
+        joined again, so line breaks survive. attention: also give each Translation its sentences, each
+        with its translation and how it attended (a model with attention).
         """
         unknown = sorted(set(options) - set(DECODE_OPTIONS))
         if unknown:
@@ -202,8 +206,18 @@ class Translator:
         one = isinstance(texts, str)
         texts = [texts] if one else list(texts)
         pieces = [text.split("\n") for text in texts]  # lines of each text
-        results = iter(self.translate_stream([line for lines in pieces for line in lines], cfg))
-        out = [_join([next(results) for _ in lines], self.max_src_len) for lines in pieces]
+        if attention:
+            self.attending_model()  # refused before any decoding
+        flat = [line for lines in pieces for line in lines]
+        results = list(self.translate_stream(flat, cfg))
+        at = iter(results)
+        out = [_join([next(at) for _ in lines], self.max_src_len) for lines in pieces]
+        if attention:
+            sentences = iter(alignment.by_sentence(self, flat, [nbest[0][1] for nbest in results]))
+            for translation, lines in zip(out, pieces, strict=True):
+                translation.sentences = [
+                    {"source": source, "text": self.tgt_tok.decode([hyp.tokens])[0], "alignment": record}
+                    for _ in lines for source, hyp, record in next(sentences)]
         return out[0] if one else out
 
     def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig

@@ -97,3 +97,31 @@ def test_a_web_app_on_another_origin_calls_the_api_only_when_allowed(browser, to
             pages.shutdown()
             pages.server_close()
             server.stop()
+
+
+def test_a_paragraph_comes_back_whole_with_each_sentences_attention_as_a_heat_map(browser, attention_run):
+    text = "Der hund läuft im park. Eine katze schläft!\n\nEin kind spielt mit dem ball."
+    want = Translator.load(attention_run).translate(text, beam=5, attention=True)
+    assert len(want.sentences) == 3 and want.text.count("\n") == 2  # three sentences, the blank line kept
+    server = Server("--model", attention_run)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#attentionbox:not([hidden])")  # the model attends: the page offers it
+        page.check("#attention")
+        page.fill("#source", text)
+        page.click("#translate")
+        page.wait_for_selector("#sentences button")
+        assert page.text_content("#result") == want.text
+        buttons = page.locator("#sentences button")
+        assert buttons.all_text_contents() == [s["text"] for s in want.sentences]
+        for i, sentence in enumerate(want.sentences):
+            buttons.nth(i).click()
+            assert buttons.nth(i).get_attribute("aria-pressed") == "true"
+            record = sentence["alignment"]
+            assert page.locator("#heatmap rect.weight").count() == len(record["target"]) * len(record["source"])
+            assert page.locator("#heatmap text.source").all_text_contents() == record["source"]
+            assert page.locator("#heatmap text.target").all_text_contents() == record["target"]
+        page.screenshot(path=str(ARTIFACTS / "heatmap.png"), full_page=True)
+    finally:
+        server.stop()

@@ -27,7 +27,7 @@ def local(toy_run):
 
 def test_health_and_languages(server):
     assert http(server.url + "/health") == (200, {"status": "ok", "pairs": ["de-en"], "pending": 0,
-                                                  "api_key": False})
+                                                  "api_key": False, "attention": []})
     assert http(server.url + "/languages") == (200, [{"code": "de", "name": "German", "targets": ["en"]}])
 
 
@@ -103,6 +103,7 @@ def test_bad_requests_get_a_one_line_reason(server, body, headers, status, messa
     ({"beam": 7}, "beam must be an integer from 1 to 6"), ({"beam": 3, "n_best": 4}, "n_best must be"),
     ({"temperature": 1}, "unknown field temperature"), ({"q": "der hund"}, "q must be a list of texts"),
     ({"length_penalty": "big"}, "length_penalty must be a number"),
+    ({"attention": True}, "the de-en model has no attention to show"), ({"attention": 1}, "true or false"),
 ])
 def test_native_endpoint_refuses_options_outside_the_server_limits(server, fields, message):
     request = {"q": ["der hund"], "source": "de", "target": "en", **fields}

@@ -2,7 +2,8 @@
 people (a page).
 
     GET  /              a page to translate by hand (static/index.html, no external assets)
-    GET  /health        {"status": "ok", "pairs": ["de-en"], "pending": 0, "api_key": false}
+    GET  /health        {"status": "ok", "pairs": ["de-en"], "pending": 0, "api_key": false,
+                        "attention": ["de-en"] (the pairs whose model can show its attention)}
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
     POST /translate     LibreTranslate's API, fields in JSON, a form or the query string: {"q": str | [str],
                         "source" (or "auto": detected per text), "target", "format": "text",
@@ -10,7 +11,9 @@ people (a page).
                         "detectedLanguage" (with "auto")}
     POST /detect        LibreTranslate's: {"q": str} -> [{"language", "confidence"}], best first (langid.py)
     POST /v1/translate  nmt's own, JSON: {"q": [str], "source", "target", "beam", "n_best", "length_penalty",
-                        "max_len_ratio"} -> {"pair", "translations": [{"text", "score", "alternatives"}]}
+                        "max_len_ratio", "attention": bool} -> {"pair", "translations": [{"text", "score",
+                        "alternatives", "sentences" (with attention: each sentence's "source", "text" and
+                        "alignment")}]}
 
 Every error is {"error": "one line"} with status 400 (bad request), 403 (API key), 404/405 (no such
 endpoint), 413 (too large), 429 (queue full, try again), 500 (decoding failed; other requests go on) or
@@ -49,7 +52,7 @@ from nmt.translate import Translation, Translator
 log = logging.getLogger(__name__)
 NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
          "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
-NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio")
+NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention")
 
 
 @dataclass
@@ -83,8 +86,9 @@ class Service:
 
     @staticmethod
     def _decoder(translator: Translator):
-        def decode(texts: list[str], options: DecodeConfig) -> list[Translation]:
-            return translator.translate(texts, **dataclasses.asdict(options))
+        def decode(texts: list[str], options: tuple[DecodeConfig, bool]) -> list[Translation]:
+            cfg, attention = options  # requests share a decode when both are equal
+            return translator.translate(texts, attention=attention, **dataclasses.asdict(cfg))
         return decode
 
     def app(self) -> Starlette:
@@ -110,7 +114,8 @@ class Service:
         pending = sum(s.batcher.pending for s in self.models.values() if s.batcher)
         pairs = [f"{s}-{t}" for s, t in self.models]
         return JSONResponse({"status": "ok", "pairs": pairs, "pending": pending,
-                             "api_key": self.api_key is not None})
+                             "api_key": self.api_key is not None,
+                             "attention": [f"{s}-{t}" for s, t in self.models if self._attends((s, t))]})
 
     async def languages(self, request: Request) -> JSONResponse:
         sources = sorted({s for s, _ in self.models})
@@ -177,12 +182,24 @@ class Service:
             found = ", ".join(sorted({source for source, _ in pairs}))
             raise ApiError(400, f"the texts are in several languages ({found}) by detection; send each "
                                 "language apart, or give source")
+        attention = fields.get("attention", False)
+        if not isinstance(attention, bool):
+            raise ApiError(400, f"attention must be true or false, got {attention!r}")
+        pair = pairs[0] if pairs else self._pairs(fields, [""])[0][0]
+        if attention and not self._attends(pair):
+            raise ApiError(400, f"the {pair[0]}-{pair[1]} model has no attention to show")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio)
-        results = await self._translate(pairs, texts, options)
-        pair = pairs[0] if pairs else self._pairs(fields, [""])[0][0]
+        results = await self._translate(pairs, texts, options, attention=attention)
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
+
+    def _attends(self, pair: tuple[str, str]) -> bool:
+        try:
+            self.models[pair].translator.attending_model()
+        except NMTError:
+            return False
+        return True
 
     # -- request checks -----------------------------------------------------------------------------
     def _check_key(self, request: Request, fields: dict) -> None:
@@ -240,14 +257,15 @@ class Service:
         if longest > limits.max_chars:
             raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
 
-    async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig
-                         ) -> list[Translation]:
+    async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig, *,
+                         attention: bool = False) -> list[Translation]:
         """Each text translated with its pair's model, all pairs at once; results in the texts' order."""
         by_pair: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairs):
             by_pair.setdefault(pair, []).append(i)
         try:
-            done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows], options)
+            done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows],
+                                                                           (options, attention))
                                           for pair, rows in by_pair.items()))
         except QueueFull as e:
             raise ApiError(429, f"busy: {e}; try again shortly") from None
