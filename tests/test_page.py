@@ -119,7 +119,8 @@ def test_a_paragraph_comes_back_whole_with_each_sentences_attention_as_a_heat_ma
             buttons.nth(i).click()
             assert buttons.nth(i).get_attribute("aria-pressed") == "true"
             record = sentence["alignment"]
-            assert page.locator("#heatmap rect.weight").count() == len(record["target"]) * len(record["source"])
+            cells = len(record["target"]) * len(record["source"])
+            assert page.locator("#heatmap rect.weight").count() == cells
             assert page.locator("#heatmap text.source").all_text_contents() == record["source"]
             assert page.locator("#heatmap text.target").all_text_contents() == record["target"]
         page.screenshot(path=str(ARTIFACTS / "heatmap.png"), full_page=True)
