@@ -5,8 +5,10 @@ requests mixed in, memory, and start-up time.
 
 For each model: the decoding-only throughput of the same sentences through the Python API at the
 default batching (what `nmt translate` does), then a server on a free port answering clients that
-each send one test2016 sentence per request (beam 5) until every sentence is sent once. Every answer
-is compared with the batch translation (fp32 output does not depend on batching). The first model
+each send one test2016 sentence per request (beam 5) until every sentence is sent once, then 32 clients
+sending paragraphs of 4 consecutive sentences (the server splits them and must batch sentences, not
+requests). Every answer is compared with the batch translation through the Python API (fp32 output
+does not depend on batching). The first model
 then takes the soak: 20,000 requests from 8 clients, 5% of them bad (too long, malformed JSON, a pair
 not served); the server's RSS is read after each 1,000.
 """
@@ -131,6 +133,8 @@ def main(*runs: str, split: str = "test2016") -> None:
         start = time.perf_counter()
         batch = [nbest[0][0] for nbest in translator.translate_stream(sentences, DecodeConfig(beam=5))]
         batch_rate = len(sentences) / (time.perf_counter() - start)
+        paragraphs = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
+        want_paragraphs = [t.text for t in translator.translate(paragraphs, beam=5)]
         del translator
         want = dict(zip(sentences, batch, strict=True))
         rows.append({"model": run, "what": "Python API, batches of 128 (baseline)", "clients": "",
@@ -147,6 +151,11 @@ def main(*runs: str, split: str = "test2016") -> None:
                 result = load(server.port, jobs, clients)
                 rows.append({"model": run, "what": "one sentence per request, beam 5", "clients": clients,
                              **result, "of_baseline": result["sent_per_s"] / batch_rate})
+            jobs = [(_request(p), w) for p, w in zip(paragraphs, want_paragraphs, strict=True)]
+            result = load(server.port, jobs, 32)
+            result["sent_per_s"] *= 4  # sentences, not requests: 1,000 = 250 paragraphs x 4
+            rows.append({"model": run, "what": "a paragraph of 4 sentences per request", "clients": 32,
+                         **result, "of_baseline": result["sent_per_s"] / batch_rate})
             if k == 0:
                 result = soak(server, sentences, want)
                 rows.append({"model": run, "what": "soak, 5% bad requests", "clients": 8, **result})
