@@ -4,7 +4,8 @@ from its sentences': their source pieces side by side, their target pieces one a
 sentence's weights over its own source (zero elsewhere) and one "</s>" at the end.
 
 Worked example: sentences "a b" -> "x" and "c" -> "y z" make source [a, b, c], target [x, y, z, </s>],
-weights [[wa, wb, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1]] (the first sentence's own "</s>" row dropped).
+weights [[wa, wb, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1]] (the first sentence's own "</s>" row dropped;
+tests/test_alignment.py checks it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from nmt.data import pad_sources
 from nmt.search import Hypothesis
 from nmt.tokenizer import BOS
 
-EMPTY = {"source": [], "target": [], "weights": []}
+
+def _empty() -> dict:
+    """The record of an empty line: nothing translated, nothing attended to."""
+    return {"source": [], "target": [], "weights": []}
 
 
 @torch.inference_mode()
@@ -42,7 +46,7 @@ def by_sentence(translator, sources: list[str], hyps: list) -> list[list[tuple[s
 def _sentence_alignments(translator, sentences: list[str], hyps: list, chunk: int) -> list[dict]:
     model, t = translator.attending_model(), translator
     src_ids = [ids[: t.max_src_len] for ids in t.src_tok.encode(sentences)]
-    records = [dict(EMPTY) for _ in sentences]
+    records = [_empty() for _ in sentences]
     todo = [i for i, ids in enumerate(src_ids) if ids]
     for start in range(0, len(todo), chunk):
         rows = todo[start : start + chunk]
@@ -64,7 +68,7 @@ def _joined(records: list[dict]) -> dict:
     """One record from consecutive sentences' records (see the module's example)."""
     records = [r for r in records if r["source"]]
     if len(records) <= 1:
-        return records[0] if records else dict(EMPTY)
+        return records[0] if records else _empty()
     width = sum(len(r["source"]) for r in records)
     source, target, weights, left = [], [], [], 0
     for k, r in enumerate(records):
