@@ -29,8 +29,3 @@ def detect(text: str, best: int | None = 3) -> list[tuple[str, float]]:
     """The `best` likeliest languages of `text` (None: all) as (ISO 639-1 code, confidence 0-100), best
     first."""
     return [(code, round(100 * p, 2)) for code, p in _identifier().rank(text)[:best]]
-
-
-def languages() -> list[str]:
-    """Every language the identifier knows."""
-    return list(_identifier().nb_classes)
