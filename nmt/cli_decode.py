@@ -4,6 +4,7 @@ the decoding options they share: each default is DecodeConfig's or ServeConfig's
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import stat
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from nmt import NMTError
-from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
+from nmt.config import FORMATS, DecodeConfig, RuntimeConfig, ServeConfig
 from nmt.console import Progress
 
 D, R, S = DecodeConfig(), RuntimeConfig(), ServeConfig()
@@ -97,6 +98,9 @@ def translate(
     quantize: Quantize = R.quantize,
     dtype: Dtype = R.dtype,
     shortlist: ShortlistFlag = R.shortlist,
+    format: str = typer.Option(FORMATS[0], "--format",
+                               help="text: line by line; html: the whole input is one HTML page, "
+                                    "translated with its markup kept (see README, Translating HTML)."),
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),
@@ -113,8 +117,15 @@ def translate(
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
     With --attention-out each JSON line is {"index", "source": pieces, "target": pieces, "weights": one
     row per target piece over the source pieces} for the best translation.
+    With --format html the input is one HTML page and the output that page translated: tags, attributes,
+    entities and comments kept, script, style, code, pre and translate="no" untouched.
     """
     from nmt.fileio import atomic_path
+    if format not in FORMATS:
+        raise NMTError(f"--format takes {' or '.join(FORMATS)}, got {format!r}")
+    if format == "html" and (scores or n_best > 1 or attention_out):
+        raise NMTError("--format html writes the translated page only; --scores, --n-best and "
+                       "--attention-out work with --format text")
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                          exhaustive=exhaustive, split_sentences=split_sentences)
@@ -131,10 +142,15 @@ def translate(
             weights = files.enter_context(open(files.enter_context(atomic_path(attention_out)), "wb"))
         out = (sys.stdout.buffer if output == "-"
                else files.enter_context(open(files.enter_context(atomic_path(output)), "wb")))
-        progress = Progress(_input_size(input))
-        write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1, attention=weights,
-                           progress=progress)
-        progress.close()
+        if format == "html":
+            page = "".join(line + "\n" for line in lines)
+            translated = translator.translate(page, format="html", **dataclasses.asdict(cfg))
+            out.write(translated.text.encode("utf-8"))
+        else:
+            progress = Progress(_input_size(input))
+            write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1,
+                               attention=weights, progress=progress)
+            progress.close()
     _report_long_inputs(translator)
 
 

@@ -71,6 +71,9 @@ class TrainConfig:
     dtype: str = "auto"           # auto (bf16 where the hardware runs it, else fp32) | fp32 | bf16 (autocast)
 
 
+FORMATS = ("text", "html")  # what a text to translate is: plain text, or HTML with its markup kept (markup.py)
+
+
 @dataclass
 class DecodeConfig:
     beam: int = 5                 # 1 is greedy

@@ -17,6 +17,7 @@ from nmt.fileio import atomic_write_bytes, atomic_write_text, read_lines
 # The same in every model we train or load: the model and search rely on them.
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe", "char", "word")
+WORD_START = "\u2581"  # "▁": sentencepiece's mark of a piece that starts a word
 
 
 class Tokenizer:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from nmt import NMTError, alignment, checkpoint
-from nmt.config import Config, DecodeConfig, RuntimeConfig
+from nmt import NMTError, alignment, checkpoint, markup
+from nmt.config import FORMATS, Config, DecodeConfig, RuntimeConfig
 from nmt.data import pad_sources
 from nmt.ensemble import Ensemble, EnsembleState
 from nmt.fast.allocator import keep_freed_memory
@@ -189,22 +189,29 @@ class Translator:
                 results[i] = hyps
         return results
 
-    def translate(self, texts: str | Iterable[str], *, attention: bool = False, **options
-                  ) -> Translation | list[Translation]:
+    def translate(self, texts: str | Iterable[str], *, attention: bool = False, format: str = "text",
+                  **options) -> Translation | list[Translation]:
         """Translate a text, or a list of texts: exactly one Translation each, in order.
 
         options: any DecodeConfig field (beam, n_best, length_penalty, max_sentences, ...); the rest
         keep DecodeConfig's defaults. A text holding several lines is translated line by line and
         joined again, so line breaks survive. attention: also give each Translation its sentences, each
-        with its translation and how it attended (a model with attention).
+        with its translation and how it attended (a model with attention). format="html": each text is
+        HTML, translated with its markup kept (markup.py; inline elements are placed by the attention
+        of a model that has it, else around their whole sentence).
         """
         unknown = sorted(set(options) - set(DECODE_OPTIONS))
         if unknown:
             raise NMTError(f"unknown decoding option {', '.join(unknown)}; "
                            f"valid: {', '.join(DECODE_OPTIONS)}")
+        if format not in FORMATS:
+            raise NMTError(f"format takes {' or '.join(FORMATS)}, got {format!r}")
         cfg = DecodeConfig(**options)
         one = isinstance(texts, str)
         texts = [texts] if one else list(texts)
+        if format == "html":
+            out = self._translate_html(texts, cfg, attention=attention)
+            return out[0] if one else out
         pieces = [text.split("\n") for text in texts]  # lines of each text
         if attention:
             self.attending_model()  # refused before any decoding
@@ -219,6 +226,48 @@ class Translator:
                     {"source": source, "text": self.tgt_tok.decode([hyp.tokens])[0], "alignment": record}
                     for _ in lines for source, hyp, record in next(sentences)]
         return out[0] if one else out
+
+    def _translate_html(self, pages: list[str], cfg: DecodeConfig, *, attention: bool) -> list[Translation]:
+        """Each page's sentences decoded in one stream, aligned where they hold inline markup (by the
+        model that attends, if any), and each page rendered again (markup.py). Alternative k of a page
+        renders the k-th best of each sentence, its inline elements around their whole sentences."""
+        if attention:
+            self.attending_model()
+        docs = [markup.parse(page) for page in pages]
+        source = self.languages[0] if self.languages else None
+        texts = [doc.texts(split=cfg.split_sentences, language=source) for doc in docs]
+        flat = [text for page in texts for text in page]
+        whole = dataclasses.replace(cfg, split_sentences=False)  # split already, around the markup
+        found = [nbest for nbest in self.translate_stream(flat, whole)]
+        wanted = [need for doc in docs for need in doc.needs_alignment()]
+        if not attention and not any(m.decoder.attention is not None for m in self.models):
+            wanted = [False] * len(flat)
+        rows = [i for i, need in enumerate(wanted) if need or attention]
+        records = alignment.by_sentence(self, [flat[i] for i in rows], [found[i][0][1] for i in rows])
+        per_text: list[list[dict]] = [[] for _ in flat]
+        for i, parts in zip(rows, records, strict=True):
+            per_text[i] = [{"source": s, "text": self.tgt_tok.decode([h.tokens])[0], "alignment": r}
+                           for s, h, r in parts]
+        out, at = [], 0
+        for doc, page in zip(docs, texts, strict=True):
+            mine = range(at, at + len(page))
+            at += len(page)
+            k = max((len(found[i]) for i in mine), default=1)
+            ranked = []
+            for alt in range(k):
+                chosen = [found[i][min(alt, len(found[i]) - 1)] for i in mine]
+                done = [Translation(text, hyp.score, sentences=per_text[i] if alt == 0 else [])
+                        for i, (text, hyp) in zip(mine, chosen, strict=True)]
+                ranked.append(Translation(doc.render(done), sum(t.score for t in done) / max(1, len(done))))
+            ranked[0].alternatives = ranked[1:]
+            cut = sum(getattr(found[i][0][1], "cut", 0) for i in mine)
+            if cut:
+                ranked[0].warnings.append(f"{cut} sentence(s) longer than the model's limit of "
+                                          f"{self.max_src_len} tokens were translated in pieces")
+            if attention:
+                ranked[0].sentences = [s for i in mine for s in per_text[i]]
+            out.append(ranked[0])
+        return out
 
     def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
                          ) -> Iterator[list[tuple[str, Hypothesis]]]:

@@ -6,14 +6,14 @@ people (a page).
                         "attention": ["de-en"] (the pairs whose model can show its attention)}
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
     POST /translate     LibreTranslate's API, fields in JSON, a form or the query string: {"q": str | [str],
-                        "source" (or "auto": detected per text), "target", "format": "text",
-                        "alternatives": N, "api_key"} -> {"translatedText", "alternatives",
-                        "detectedLanguage" (with "auto")}
+                        "source" (or "auto": detected per text), "target", "format": "text" | "html" (none:
+                        html when a text holds HTML elements), "alternatives": N, "api_key"} ->
+                        {"translatedText", "alternatives", "detectedLanguage" (with "auto")}
     POST /detect        LibreTranslate's: {"q": str} -> [{"language", "confidence"}], best first (langid.py)
     POST /v1/translate  nmt's own, JSON: {"q": [str], "source", "target", "beam", "n_best", "length_penalty",
-                        "max_len_ratio", "attention": bool} -> {"pair", "translations": [{"text", "score",
-                        "alternatives", "sentences" (with attention: each sentence's "source", "text" and
-                        "alignment")}]}
+                        "max_len_ratio", "attention": bool, "format": "text" | "html"} -> {"pair",
+                        "translations": [{"text", "score", "alternatives", "sentences" (with attention: each
+                        sentence's "source", "text" and "alignment")}]}
 
 Every error is {"error": "one line"} with status 400 (bad request), 403 (API key), 404/405 (no such
 endpoint), 413 (too large), 429 (queue full, try again), 500 (decoding failed; other requests go on) or
@@ -42,8 +42,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from nmt import NMTError, langid
-from nmt.config import DecodeConfig, ServeConfig
+from nmt import NMTError, langid, markup
+from nmt.config import FORMATS, DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
 from nmt.serving.batcher import MicroBatcher, QueueFull
 from nmt.serving.fields import ApiError, integer, number, read_fields
@@ -52,7 +52,7 @@ from nmt.translate import Translation, Translator
 log = logging.getLogger(__name__)
 NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
          "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
-NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention")
+NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format")
 
 
 @dataclass
@@ -86,9 +86,9 @@ class Service:
 
     @staticmethod
     def _decoder(translator: Translator):
-        def decode(texts: list[str], options: tuple[DecodeConfig, bool]) -> list[Translation]:
-            cfg, attention = options  # requests share a decode when both are equal
-            return translator.translate(texts, attention=attention, **dataclasses.asdict(cfg))
+        def decode(texts: list[str], options: tuple[DecodeConfig, bool, str]) -> list[Translation]:
+            cfg, attention, format = options  # requests share a decode when all three are equal
+            return translator.translate(texts, attention=attention, format=format, **dataclasses.asdict(cfg))
         return decode
 
     def app(self) -> Starlette:
@@ -129,15 +129,13 @@ class Service:
         texts = [q] if isinstance(q, str) else q
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ApiError(400, "q must be a text or a list of texts")
-        if fields.get("format", "text") != "text":
-            raise ApiError(400, f"format {fields.get('format')!r} is not supported; "
-                                "send plain text (format: text)")
+        format = _format(fields, guess_from=texts)
         alternatives = integer(fields.get("alternatives", 0), "alternatives", 0, self.limits.max_beam - 1)
         self._check_size(texts)
-        pairs, detected = self._pairs(fields, texts)
+        pairs, detected = self._pairs(fields, _readable(texts, format))
         options = dataclasses.replace(self.decode, n_best=alternatives + 1,
                                       beam=max(self.decode.beam, alternatives + 1))
-        results = await self._translate(pairs, texts, options)
+        results = await self._translate(pairs, texts, options, format=format)
         body = {"translatedText": [r.text for r in results]}
         if alternatives:
             body["alternatives"] = [[a.text for a in r.alternatives] for r in results]
@@ -177,7 +175,7 @@ class Service:
         ratio = number(fields.get("max_len_ratio", self.decode.max_len_ratio), "max_len_ratio", 0,
                         max(self.decode.max_len_ratio, 3.0))
         self._check_size(texts)
-        pairs, _ = self._pairs(fields, texts)
+        pairs, _ = self._pairs(fields, _readable(texts, _format(fields)))
         if len(set(pairs)) > 1:
             found = ", ".join(sorted({source for source, _ in pairs}))
             raise ApiError(400, f"the texts are in several languages ({found}) by detection; send each "
@@ -190,7 +188,7 @@ class Service:
             raise ApiError(400, f"the {pair[0]}-{pair[1]} model has no attention to show")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio)
-        results = await self._translate(pairs, texts, options, attention=attention)
+        results = await self._translate(pairs, texts, options, attention=attention, format=_format(fields))
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
 
@@ -258,14 +256,14 @@ class Service:
             raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
 
     async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig, *,
-                         attention: bool = False) -> list[Translation]:
+                         attention: bool = False, format: str = "text") -> list[Translation]:
         """Each text translated with its pair's model, all pairs at once; results in the texts' order."""
         by_pair: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairs):
             by_pair.setdefault(pair, []).append(i)
         try:
             done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows],
-                                                                           (options, attention))
+                                                                           (options, attention, format))
                                           for pair, rows in by_pair.items()))
         except QueueFull as e:
             raise ApiError(429, f"busy: {e}; try again shortly") from None
@@ -276,6 +274,22 @@ class Service:
             for i, translation in zip(rows, translated, strict=True):
                 results[i] = translation
         return results
+
+
+def _readable(texts: list[str], format: str) -> list[str]:
+    """What the language identifier reads of each text: HTML's text without its markup."""
+    return texts if format == "text" else [markup.parse(text).text() for text in texts]
+
+
+def _format(fields: dict, guess_from: list[str] | None = None) -> str:
+    """The request's format; without one, text, or (LibreTranslate's endpoint, whose own Python client
+    sends no format) html when one of the texts `guess_from` holds HTML elements."""
+    format = fields.get("format")
+    if format is None:
+        return "html" if guess_from and any(markup.holds_html(t) for t in guess_from) else "text"
+    if format not in FORMATS:
+        raise ApiError(400, f"format {format!r} is not supported; send {' or '.join(FORMATS)}")
+    return format
 
 
 def _detect(text: str, best: int | None) -> list[tuple[str, float]]:
