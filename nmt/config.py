@@ -71,7 +71,7 @@ class TrainConfig:
     dtype: str = "auto"           # auto (bf16 where the hardware runs it, else fp32) | fp32 | bf16 (autocast)
 
 
-FORMATS = ("text", "html")  # what a text to translate is: plain text, or HTML with its markup kept (markup.py)
+FORMATS = ("text", "html")  # what a text to translate is: plain text, or HTML whose markup is kept
 
 
 @dataclass
