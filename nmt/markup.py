@@ -128,7 +128,9 @@ class Document:
     def render(self, translations: list) -> str:
         """The page with each sentence of `texts` replaced by its translation: objects with `text` and,
         where alignments exist, `sentences` ({"source", "alignment"} for each piece translated: see
-        alignment.py)."""
+        alignment.py). Without a call of `texts` first, its defaults split the blocks."""
+        if any(block.line is None for block in self.blocks):
+            self.texts()
         at = iter(translations)
         out = []
         for item in self.items:
