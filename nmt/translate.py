@@ -243,7 +243,8 @@ class Translator:
         if not attention and not any(m.decoder.attention is not None for m in self.models):
             wanted = [False] * len(flat)
         rows = [i for i, need in enumerate(wanted) if need or attention]
-        records = alignment.by_sentence(self, [flat[i] for i in rows], [found[i][0][1] for i in rows])
+        records = alignment.by_sentence(self, [flat[i] for i in rows], [found[i][0][1] for i in rows]) \
+            if rows else []
         per_text: list[list[dict]] = [[] for _ in flat]
         for i, parts in zip(rows, records, strict=True):
             per_text[i] = [{"source": s, "text": self.tgt_tok.decode([h.tokens])[0], "alignment": r}

@@ -20,6 +20,8 @@ def test_libretranslates_own_client(toy_server, local):
     assert client.languages() == [{"code": "de", "name": "German", "targets": ["en"]}]
     for text in ("der hund läuft", "der hund läuft im park\neine katze schläft"):
         assert client.translate(text, source="de", target="en") == local.translate(text).text
+    page = "<p>der <b>hund</b> läuft</p><p>die katze schläft</p>"  # sent without a format, found to be HTML
+    assert client.translate(page, source="de", target="en") == local.translate(page, format="html").text
     auto = client.translate("der mann spielt", source="auto", target="en")
     assert auto == local.translate("der mann spielt").text
     detected = client.detect("Ein Mann fährt mit dem Fahrrad durch die Stadt.")

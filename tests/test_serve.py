@@ -60,6 +60,22 @@ def test_a_form_post_like_libretranslates_python_client(server, local):
     assert status == 200 and body == {"translatedText": local.translate("die frau läuft").text}
 
 
+def test_html_keeps_its_markup_and_is_recognised_without_a_format(server, local):
+    page = '<ul><li>der <b>hund</b> läuft</li><li>die katze &amp; <a href="/k">der mann</a></li></ul>'
+    want = local.translate(page, format="html", beam=5).text
+    assert want.count("<li>") == 2 and '<a href="/k">' in want
+    for fields in ({"format": "html"}, {}):  # LibreTranslate's own client sends no format
+        status, body = http(server.url + "/translate", {"q": [page, "der hund"], **DE_EN, **fields})
+        assert status == 200 and body["translatedText"] == [want, local.translate("der hund").text]
+    status, body = http(server.url + "/translate", {"q": page, **DE_EN, "format": "text"})
+    assert status == 200 and body["translatedText"] == local.translate(page).text  # asked for: as text
+    status, body = http(server.url + "/translate", {"q": page, "source": "auto", "target": "en",
+                                                    "format": "html"})
+    assert status == 200 and body["translatedText"] == want and body["detectedLanguage"]["language"] == "de"
+    status, body = http(server.url + "/v1/translate", {"q": [page], **DE_EN, "format": "html"})
+    assert status == 200 and body["translations"][0]["text"] == want
+
+
 def test_native_endpoint_gives_scored_n_best_lists(server, local):
     request = {"q": ["der mann spielt mit dem ball", ""], **DE_EN, "beam": 4, "n_best": 3,
                "length_penalty": 0.5}
@@ -81,7 +97,7 @@ def test_native_endpoint_gives_scored_n_best_lists(server, local):
     ({"q": "der hund", "target": "en"}, None, 400, "source and target must be language codes"),
     ({"q": "der hund", "source": "de", "target": "fr"}, None, 400,
      "de-fr is not served; this server translates de-en"),
-    ({"q": "der hund", **DE_EN, "format": "html"}, None, 400, "format 'html'"),
+    ({"q": "der hund", **DE_EN, "format": "xml"}, None, 400, "format 'xml' is not supported; send text or html"),
     ({"q": "der hund", **DE_EN, "alternatives": 9}, None, 400, "alternatives must be"),
     (b'{"q": "der hund \xff", "source": "de", "target": "en"}', None, 400, "not UTF-8"),
     (b"q=der+hund", {"Content-Type": "text/plain"}, 400, "content type text/plain is not accepted"),
