@@ -51,6 +51,7 @@ BENCHMARKS = {
     "memory": Benchmark("[STEPS]", _call("memory", convert=_numbers(int, 1))),
     "serve": Benchmark("RUN...", _call("serve")),
     "paragraphs": Benchmark("RUN...", _call("paragraphs")),
+    "html": Benchmark("RUN...", _call("html")),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
