@@ -126,3 +126,25 @@ def test_a_paragraph_comes_back_whole_with_each_sentences_attention_as_a_heat_ma
         page.screenshot(path=str(ARTIFACTS / "heatmap.png"), full_page=True)
     finally:
         server.stop()
+
+
+def test_html_comes_back_as_html_with_a_rendered_preview(browser, attention_run):
+    snippet = '<ul><li>der <b>hund</b> läuft</li><li>die katze <a href="/k">schläft</a></li></ul>'
+    want = Translator.load(attention_run).translate(snippet, format="html", beam=5).text
+    assert want.count("<li>") == 2 and "<b>" in want and '<a href="/k">' in want
+    server = Server("--model", attention_run)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#pair option[value='de-en']", state="attached")
+        page.select_option("#format", "html")
+        page.fill("#source", snippet)
+        page.click("#translate")
+        page.wait_for_selector("#preview:not([hidden])")
+        assert page.text_content("#result") == want  # the translated markup, as text
+        preview = page.frame_locator("#preview")
+        assert preview.locator("li").count() == 2 and preview.locator("b").count() == 1
+        assert preview.locator("a").get_attribute("href") == "/k"
+        page.screenshot(path=str(ARTIFACTS / "html.png"), full_page=True)
+    finally:
+        server.stop()
