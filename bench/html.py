@@ -96,7 +96,8 @@ def judge(alternatives: list[str], inside: str, whole: str) -> str:
 
 
 def main(*runs: str) -> None:
-    snippets = [json.loads(line)["html"] for line in SNIPPETS.read_text(encoding="utf-8").splitlines() if line]
+    lines = SNIPPETS.read_text(encoding="utf-8").splitlines()
+    snippets = [json.loads(line)["html"] for line in lines if line]
     rows = []
     for run in runs:
         translator = Translator.load(run, device="cpu")
