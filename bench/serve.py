@@ -4,7 +4,9 @@ requests mixed in, memory, and start-up time.
     python -m bench serve RUN [RUN ...]
 
 For each model: the decoding-only throughput of the same sentences through the Python API at the
-default batching (what `nmt translate` does), then a server on a free port answering clients that
+default batching (what `nmt translate` does, sorted by length into batches of 128: the baseline), and 32
+at a time in the order they come (the batches that 32 clients with a sentence each can form at most:
+`of_32` is the server against that), then a server on a free port answering clients that
 each send one test2016 sentence per request (beam 5) until every sentence is sent once, then 32 clients
 sending paragraphs of 4 consecutive sentences (the server splits them and must batch sentences, not
 requests). Every answer is compared with the batch translation through the Python API (fp32 output
@@ -133,12 +135,18 @@ def main(*runs: str, split: str = "test2016") -> None:
         start = time.perf_counter()
         batch = [nbest[0][0] for nbest in translator.translate_stream(sentences, DecodeConfig(beam=5))]
         batch_rate = len(sentences) / (time.perf_counter() - start)
+        start = time.perf_counter()  # the batches 32 clients can form: 32 sentences as they come, unsorted
+        for i in range(0, len(sentences), 32):
+            list(translator.translate_stream(sentences[i : i + 32], DecodeConfig(beam=5)))
+        rate_32 = len(sentences) / (time.perf_counter() - start)
         paragraphs = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
         want_paragraphs = [t.text for t in translator.translate(paragraphs, beam=5)]
         del translator
         want = dict(zip(sentences, batch, strict=True))
         rows.append({"model": run, "what": "Python API, batches of 128 (baseline)", "clients": "",
                      "sent_per_s": batch_rate})
+        rows.append({"model": run, "what": "Python API, 32 at a time in test order", "clients": "",
+                     "sent_per_s": rate_32, "of_baseline": rate_32 / batch_rate})
         start = time.perf_counter()
         threads = torch.get_num_threads()  # as many as the baseline had (the test helper's default is 1)
         server = Server("--model", run, "--threads", threads, env={"OMP_NUM_THREADS": str(threads)})
@@ -150,7 +158,8 @@ def main(*runs: str, split: str = "test2016") -> None:
                 jobs = [(_request(s), want[s]) for s in sentences]
                 result = load(server.port, jobs, clients)
                 rows.append({"model": run, "what": "one sentence per request, beam 5", "clients": clients,
-                             **result, "of_baseline": result["sent_per_s"] / batch_rate})
+                             **result, "of_baseline": result["sent_per_s"] / batch_rate,
+                             **({"of_32": result["sent_per_s"] / rate_32} if clients == 32 else {})})
             jobs = [(_request(p), w) for p, w in zip(paragraphs, want_paragraphs, strict=True)]
             result = load(server.port, jobs, 32)
             result["sent_per_s"] *= 4  # sentences, not requests: 1,000 = 250 paragraphs x 4
@@ -162,8 +171,8 @@ def main(*runs: str, split: str = "test2016") -> None:
         finally:
             code, _ = server.stop()
             rows[-1]["exit_status"] = code
-    report("serve", rows, ["model", "what", "clients", "requests", "sent_per_s", "of_baseline", "p50_ms",
-                           "p95_ms", "p99_ms", "failed", "wrong", "seconds", "alive", "rss_first_1000_mb",
+    report("serve", rows, ["model", "what", "clients", "requests", "sent_per_s", "of_baseline", "of_32",
+                           "p50_ms", "p95_ms", "p99_ms", "failed", "wrong", "seconds", "alive", "rss_first_1000_mb",
                            "rss_last_1000_mb", "peak_rss_mb", "exit_status"])
 
 
