@@ -172,8 +172,8 @@ def main(*runs: str, split: str = "test2016") -> None:
             code, _ = server.stop()
             rows[-1]["exit_status"] = code
     report("serve", rows, ["model", "what", "clients", "requests", "sent_per_s", "of_baseline", "of_32",
-                           "p50_ms", "p95_ms", "p99_ms", "failed", "wrong", "seconds", "alive", "rss_first_1000_mb",
-                           "rss_last_1000_mb", "peak_rss_mb", "exit_status"])
+                           "p50_ms", "p95_ms", "p99_ms", "failed", "wrong", "seconds", "alive",
+                           "rss_first_1000_mb", "rss_last_1000_mb", "peak_rss_mb", "exit_status"])
 
 
 if __name__ == "__main__":
