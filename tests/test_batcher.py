@@ -122,3 +122,27 @@ def test_the_event_loop_keeps_running_while_a_batch_decodes():
 
     ticks, result = _run(decode, body, wait=0.0)
     assert result == ["A/0"] and ticks == 100
+
+
+def test_a_lone_client_is_not_kept_waiting_for_company_but_two_are_batched():
+    decode = FakeDecode()
+
+    async def body(b):
+        # one client, one request at a time: nothing else is in flight, so neither waits the 60 s
+        alone = [await asyncio.wait_for(b.submit([x], 0), 5) for x in ("a", "b")]
+        # two clients: "d" arrives while "c" decodes, so the next decode waits for company (until the
+        # batch of 2 is full) and "d" shares it with the first client's next request "e"
+        decode.release.clear()
+        decode.started.clear()
+        first = asyncio.ensure_future(b.submit(["c"], 0))
+        await asyncio.to_thread(decode.started.wait, 10)
+        second = asyncio.ensure_future(b.submit(["d"], 0))
+        await asyncio.sleep(0)
+        decode.release.set()
+        done = await first
+        third = await asyncio.wait_for(asyncio.gather(second, b.submit(["e"], 0)), 5)
+        return alone, done, third
+
+    alone, done, third = _run(decode, body, wait=60, max_batch=2)
+    assert alone == [["A/0"], ["B/0"]] and done == ["C/0"] and third == [["D/0"], ["E/0"]]
+    assert decode.calls == [["a"], ["b"], ["c"], ["d", "e"]]

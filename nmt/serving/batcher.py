@@ -1,8 +1,10 @@
 """Micro-batching for a server: requests that arrive together are decoded together.
 
 Model-free: it is given `decode(texts, options) -> results` (one result per text) and calls it in a
-worker thread, so the event loop keeps answering while a batch decodes. A lone request waits up to
-`wait` seconds for company; requests that queued while a decode ran are taken together at once.
+worker thread, so the event loop keeps answering while a batch decodes. A request waits up to `wait`
+seconds for company, unless the last decode served one request and none arrived while it ran (a lone
+client: waiting would only add to its latency); requests that queued while a decode ran are taken
+together at once.
 Requests share a decode only when their options are equal (same beam, n-best ...). A bound on the
 sentences waiting or being decoded turns overload into an immediate QueueFull instead of a queue that
 grows without end. If a shared decode fails, each request is retried alone, so one bad request fails
@@ -10,7 +12,8 @@ alone.
 
 Worked example (wait 5 ms, max_batch 64): A (3 texts) arrives at t=0 and B (2 texts, same options)
 at t=2 ms: one decode of 5 texts at t=5 ms; A gets results 0-2, B results 3-4. C and D arrive while
-that decode runs: at its end both are taken at once, without waiting.
+that decode runs: at its end both are taken at once, without waiting. Later, E arrives alone after a
+decode of one request during which nothing arrived: it is decoded at once.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class MicroBatcher:
         self._jobs: collections.deque[_Job] = collections.deque()
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task | None = None
+        self._arrivals = 0  # requests submitted since the last decode began
+        self._alone = True  # the last decode served one request and none arrived while it ran
 
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._run())
@@ -61,6 +66,7 @@ class MicroBatcher:
             raise QueueFull(f"{self.pending} sentences are waiting; the server holds at most "
                             f"{self.max_pending}")
         self.pending += len(texts)
+        self._arrivals += 1
         job = _Job(texts, options, asyncio.get_running_loop().create_future())
         self._jobs.append(job)
         self._arrived.set()
@@ -74,9 +80,13 @@ class MicroBatcher:
             while not self._jobs:
                 self._arrived.clear()
                 await self._arrived.wait()
-            await self._gather_company()
-            for group in self._take():
+            if not (self._alone and len(self._jobs) == 1):
+                await self._gather_company()
+            groups = self._take()
+            self._arrivals = 0
+            for group in groups:
                 await self._decode(group)
+            self._alone = sum(len(g) for g in groups) == 1 and self._arrivals == 0
 
     async def _gather_company(self) -> None:
         """Wait up to `wait` for more requests while the batch is not full."""
