@@ -31,12 +31,18 @@ def browser():
         browser.close()
 
 
+def opened(browser, server):
+    """A new tab on the server's page, once it has listed its language pairs."""
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.wait_for_selector("#pair option[value='de-en']", state="attached")
+    return page
+
+
 def test_typing_a_sentence_and_clicking_translate_shows_the_translation(browser, toy_run):
     server = Server("--model", toy_run)
     try:
-        page = browser.new_page()
-        page.goto(server.url + "/")
-        page.wait_for_selector("#pair option[value='de-en']", state="attached")
+        page = opened(browser, server)
         page.fill("#source", "der hund spielt im park")
         page.click("#translate")
         page.wait_for_function("document.getElementById('result').textContent.length > 0")
@@ -134,9 +140,7 @@ def test_html_comes_back_as_html_with_a_rendered_preview(browser, attention_run)
     assert want.count("<li>") == 2 and "<b>" in want and '<a href="/k">' in want
     server = Server("--model", attention_run)
     try:
-        page = browser.new_page()
-        page.goto(server.url + "/")
-        page.wait_for_selector("#pair option[value='de-en']", state="attached")
+        page = opened(browser, server)
         page.select_option("#format", "html")
         page.fill("#source", snippet)
         page.click("#translate")
