@@ -42,6 +42,7 @@ class Progress:
     met: tuple[bool, ...]
     current: int = -1  # the constraint part-way through, -1: none
     matched: int = 0   # how many of its tokens have been matched
+    just_met: bool = False  # the last token completed a constraint (the next may not extend its word)
 
     def count(self, constraints: list[list[int]]) -> int:
         """Constraint tokens met: its bank."""
@@ -76,7 +77,7 @@ def advance(progress: Progress, token: int, constraints: list[list[int]]) -> Pro
 
 def _moved(met: tuple[bool, ...], c: int, matched: int, constraints: list[list[int]]) -> Progress:
     if matched == len(constraints[c]):
-        return Progress(tuple(done or i == c for i, done in enumerate(met)))
+        return Progress(tuple(done or i == c for i, done in enumerate(met)), just_met=True)
     return Progress(met, c, matched)
 
 
@@ -114,11 +115,14 @@ def constrained_beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, 
                             constraints: list[list[list[int]]], max_lens: torch.Tensor, bos: int, eos: int,
                             beam: int, alpha: float = DEFAULT.length_penalty,
                             norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
-                            stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
+                            stop_early: bool = DEFAULT.stop_early, joins: torch.Tensor | None = None
+                            ) -> list[list[Hypothesis]]:
     """Beam search (search.beam_search's rules) in which every sentence's translation holds each of its
     `constraints` (a list of phrases of token ids per sentence); `beam` places per sentence, which must
-    be at least beam_for of every sentence's constraints. Returns `n_best` hypotheses per sentence, best
-    first; one that hit the length limit may lack constraints (the search was not allowed to finish)."""
+    be at least beam_for of every sentence's constraints. joins: (vocab,) bool, the tokens that would
+    continue the word before them (a piece without a word-start mark): never right after a constraint is
+    completed, so "3" does not become "30". Returns `n_best` hypotheses per sentence, best first; one
+    that hit the length limit may lack constraints (the search was not allowed to finish)."""
     device = _device_of(state)
     batch, k = len(max_lens), beam
     assert all(k >= beam_for(c, 1) for c in constraints), "a beam too narrow for its constraints"
@@ -137,6 +141,11 @@ def constrained_beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, 
         at_limit = [t >= int(max_lens[b]) for b in alive]
         limit_rows = torch.tensor(at_limit).repeat_interleave(k).to(device)
         log_probs = _force_eos(log_probs, limit_rows, eos)
+        if joins is not None:
+            ended = [r for r, p in enumerate(p for ps in progress for p in ps) if p.just_met]
+            if ended:
+                rows_ended = torch.tensor(ended, device=device)
+                log_probs[rows_ended] = log_probs[rows_ended].masked_fill(joins.to(device), float("-inf"))
         candidates = _candidates(log_probs, scores, progress, alive, constraints, k)
         rows, next_tokens, scores, next_progress, keep = [], [], [], [], []
         for i, b in enumerate(alive):

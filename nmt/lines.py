@@ -32,6 +32,7 @@ class Counts:
     """What a translator had to do to inputs too long for its model, over its life."""
     cut: int = 0        # sentences cut into pieces
     truncated: int = 0  # words longer than the model's limit on their own, truncated
+    too_many: int = 0   # constraints beyond a sentence's max_constraint_tokens, dropped
 
 
 def sentences(chunk: list[str], tok: Tokenizer, *, limit: int, split: bool, language: str | None,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from nmt import NMTError, alignment, checkpoint, markup
+from nmt import NMTError, alignment, checkpoint, constraints, markup
 from nmt.config import FORMATS, Config, DecodeConfig, RuntimeConfig
 from nmt.data import pad_sources
 from nmt.ensemble import Ensemble, EnsembleState
@@ -28,11 +28,13 @@ from nmt.fast.allocator import keep_freed_memory
 from nmt.fast.shortlist import FILE as SHORTLIST_FILE
 from nmt.fast.shortlist import Shortlist, ShortlistMask
 from nmt.fast.step import make_step
+from nmt.glossary import Glossary
 from nmt.hardware import native_bf16
 from nmt.lines import Counts, rejoin, sentences
 from nmt.model import Seq2Seq
 from nmt.search import Hypothesis, beam_search, greedy_search
-from nmt.tokenizer import BOS, EOS, Tokenizer
+from nmt.spans import spans
+from nmt.tokenizer import BOS, EOS, UNK, WORD_START, Tokenizer
 
 log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
@@ -135,8 +137,17 @@ class Translator:
         return state, (src_lens.double() * cfg.max_len_ratio + cfg.max_len_extra).long()
 
     @torch.inference_mode()
-    def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
-        """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search."""
+    def search(self, src_ids: list[list[int]], cfg: DecodeConfig,
+               phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search; with
+        `phrases` (each sentence's constraints, target ids), constrained beam search (constraints.py) over
+        the whole vocabulary, with a beam of cfg.beam."""
+        if phrases is not None:
+            state, max_lens = self.encode(src_ids, cfg)
+            return constraints.constrained_beam_search(
+                self.stepper(None), self.reorder, state, constraints=phrases, max_lens=max_lens, bos=BOS,
+                eos=EOS, beam=cfg.beam, alpha=cfg.length_penalty, norm=cfg.length_norm,
+                n_best=cfg.n_best, stop_early=cfg.stop_early, joins=self.joins())
         vocab = mask = None
         if self.shortlist:
             vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
@@ -155,6 +166,15 @@ class Translator:
                 for h in hyps:
                     h.tokens = [ids[t] for t in h.tokens]
         return found
+
+    def joins(self) -> torch.Tensor:
+        """(vocab,) bool: the target pieces that continue the word before them (no word-start mark, a
+        letter or digit first): what may not follow a completed constraint."""
+        if getattr(self, "_joins", None) is None:
+            pieces = self.tgt_tok.pieces(list(range(len(self.tgt_tok))))
+            self._joins = torch.tensor([i > EOS and not p.startswith(WORD_START) and p[:1].isalnum()
+                                        for i, p in enumerate(pieces)])
+        return self._joins
 
     def attending_model(self) -> Seq2Seq:
         """The first model that attends: the one whose weights `alignments` shows."""
@@ -182,15 +202,51 @@ class Translator:
         if batch:
             yield batch
 
-    def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
+    def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig,
+                      phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        """Each sequence's n-best list. Sequences with constraints (`phrases`, target ids, per sequence)
+        decode apart from the rest, grouped by the beam their constraints need (constraints.beam_for):
+        those without decode exactly as they would with no constraints anywhere."""
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in src_ids]
-        for batch in self._batches([len(s) for s in src_ids], cfg):
-            for i, hyps in zip(batch, self.search([src_ids[i] for i in batch], cfg), strict=True):
-                results[i] = hyps
+        phrases = phrases or [[] for _ in src_ids]
+        beams = [constraints.beam_for(p, cfg.beam) if p else 0 for p in phrases]
+        for beam in sorted(set(beams)):
+            wanted = [len(s) if b == beam else 0 for s, b in zip(src_ids, beams, strict=True)]
+            group_cfg = cfg if beam == 0 else dataclasses.replace(cfg, beam=beam)
+            for batch in self._batches(wanted, group_cfg):
+                found = self.search([src_ids[i] for i in batch], group_cfg,
+                                    [phrases[i] for i in batch] if beam else None)
+                for i, hyps in zip(batch, found, strict=True):
+                    results[i] = hyps
         return results
 
+    def constraint_ids(self, terms: list[str], cfg: DecodeConfig, where: str) -> list[tuple[list[int], str]]:
+        """Target terms as constraints, each once: (its ids as the target tokenizer writes it inside a
+        sentence, after a space: sentencepiece's word-start mark included, the term). Characters the
+        vocabulary lacks become <unk> pieces, and `restore` puts the term back in their place. Terms
+        beyond cfg.max_constraint_tokens pieces are dropped, logged and counted."""
+        out: list[tuple[list[int], str]] = []
+        for term, ids in zip(terms, self.tgt_tok.encode(terms), strict=True):
+            if not ids or any(ids == known for known, _ in out):
+                continue
+            if sum(len(known) for known, _ in out) + len(ids) > cfg.max_constraint_tokens:
+                self.counts.too_many += 1
+                log.warning("%s: the constraint %r is beyond the %d pieces of constraints a sentence may "
+                            "have; dropped", where, term, cfg.max_constraint_tokens)
+            else:
+                out.append((ids, term))
+        return out
+
+    def restore(self, text: str, phrases: list[tuple[list[int], str]]) -> str:
+        """A translation with each constraint that holds <unk> pieces written as its term again."""
+        for ids, term in phrases:
+            if UNK in ids:
+                text = text.replace(self.tgt_tok.decode([ids])[0], term, 1)
+        return text
+
     def translate(self, texts: str | Iterable[str], *, attention: bool = False, format: str = "text",
-                  **options) -> Translation | list[Translation]:
+                  glossary: Glossary | list[tuple[str, str]] | None = None,
+                  constraints: list[list[str]] | None = None, **options) -> Translation | list[Translation]:
         """Translate a text, or a list of texts: exactly one Translation each, in order.
 
         options: any DecodeConfig field (beam, n_best, length_penalty, max_sentences, ...); the rest
@@ -198,7 +254,11 @@ class Translator:
         joined again, so line breaks survive. attention: also give each Translation its sentences, each
         with its translation and how it attended (a model with attention). format="html": each text is
         HTML, translated with its markup kept (markup.py; inline elements are placed by the attention
-        of a model that has it, else around their whole sentence).
+        of a model that has it, else around their whole sentence). glossary: a Glossary or (source term,
+        target term) pairs; each sentence's translation holds the target terms of the source terms found
+        in it (glossary.py). constraints: for each text, target phrases its translation must hold (a
+        text of one line, translated whole). With keep_spans (on by default) numbers, URLs and e-mail
+        addresses come out as they went in (spans.py).
         """
         unknown = sorted(set(options) - set(DECODE_OPTIONS))
         if unknown:
@@ -209,14 +269,22 @@ class Translator:
         cfg = DecodeConfig(**options)
         one = isinstance(texts, str)
         texts = [texts] if one else list(texts)
+        if isinstance(glossary, list):
+            glossary = Glossary.of(glossary)
+        if constraints is not None:
+            constraints = [constraints] if one and constraints and isinstance(constraints[0], str) \
+                else constraints
+            if len(constraints) != len(texts) or any("\n" in text for text in texts):
+                raise NMTError(f"constraints: give one list of phrases per text ({len(texts)} texts, "
+                               f"{len(constraints)} lists), each text one line")
         if format == "html":
-            out = self._translate_html(texts, cfg, attention=attention)
+            out = self._translate_html(texts, cfg, attention=attention, glossary=glossary)
             return out[0] if one else out
         pieces = [text.split("\n") for text in texts]  # lines of each text
         if attention:
             self.attending_model()  # refused before any decoding
         flat = [line for lines in pieces for line in lines]
-        results = list(self.translate_stream(flat, cfg))
+        results = list(self.translate_stream(flat, cfg, glossary=glossary, explicit=constraints))
         at = iter(results)
         out = [_join([next(at) for _ in lines], self.max_src_len) for lines in pieces]
         if attention:
@@ -227,7 +295,8 @@ class Translator:
                     for _ in lines for source, hyp, record in next(sentences)]
         return out[0] if one else out
 
-    def _translate_html(self, pages: list[str], cfg: DecodeConfig, *, attention: bool) -> list[Translation]:
+    def _translate_html(self, pages: list[str], cfg: DecodeConfig, *, attention: bool,
+                        glossary: Glossary | None) -> list[Translation]:
         """Each page's sentences decoded in one stream, aligned where they hold inline markup (by the
         model that attends, if any), and each page rendered again (markup.py). Alternative k of a page
         renders the k-th best of each sentence, its inline elements around their whole sentences."""
@@ -238,7 +307,7 @@ class Translator:
         texts = [doc.texts(split=cfg.split_sentences, language=source) for doc in docs]
         flat = [text for page in texts for text in page]
         whole = dataclasses.replace(cfg, split_sentences=False)  # split already, around the markup
-        found = [nbest for nbest in self.translate_stream(flat, whole)]
+        found = list(self.translate_stream(flat, whole, glossary=glossary))
         wanted = [need for doc in docs for need in doc.needs_alignment()]
         if not attention and not any(m.decoder.attention is not None for m in self.models):
             wanted = [False] * len(flat)
@@ -270,26 +339,53 @@ class Translator:
             out.append(ranked[0])
         return out
 
-    def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
+    def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig, *,
+                         glossary: Glossary | None = None, explicit: Iterable[list[str]] | None = None
                          ) -> Iterator[list[tuple[str, Hypothesis]]]:
         """For each input line, in order, its n-best list of (detokenized text, hypothesis). With
         cfg.split_sentences each sentence of a line is decoded on its own and the line joined again
-        (lines.py); inputs too long for the model are cut (and counted in self.counts). Lines are read
-        CHUNK_LINES at a time, so an endless pipe streams."""
+        (lines.py); inputs too long for the model are cut (and counted in self.counts). Each sentence's
+        translation holds the target terms of the `glossary` terms found in it and, with cfg.keep_spans,
+        its numbers, URLs and e-mail addresses (spans.py). `explicit`: a list of target phrases per line
+        that its translation must hold (the lines are then not split). Lines are read CHUNK_LINES at a
+        time, so an endless pipe streams."""
         lines, first = iter(lines), 1
         source = self.languages[0] if self.languages else None
+        wanted = iter(explicit) if explicit is not None else None
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
             parsed, src_ids = sentences(chunk, self.src_tok, limit=self.max_src_len,
-                                        split=cfg.split_sentences, language=source, first=first,
-                                        counts=self.counts)
+                                        split=cfg.split_sentences and wanted is None, language=source,
+                                        first=first, counts=self.counts)
+            phrases = self._phrases(parsed, cfg, glossary, wanted, first)
             first += len(chunk)
-            found = iter(self.translate_ids(src_ids, cfg))
+            ids = [[known for known, _ in p] for p in phrases] if phrases else None
+            found = iter(self.translate_ids(src_ids, cfg, ids))
+            restoring = iter(phrases or [])
             for line in parsed:
                 nbests = []
                 for _ in line.sentences:
-                    hyps = next(found)
-                    nbests.append(list(zip(self.tgt_tok.decode([h.tokens for h in hyps]), hyps, strict=True)))
+                    hyps, mine = next(found), next(restoring, [])
+                    texts = [self.restore(t, mine) for t in self.tgt_tok.decode([h.tokens for h in hyps])]
+                    nbests.append(list(zip(texts, hyps, strict=True)))
                 yield rejoin(line, nbests)
+
+
+    def _phrases(self, parsed: list, cfg: DecodeConfig, glossary: Glossary | None, wanted: Iterator | None,
+                 first: int) -> list[list[tuple[list[int], str]]] | None:
+        """Each sentence's constraints (constraint_ids); None when no sentence has any."""
+        if glossary is None and not cfg.keep_spans and wanted is None:
+            return None
+        out = []
+        for k, line in enumerate(parsed):
+            line_terms = next(wanted, None) if wanted is not None else []
+            if line_terms is None:
+                raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON list, "
+                               "[] for none) per input line")
+            for sentence in line.texts():
+                terms = [*(glossary.targets(sentence) if glossary else []),
+                         *(spans(sentence) if cfg.keep_spans else []), *line_terms]
+                out.append(self.constraint_ids(terms, cfg, f"input line {first + k}") if terms else [])
+        return out if any(out) else None
 
 
 def languages_of(config: Config) -> tuple[str, str] | None:

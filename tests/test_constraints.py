@@ -24,12 +24,12 @@ def step_of(table):
     return table_step(Smoothed(table))
 
 
-def search(table, constraints, *, beam=1, max_len=10, n_best=1, sentences=1):
+def search(table, constraints, *, beam=1, max_len=10, n_best=1, sentences=1, joins=None):
     k = max(beam_for(c, beam) for c in constraints)
     limit = torch.tensor([max_len] * sentences)
     return constrained_beam_search(step_of(table), reorder, torch.zeros(1, sentences, 1),
                                    constraints=constraints, max_lens=limit, bos=BOS, eos=EOS, beam=k,
-                                   norm="none", n_best=n_best)
+                                   norm="none", n_best=n_best, joins=joins)
 
 
 def test_a_one_token_constraint_met_in_one_step():
@@ -59,13 +59,13 @@ def test_a_constraint_over_several_steps_and_an_abandoned_partial_match():
     assert after_b == Progress((False,), 0, 1) and after_b.count(constraint) == 1
     assert advance(after_b, 1, constraint) == Progress((False,))               # abandoned: unwound
     assert advance(after_b, 2, constraint) == Progress((False,), 0, 1)          # ... and begun again
-    assert advance(after_b, 3, constraint) == Progress((True,))
+    assert advance(after_b, 3, constraint) == Progress((True,), just_met=True)
 
 
 def test_two_constraints_in_either_order():
     both = [[1], [3]]
-    assert advance(advance(start(both), 3, both), 1, both) == Progress((True, True))
-    assert advance(advance(start(both), 1, both), 3, both) == Progress((True, True))
+    assert advance(advance(start(both), 3, both), 1, both) == Progress((True, True), just_met=True)
+    assert advance(advance(start(both), 1, both), 3, both) == Progress((True, True), just_met=True)
     # the model prefers c first: () c .5, (c,) a .6; "c a EOS" = .5 * .6 * .4 = .12
     table = {(): [0.0, 0.2, 0.3, 0.5], (3,): [0.1, 0.6, 0.2, 0.1]}
     [[hyp]] = search(table, [both])
@@ -80,7 +80,7 @@ def test_shared_prefixes_switch_constraints():
     phrases = [[1, 2], [1, 3]]  # "a b" and "a c": after "a", "c" carries on the second
     after_a = advance(start(phrases), 1, phrases)
     assert after_a == Progress((False, False), 0, 1)
-    assert advance(after_a, 3, phrases) == Progress((False, True))
+    assert advance(after_a, 3, phrases) == Progress((False, True), just_met=True)
 
 
 def test_a_hypothesis_may_not_end_before_its_constraints():
@@ -123,3 +123,14 @@ def test_a_sentence_decodes_alike_alone_and_in_a_batch():
                                      max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=3, norm="none")[0]
              for c in constraints]
     assert [[h.tokens for h in hyps] for hyps in together] == [[h.tokens for h in hyps] for hyps in alone]
+
+
+def test_a_completed_constraint_is_not_extended_into_a_longer_word():
+    # say b (2) continues the word before it, as a piece without a word-start mark does: "3" + "0" = "30"
+    joins = torch.tensor([False, False, True, False])
+    table = {(): [0.0, 0.9, 0.05, 0.05], (1,): [0.1, 0.0, 0.8, 0.1]}  # after "a" the model wants b
+    [[free]] = search(table, [[[1]]])
+    assert free.tokens[:2] == [1, 2]  # "a b": the constraint's word extended
+    # blocked: after "a", EOS (.1) or "a c" (.1 then EOS .4); "a EOS" = .9 * .1 = .09 is best
+    [[kept]] = search(table, [[[1]]], joins=joins)
+    assert kept.tokens == [1] and math.isclose(kept.log_prob, L(0.9) + L(0.1), rel_tol=1e-6)

@@ -1,0 +1,41 @@
+"""The parts of a sentence that must come out exactly as they went in: numbers (decimals, times such as
+15:30 and dates in digits such as 24.05.2019 included), URLs and e-mail addresses.
+
+URLs and e-mail addresses are found by urlextract: it knows every top-level domain from the list it ships
+(nothing is downloaded), so "example.org" is found and "Mann.Eine" is not. A URL's trailing sentence
+punctuation is not part of it. Numbers are digits, possibly joined to more digits by . , : / or -,
+outside any URL. Names are not found: they are the user's to list in a glossary (glossary.py). Worked
+example:
+
+    spans("Am 24. Mai um 15:30 besuchte sie https://example.org/?p=2 mit 3,5 Hunden.")
+    -> ["24", "15:30", "https://example.org/?p=2", "3,5"]
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+TRAILING = ".,;:!?)]}'\""  # punctuation that ends a sentence or a bracket, not a URL
+
+
+@functools.cache
+def _extractor():
+    from urlextract import URLExtract  # imported on first use
+    return URLExtract(extract_email=True)
+
+
+def spans(text: str) -> list[str]:
+    """The spans of `text` to keep verbatim, in order (see the module's docstring)."""
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    if "." in text or "@" in text:
+        for url, (start, _) in _extractor().find_urls(text, get_indices=True, only_unique=False):
+            url = url.rstrip(TRAILING)
+            found.append((start, url))
+            taken.append((start, start + len(url)))
+    for m in NUMBER.finditer(text):
+        if not any(a < m.end() and m.start() < b for a, b in taken):
+            found.append((m.start(), m.group()))
+    return [span for _, span in sorted(found)]
