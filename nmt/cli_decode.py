@@ -41,19 +41,60 @@ Dtype = Annotated[str, typer.Option("--dtype", help="fp32, bf16 (bf16 matrix pro
 SplitSentences = Annotated[bool, typer.Option(
     "--split-sentences/--no-split-sentences",
     help="Translate each sentence of a line on its own and join them again, spacing kept (default: on).")]
+KeepSpans = Annotated[bool, typer.Option(
+    "--keep-spans/--no-keep-spans",
+    help="Numbers, times, dates in digits, URLs and e-mail addresses come out exactly as they went in "
+         "(constraints on the translation; default: on).")]
+GlossaryFile = Annotated[str | None, typer.Option(
+    "--glossary", help="TSV file, SOURCE<TAB>TARGET per line: a source term found in a sentence (whole "
+                       "words) is translated as its target term; a term mapped to itself is kept as it "
+                       "is. Constraints need a beam of at least their pieces + 1: a sentence that has "
+                       "some decodes with that beam (also with --greedy).")]
+GlossaryCase = Annotated[bool, typer.Option("--glossary-ignore-case",
+                                            help="Find glossary terms whatever their case.")]
 ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the target pieces the run's "
                                              "shortlist.bin lists for each sentence (see `nmt shortlist`).")]
 
 
 def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
                    max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool,
-                   split_sentences: bool = D.split_sentences) -> DecodeConfig:
+                   split_sentences: bool = D.split_sentences, keep_spans: bool = D.keep_spans
+                   ) -> DecodeConfig:
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
     return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
                         max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive,
-                        split_sentences=split_sentences)
+                        split_sentences=split_sentences, keep_spans=keep_spans)
+
+
+def _glossary(path: str | None, ignore_case: bool):
+    if path is None:
+        return None
+    from nmt.glossary import Glossary
+    return Glossary.load(path, ignore_case=ignore_case)
+
+
+def _constraint_lines(path: str | None):
+    """One JSON list of target phrases per line of FILE (fairseq's and Sockeye's convention)."""
+    if path is None:
+        return None
+    from nmt.fileio import read_lines
+    if not Path(path).is_file():
+        raise NMTError(f"{path}: no such constraints file")
+
+    def lines():
+        for number, line in enumerate(read_lines(path), start=1):
+            try:
+                phrases = json.loads(line) if line.strip() else []
+            except json.JSONDecodeError as e:
+                raise NMTError(f"{path}:{number}: not JSON ({e.msg}); write a list of phrases, e.g. "
+                               '["red hat", "Berlin"], or [] for none') from None
+            if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+                raise NMTError(f"{path}:{number}: not a list of phrases; write e.g. [\"red hat\"], "
+                               "or [] for none")
+            yield phrases
+    return lines()
 
 
 def _translator(models: list[str], runtime: RuntimeConfig):
@@ -93,6 +134,12 @@ def translate(
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
+    keep_spans: KeepSpans = D.keep_spans,
+    glossary: GlossaryFile = None,
+    glossary_ignore_case: GlossaryCase = False,
+    constraints: str | None = typer.Option(
+        None, "--constraints", help="A JSON list of target phrases per input line (e.g. [\"red hat\"]; "
+                                    "[] for none) that its translation must hold; lines are not split."),
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -112,6 +159,8 @@ def translate(
       nmt translate --model runs/small < test.de > hyp.en
       nmt translate --model runs/small --input test.de --output hyp.en --greedy
       nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
+      printf 'Hund\tdog\nMüller\tMüller\n' > terms.tsv
+      echo 'Herr Müller und sein Hund.' | nmt translate --model runs/small --glossary terms.tsv
 
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
     from 0; SCORE is the length-normalised log-probability), n-best lists best first.
@@ -128,9 +177,13 @@ def translate(
                        "--attention-out work with --format text")
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                         exhaustive=exhaustive, split_sentences=split_sentences)
+                         exhaustive=exhaustive, split_sentences=split_sentences, keep_spans=keep_spans)
     runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                             threads=threads)
+    terms = _glossary(glossary, glossary_ignore_case)
+    explicit = _constraint_lines(constraints)
+    if explicit is not None and format == "html":
+        raise NMTError("--constraints are per input line: use them with --format text")
     lines = _input_lines(input)
     translator = _translator(model, runtime)
     if attention_out:
@@ -144,12 +197,12 @@ def translate(
                else files.enter_context(open(files.enter_context(atomic_path(output)), "wb")))
         if format == "html":
             page = "".join(line + "\n" for line in lines)
-            translated = translator.translate(page, format="html", **dataclasses.asdict(cfg))
+            translated = translator.translate(page, format="html", glossary=terms, **dataclasses.asdict(cfg))
             out.write(translated.text.encode("utf-8"))
         else:
             progress = Progress(_input_size(input))
             write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1,
-                               attention=weights, progress=progress)
+                               attention=weights, progress=progress, glossary=terms, explicit=explicit)
             progress.close()
     _report_long_inputs(translator)
 
@@ -159,6 +212,9 @@ def _report_long_inputs(translator) -> None:
     if counts.cut:
         typer.echo(f"warning: {counts.cut} sentence(s) were longer than the model's limit of "
                    f"{translator.max_src_len} tokens and were translated in pieces", err=True)
+    if counts.too_many:
+        typer.echo(f"warning: {counts.too_many} constraint(s) beyond a sentence's limit of pieces were "
+                   "dropped (see the log)", err=True)
     if counts.truncated:
         typer.echo(f"warning: {counts.truncated} word(s) were longer than the model's limit on their own "
                    "and were truncated", err=True)
@@ -181,6 +237,7 @@ def evaluate(
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
+    keep_spans: KeepSpans = D.keep_spans,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -206,7 +263,8 @@ def evaluate(
             raise NMTError("--model needs --src FILE to translate")
         cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
                              max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                             exhaustive=exhaustive, split_sentences=split_sentences)
+                             exhaustive=exhaustive, split_sentences=split_sentences,
+                            keep_spans=keep_spans)
         runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                                 threads=threads)
         lines = _input_lines(str(src))
@@ -243,6 +301,7 @@ def serve(
     batch_size: BatchSize = D.max_sentences,
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
+    keep_spans: KeepSpans = D.keep_spans,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -276,7 +335,8 @@ def serve(
     from nmt.serving.server import serve as run_server
     decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                            exhaustive=exhaustive, split_sentences=split_sentences)
+                            exhaustive=exhaustive, split_sentences=split_sentences,
+                            keep_spans=keep_spans)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
                          allow_origins=tuple(allow_origin))

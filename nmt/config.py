@@ -139,6 +139,7 @@ class ServeConfig:
     max_queue: int = 1_024        # sentences waiting or being decoded, all requests together (429 above)
     batch_wait_ms: float = 5.0    # how long a lone request waits for others to share its decode
     max_beam: int = 10            # the widest beam (and most alternatives + 1) a request may ask for
+    max_glossary: int = 1_000     # glossary entries per request (413 above)
     allow_origins: tuple[str, ...] = ()  # web origins whose pages may call the API (CORS); "*": any
 
     def __post_init__(self):
@@ -215,7 +216,7 @@ RANGES = {
     "shortlist": {"k": AT_LEAST_1, "frequent": AT_LEAST_0},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
               "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
-              "max_beam": AT_LEAST_1},
+              "max_beam": AT_LEAST_1, "max_glossary": AT_LEAST_0},
 }
 
 

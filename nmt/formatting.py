@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from nmt import NMTError
 from nmt.config import DecodeConfig
 from nmt.console import Progress
 from nmt.search import Hypothesis
@@ -44,13 +45,15 @@ def translation_json(translation) -> dict:
 
 def write_translations(translator, lines: Iterable[str], out: BinaryIO, *, cfg: DecodeConfig,
                        scored: bool = False, attention: BinaryIO | None = None,
-                       progress: Progress | None = None) -> int:
+                       progress: Progress | None = None, glossary=None, explicit=None) -> int:
     """Translate `lines` and write each one's translation to `out` (UTF-8 whatever the locale): plain, or
     scored n-best lines; with `attention`, each line's alignment as a JSON line there too; `progress`
-    hears of every line. Returns the number of lines written."""
+    hears of every line; glossary and explicit constraints as Translator.translate_stream takes them.
+    Returns the number of lines written."""
     pending: list = []  # (index, source line, best hypothesis) awaiting their attention weights
     count = 0
-    for index, (source, nbest) in enumerate(with_sources(translator, lines, cfg)):
+    sources = with_sources(translator, lines, cfg, glossary=glossary, explicit=explicit)
+    for index, (source, nbest) in enumerate(sources):
         out.write((scored_lines(index, nbest) if scored else nbest[0][0] + "\n").encode("utf-8"))
         pending.append((index, source, nbest[0][1]))
         count += 1
@@ -61,10 +64,12 @@ def write_translations(translator, lines: Iterable[str], out: BinaryIO, *, cfg: 
             _write_alignments(attention, translator, pending)
     out.flush()
     _write_alignments(attention, translator, pending)
+    if explicit is not None and next(explicit, None) is not None:
+        raise NMTError(f"the constraints have more lines than the input's {count}; give one per input line")
     return count
 
 
-def with_sources(translator, lines: Iterable[str], cfg: DecodeConfig
+def with_sources(translator, lines: Iterable[str], cfg: DecodeConfig, **constraints
                  ) -> Iterator[tuple[str, list[tuple[str, Hypothesis]]]]:
     """Translator.translate_stream's n-best lists, each with the input line it translates."""
     read: collections.deque[str] = collections.deque()  # lines read and not yet translated
@@ -74,7 +79,7 @@ def with_sources(translator, lines: Iterable[str], cfg: DecodeConfig
             read.append(line)
             yield line
 
-    for nbest in translator.translate_stream(remember(lines), cfg):
+    for nbest in translator.translate_stream(remember(lines), cfg, **constraints):
         yield read.popleft(), nbest
 
 

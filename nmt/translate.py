@@ -237,12 +237,37 @@ class Translator:
                 out.append((ids, term))
         return out
 
-    def restore(self, text: str, phrases: list[tuple[list[int], str]]) -> str:
-        """A translation with each constraint that holds <unk> pieces written as its term again."""
-        for ids, term in phrases:
-            if UNK in ids:
-                text = text.replace(self.tgt_tok.decode([ids])[0], term, 1)
+    def restore(self, tokens: list[int], phrases: list[tuple[list[int], str]]) -> str | None:
+        """The hypothesis `tokens` as text, each constraint in it that holds <unk> pieces written as its
+        term again (the longest first, where they would overlap); None when no constraint has <unk>."""
+        unknown = sorted(((ids, term) for ids, term in phrases if UNK in ids), key=lambda p: -len(p[0]))
+        if not unknown:
+            return None
+        found: list[tuple[int, int, str]] = []
+        for ids, term in unknown:
+            n = len(ids)
+            at = next((s for s in range(len(tokens) - n + 1) if tokens[s : s + n] == ids
+                       and not any(a < s + n and s < b for a, b, _ in found)), None)
+            if at is not None:
+                found.append((at, at + n, term))
+        parts: list[tuple[bool, str]] = []  # (starts a word, text) in order
+        at = 0
+        for start, end, term in sorted(found):
+            if start > at:
+                parts.append(self._segment(tokens[at:start]))
+            parts.append((True, term))  # its first piece has the word-start mark
+            at = end
+        if at < len(tokens):
+            parts.append(self._segment(tokens[at:]))
+        text = ""
+        for starts_word, piece in parts:
+            text += (" " if text and starts_word else "") + piece
         return text
+
+    def _segment(self, tokens: list[int]) -> tuple[bool, str]:
+        """(Does it start a word, its text) for a stretch of a hypothesis."""
+        starts_word = self.tgt_tok.pieces(tokens[:1])[0].startswith(WORD_START)
+        return starts_word, self.tgt_tok.decode([tokens])[0].strip()
 
     def translate(self, texts: str | Iterable[str], *, attention: bool = False, format: str = "text",
                   glossary: Glossary | list[tuple[str, str]] | None = None,
@@ -365,7 +390,8 @@ class Translator:
                 nbests = []
                 for _ in line.sentences:
                     hyps, mine = next(found), next(restoring, [])
-                    texts = [self.restore(t, mine) for t in self.tgt_tok.decode([h.tokens for h in hyps])]
+                    decoded = self.tgt_tok.decode([h.tokens for h in hyps])
+                    texts = [self.restore(h.tokens, mine) or t for h, t in zip(hyps, decoded, strict=True)]
                     nbests.append(list(zip(texts, hyps, strict=True)))
                 yield rejoin(line, nbests)
 

@@ -191,7 +191,7 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
     class Recorder:
         counts, max_src_len = Counts(), 100
 
-        def translate_stream(self, lines, cfg):
+        def translate_stream(self, lines, cfg, **constraints):
             calls[-1]["cfg"] = cfg
             return ([("x", Hypothesis([], 0.0, 0.0))] for _ in lines)
 

@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 # lowest first; a name ending in "/" stands for every module of that subpackage
 LAYERS = [
     ("base", ["__init__", "fileio", "config", "hardware", "console"]),
-    ("text", ["tokenizer", "corpus", "data", "fetch", "langid", "segment", "markup"]),
+    ("text", ["tokenizer", "corpus", "data", "fetch", "langid", "segment", "markup", "glossary", "spans"]),
     ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
     ("search", ["search", "constraints"]),
     ("fast decoding", ["fast/"]),

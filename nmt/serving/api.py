@@ -7,11 +7,14 @@ people (a page).
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
     POST /translate     LibreTranslate's API, fields in JSON, a form or the query string: {"q": str | [str],
                         "source" (or "auto": detected per text), "target", "format": "text" | "html" (none:
-                        html when a text holds HTML elements), "alternatives": N, "api_key"} ->
+                        html when a text holds HTML elements), "alternatives": N, "api_key", "glossary":
+                        [{"source", "target"}] (nmt's: each sentence holding a source term is translated
+                        with its target term)} ->
                         {"translatedText", "alternatives", "detectedLanguage" (with "auto")}
     POST /detect        LibreTranslate's: {"q": str} -> [{"language", "confidence"}], best first (langid.py)
     POST /v1/translate  nmt's own, JSON: {"q": [str], "source", "target", "beam", "n_best", "length_penalty",
-                        "max_len_ratio", "attention": bool, "format": "text" | "html"} -> {"pair",
+                        "max_len_ratio", "attention": bool, "format": "text" | "html", "glossary",
+                        "keep_spans": bool} -> {"pair",
                         "translations": [{"text", "score", "alternatives", "sentences" (with attention: each
                         sentence's "source", "text" and "alignment")}]}
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -52,7 +56,8 @@ from nmt.translate import Translation, Translator
 log = logging.getLogger(__name__)
 NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
          "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
-NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format")
+NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format", "glossary",
+                  "keep_spans")
 
 
 @dataclass
@@ -86,9 +91,10 @@ class Service:
 
     @staticmethod
     def _decoder(translator: Translator):
-        def decode(texts: list[str], options: tuple[DecodeConfig, bool, str]) -> list[Translation]:
-            cfg, attention, format = options  # requests share a decode when all three are equal
-            return translator.translate(texts, attention=attention, format=format, **dataclasses.asdict(cfg))
+        def decode(texts: list[str], options: tuple) -> list[Translation]:
+            cfg, attention, format, glossary = options  # requests share a decode when all are equal
+            return translator.translate(texts, attention=attention, format=format,
+                                        glossary=list(glossary) or None, **dataclasses.asdict(cfg))
         return decode
 
     def app(self) -> Starlette:
@@ -135,7 +141,7 @@ class Service:
         pairs, detected = self._pairs(fields, _readable(texts, format))
         options = dataclasses.replace(self.decode, n_best=alternatives + 1,
                                       beam=max(self.decode.beam, alternatives + 1))
-        results = await self._translate(pairs, texts, options, format=format)
+        results = await self._translate(pairs, texts, options, format=format, glossary=self._glossary(fields))
         body = {"translatedText": [r.text for r in results]}
         if alternatives:
             body["alternatives"] = [[a.text for a in r.alternatives] for r in results]
@@ -186,9 +192,13 @@ class Service:
         pair = pairs[0] if pairs else self._pairs(fields, [""])[0][0]
         if attention and not self._attends(pair):
             raise ApiError(400, f"the {pair[0]}-{pair[1]} model has no attention to show")
+        keep_spans = fields.get("keep_spans", self.decode.keep_spans)
+        if not isinstance(keep_spans, bool):
+            raise ApiError(400, f"keep_spans must be true or false, got {keep_spans!r}")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
-                                      max_len_ratio=ratio)
-        results = await self._translate(pairs, texts, options, attention=attention, format=_format(fields))
+                                      max_len_ratio=ratio, keep_spans=keep_spans)
+        results = await self._translate(pairs, texts, options, attention=attention, format=_format(fields),
+                                        glossary=self._glossary(fields))
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
 
@@ -247,6 +257,27 @@ class Service:
                                 f"this server translates {served}: give source if that is wrong")
         return next(((lang, c) for lang, c in ranked if lang in sources), (sources[0], 0.0))
 
+    def _glossary(self, fields: dict) -> tuple[tuple[str, str], ...]:
+        """The request's glossary, [{"source": term, "target": term}, ...], as (source, target) pairs."""
+        given = fields.get("glossary", [])
+        if isinstance(given, str):  # from a form or the query string: JSON text
+            try:
+                given = json.loads(given) if given.strip() else []
+            except json.JSONDecodeError:
+                given = None
+        shape = 'glossary must be a list of {"source": term, "target": term}'
+        if not isinstance(given, list):
+            raise ApiError(400, shape)
+        if len(given) > self.limits.max_glossary:
+            raise ApiError(413, f"{len(given)} glossary entries; at most {self.limits.max_glossary}")
+        pairs = []
+        for k, entry in enumerate(given, start=1):
+            if not isinstance(entry, dict) or set(entry) != {"source", "target"} or not all(
+                    isinstance(v, str) and v.strip() for v in entry.values()):
+                raise ApiError(400, f"{shape}, both non-empty texts; entry {k} is {entry!r}"[:300])
+            pairs.append((entry["source"].strip(), entry["target"].strip()))
+        return tuple(pairs)
+
     def _check_size(self, texts: list[str]) -> None:
         limits = self.limits
         if len(texts) > limits.max_texts:
@@ -256,14 +287,16 @@ class Service:
             raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
 
     async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig, *,
-                         attention: bool = False, format: str = "text") -> list[Translation]:
+                         attention: bool = False, format: str = "text", glossary: tuple = ()
+                         ) -> list[Translation]:
         """Each text translated with its pair's model, all pairs at once; results in the texts' order."""
         by_pair: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairs):
             by_pair.setdefault(pair, []).append(i)
         try:
             done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows],
-                                                                           (options, attention, format))
+                                                                           (options, attention, format,
+                                                                            glossary))
                                           for pair, rows in by_pair.items()))
         except QueueFull as e:
             raise ApiError(429, f"busy: {e}; try again shortly") from None
