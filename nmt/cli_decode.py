@@ -45,6 +45,9 @@ KeepSpans = Annotated[bool, typer.Option(
     "--keep-spans/--no-keep-spans",
     help="Numbers, times, dates in digits, URLs and e-mail addresses come out exactly as they went in "
          "(constraints on the translation; default: on).")]
+NoRepeatNgram = Annotated[int, typer.Option(
+    "--no-repeat-ngram", min=0, help="N > 0: no N consecutive words twice in a translation (against "
+                                     "looping output); 0: no such rule.")]
 GlossaryFile = Annotated[str | None, typer.Option(
     "--glossary", help="TSV file, SOURCE<TAB>TARGET per line: a source term found in a sentence (whole "
                        "words) is translated as its target term; a term mapped to itself is kept as it "
@@ -58,14 +61,15 @@ ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the
 
 def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
                    max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool,
-                   split_sentences: bool = D.split_sentences, keep_spans: bool = D.keep_spans
-                   ) -> DecodeConfig:
+                   split_sentences: bool = D.split_sentences, keep_spans: bool = D.keep_spans,
+                   no_repeat_ngram: int = D.no_repeat_ngram) -> DecodeConfig:
     beam = 1 if greedy else beam
     if n_best > beam:
         raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
     return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
                         max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive,
-                        split_sentences=split_sentences, keep_spans=keep_spans)
+                        split_sentences=split_sentences, keep_spans=keep_spans,
+                        no_repeat_ngram=no_repeat_ngram)
 
 
 def _glossary(path: str | None, ignore_case: bool):
@@ -135,6 +139,7 @@ def translate(
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
     keep_spans: KeepSpans = D.keep_spans,
+    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
     glossary: GlossaryFile = None,
     glossary_ignore_case: GlossaryCase = False,
     constraints: str | None = typer.Option(
@@ -177,7 +182,8 @@ def translate(
                        "--attention-out work with --format text")
     cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
                          max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                         exhaustive=exhaustive, split_sentences=split_sentences, keep_spans=keep_spans)
+                         exhaustive=exhaustive, split_sentences=split_sentences, keep_spans=keep_spans,
+                         no_repeat_ngram=no_repeat_ngram)
     runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                             threads=threads)
     terms = _glossary(glossary, glossary_ignore_case)
@@ -238,6 +244,7 @@ def evaluate(
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
     keep_spans: KeepSpans = D.keep_spans,
+    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -264,7 +271,7 @@ def evaluate(
         cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
                              max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                              exhaustive=exhaustive, split_sentences=split_sentences,
-                            keep_spans=keep_spans)
+                            keep_spans=keep_spans, no_repeat_ngram=no_repeat_ngram)
         runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                                 threads=threads)
         lines = _input_lines(str(src))
@@ -302,6 +309,7 @@ def serve(
     exhaustive: Exhaustive = not D.stop_early,
     split_sentences: SplitSentences = D.split_sentences,
     keep_spans: KeepSpans = D.keep_spans,
+    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
     device: Device = R.device,
     threads: Threads = R.threads,
     quantize: Quantize = R.quantize,
@@ -336,7 +344,7 @@ def serve(
     decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
                             exhaustive=exhaustive, split_sentences=split_sentences,
-                            keep_spans=keep_spans)
+                            keep_spans=keep_spans, no_repeat_ngram=no_repeat_ngram)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
                          allow_origins=tuple(allow_origin))

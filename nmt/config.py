@@ -88,6 +88,7 @@ class DecodeConfig:
     split_sentences: bool = True  # translate each sentence of a line on its own (segment.py), then rejoin
     keep_spans: bool = True       # numbers, URLs and e-mail addresses come out as they went in (spans.py)
     max_constraint_tokens: int = 24  # a sentence's constraints beyond this many target pieces are dropped
+    no_repeat_ngram: int = 0      # N > 0: no N words twice in a translation (repeats.py); 0: no such rule
 
     def __post_init__(self):
         check_section("decode", self)
@@ -211,7 +212,8 @@ RANGES = {
               "seed": AT_LEAST_0, "threads": AT_LEAST_0},
     "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,
                "max_len_ratio": AT_LEAST_0, "max_len_extra": AT_LEAST_0, "max_tokens": AT_LEAST_1,
-               "max_sentences": AT_LEAST_1, "max_constraint_tokens": AT_LEAST_1},
+               "max_sentences": AT_LEAST_1, "max_constraint_tokens": AT_LEAST_1,
+               "no_repeat_ngram": AT_LEAST_0},
     "runtime": {"threads": AT_LEAST_0},
     "shortlist": {"k": AT_LEAST_1, "frequent": AT_LEAST_0},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,

@@ -33,7 +33,18 @@ from typing import Any
 
 import torch
 
-from nmt.search import DEFAULT, Hypothesis, ReorderFn, StepFn, _device_of, _force_eos, normalise, row_topk
+from nmt.search import (
+    DEFAULT,
+    BlockFn,
+    Hypothesis,
+    ReorderFn,
+    StepFn,
+    _blocked,
+    _device_of,
+    _force_eos,
+    normalise,
+    row_topk,
+)
 
 
 @dataclass(frozen=True)
@@ -115,14 +126,15 @@ def constrained_beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, 
                             constraints: list[list[list[int]]], max_lens: torch.Tensor, bos: int, eos: int,
                             beam: int, alpha: float = DEFAULT.length_penalty,
                             norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
-                            stop_early: bool = DEFAULT.stop_early, joins: torch.Tensor | None = None
-                            ) -> list[list[Hypothesis]]:
+                            stop_early: bool = DEFAULT.stop_early, joins: torch.Tensor | None = None,
+                            block: BlockFn | None = None) -> list[list[Hypothesis]]:
     """Beam search (search.beam_search's rules) in which every sentence's translation holds each of its
     `constraints` (a list of phrases of token ids per sentence); `beam` places per sentence, which must
     be at least beam_for of every sentence's constraints. joins: (vocab,) bool, the tokens that would
     continue the word before them (a piece without a word-start mark): never right after a constraint is
-    completed, so "3" does not become "30". Returns `n_best` hypotheses per sentence, best first; one
-    that hit the length limit may lack constraints (the search was not allowed to finish)."""
+    completed, so "3" does not become "30". block: as in search.greedy_search. Returns `n_best`
+    hypotheses per sentence, best first; one that hit the length limit may lack constraints (the search
+    was not allowed to finish)."""
     device = _device_of(state)
     batch, k = len(max_lens), beam
     assert all(k >= beam_for(c, 1) for c in constraints), "a beam too narrow for its constraints"
@@ -140,6 +152,8 @@ def constrained_beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, 
             log_probs, state = log_probs[copies], reorder_fn(state, copies)
         at_limit = [t >= int(max_lens[b]) for b in alive]
         limit_rows = torch.tensor(at_limit).repeat_interleave(k).to(device)
+        if block is not None and t > 0:
+            log_probs = _blocked(block, log_probs, history, limit_rows)
         log_probs = _force_eos(log_probs, limit_rows, eos)
         if joins is not None:
             ended = [r for r, p in enumerate(p for ps in progress for p in ps) if p.just_met]

@@ -20,6 +20,8 @@ from nmt.config import DecodeConfig
 DEFAULT = DecodeConfig()  # the defaults of the keyword arguments below: one home, in config.py
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 ReorderFn = Callable[[Any, torch.Tensor], Any]
+# (log_probs (rows, vocab), each row's tokens so far) -> log_probs with some tokens made impossible
+BlockFn = Callable[[torch.Tensor, list[list[int]]], torch.Tensor]
 
 
 @dataclass
@@ -45,6 +47,12 @@ def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> tor
     only_eos = torch.full_like(log_probs[0], float("-inf"))
     only_eos[eos] = 0
     return torch.where(at_limit[:, None], log_probs + only_eos, log_probs)
+
+
+def _blocked(block: BlockFn, log_probs: torch.Tensor, histories: list[list[int]], at_limit: torch.Tensor
+             ) -> torch.Tensor:
+    """`block` applied to the rows not at their length limit (those may only end, and must)."""
+    return torch.where(at_limit[:, None], log_probs, block(log_probs, histories))
 
 
 def row_topk(x: torch.Tensor, k: int, block: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,9 +95,10 @@ def _ranked(values: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
 
 
 def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
-                  eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm
-                  ) -> list[list[Hypothesis]]:
-    """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced."""
+                  eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
+                  block: BlockFn | None = None) -> list[list[Hypothesis]]:
+    """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced.
+    block: what a row may not take next, given its tokens so far (e.g. repeats.NoRepeat)."""
     device = _device_of(state)
     batch = len(max_lens)
     alive = torch.arange(batch)                                       # sentence id of each row
@@ -99,7 +108,10 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                     # (rows, vocab)
-        log_probs = _force_eos(log_probs, (t >= max_lens[alive]).to(device), eos)
+        at_limit = (t >= max_lens[alive]).to(device)
+        if block is not None and t > 0:
+            log_probs = _blocked(block, log_probs, history.tolist(), at_limit)
+        log_probs = _force_eos(log_probs, at_limit, eos)
         best, tokens = (column[:, 0] for column in row_topk(log_probs, 1))  # (rows,), (rows,)
         total = total + best
         ended = tokens == eos
@@ -120,8 +132,10 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
 def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
                 eos: int, beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty,
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
-                stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
-    """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first.
+                stop_early: bool = DEFAULT.stop_early, block: BlockFn | None = None
+                ) -> list[list[Hypothesis]]:
+    """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first. block: as
+    in greedy_search.
 
     `state` has one row per sentence; it is repeated `beam` times after the first step (whose `beam`
     rows per sentence would all be the same). Worked example, beam 2,
@@ -150,6 +164,8 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
         if t == 0:  # a sentence's k rows would all be BOS on its encoder state: computed once, copied here
             log_probs, state = log_probs[copies], reorder_fn(state, copies)
         at_limit = t >= max_lens[alive]                                   # (n,)
+        if block is not None and t > 0:
+            log_probs = _blocked(block, log_probs, history.tolist(), at_limit.repeat_interleave(k).to(device))
         log_probs = _force_eos(log_probs, at_limit.repeat_interleave(k).to(device), eos)
         top_scores, from_beam, top_tok = _best_pairs(scores, log_probs, k)  # each (n, 2k), best first
         is_eos = top_tok == eos

@@ -32,6 +32,7 @@ from nmt.glossary import Glossary
 from nmt.hardware import native_bf16
 from nmt.lines import Counts, rejoin, sentences
 from nmt.model import Seq2Seq
+from nmt.repeats import NoRepeat
 from nmt.search import Hypothesis, beam_search, greedy_search
 from nmt.spans import spans
 from nmt.tokenizer import BOS, EOS, UNK, WORD_START, Tokenizer
@@ -142,19 +143,24 @@ class Translator:
         """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search; with
         `phrases` (each sentence's constraints, target ids), constrained beam search (constraints.py) over
         the whole vocabulary, with a beam of cfg.beam."""
+        starts = self.starts_word()
         if phrases is not None:
             state, max_lens = self.encode(src_ids, cfg)
+            block = NoRepeat(cfg.no_repeat_ngram, starts, EOS) if cfg.no_repeat_ngram else None
             return constraints.constrained_beam_search(
                 self.stepper(None), self.reorder, state, constraints=phrases, max_lens=max_lens, bos=BOS,
                 eos=EOS, beam=cfg.beam, alpha=cfg.length_penalty, norm=cfg.length_norm,
-                n_best=cfg.n_best, stop_early=cfg.stop_early, joins=self.joins())
+                n_best=cfg.n_best, stop_early=cfg.stop_early, joins=self.joins(), block=block)
         vocab = mask = None
         if self.shortlist:
             vocab, own = self.shortlist.select(src_ids)  # (n,) ids 0..3 first; (batch, n)
             mask = ShortlistMask.of(own.to(self.device))
+            starts = starts[vocab.cpu()]  # positions in the shortlist, as search sees them
         state, max_lens = self.encode(src_ids, cfg, mask)
         step = self.stepper(vocab)
-        common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm)
+        block = NoRepeat(cfg.no_repeat_ngram, starts, EOS) if cfg.no_repeat_ngram else None
+        common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm,
+                      block=block)
         if cfg.beam <= 1:
             found = greedy_search(step, self.reorder, state, **common)
         else:
@@ -170,11 +176,20 @@ class Translator:
     def joins(self) -> torch.Tensor:
         """(vocab,) bool: the target pieces that continue the word before them (no word-start mark, a
         letter or digit first): what may not follow a completed constraint."""
-        if getattr(self, "_joins", None) is None:
+        return self._marks()[1]
+
+    def starts_word(self) -> torch.Tensor:
+        """(vocab,) bool: the target pieces with the word-start mark."""
+        return self._marks()[0]
+
+    def _marks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if getattr(self, "_word_marks", None) is None:
             pieces = self.tgt_tok.pieces(list(range(len(self.tgt_tok))))
-            self._joins = torch.tensor([i > EOS and not p.startswith(WORD_START) and p[:1].isalnum()
-                                        for i, p in enumerate(pieces)])
-        return self._joins
+            starts = [i > EOS and p.startswith(WORD_START) for i, p in enumerate(pieces)]
+            joins = [i > EOS and not p.startswith(WORD_START) and p[:1].isalnum()
+                     for i, p in enumerate(pieces)]
+            self._word_marks = torch.tensor(starts), torch.tensor(joins)
+        return self._word_marks
 
     def attending_model(self) -> Seq2Seq:
         """The first model that attends: the one whose weights `alignments` shows."""

@@ -10,7 +10,7 @@ LAYERS = [
     ("base", ["__init__", "fileio", "config", "hardware", "console"]),
     ("text", ["tokenizer", "corpus", "data", "fetch", "langid", "segment", "markup", "glossary", "spans"]),
     ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
-    ("search", ["search", "constraints"]),
+    ("search", ["search", "constraints", "repeats"]),
     ("fast decoding", ["fast/"]),
     ("translation", ["ensemble", "lines", "alignment", "translate", "formatting", "evaluate"]),
     ("training", ["training/"]),

@@ -200,3 +200,43 @@ def test_row_topk_breaks_ties_by_column_also_in_narrow_rows():
     x = torch.tensor([[1.0, 3, 3, -2, 3], [float("-inf"), -1, -1, -1, 0]])
     best, at = row_topk(x, 2)
     assert best.tolist() == [[3.0, 3.0], [0.0, -1.0]] and at.tolist() == [[1, 2], [4, 1]]
+
+
+def bigram_step(table):
+    """A fake model whose next token depends only on the last: `table` maps a token (BOS included) to a
+    probability list over {EOS, a, b, c}. State: (1, rows, 1), each row's last token."""
+    def step(tokens, state):
+        rows = [[L(p) if p > 0 else float("-inf") for p in table[int(t)]] for t in tokens]
+        return torch.tensor(rows), tokens.float().view(1, -1, 1)
+    return step
+
+
+def test_no_repeat_blocks_a_word_ngram_from_coming_twice():
+    from nmt.repeats import NoRepeat
+    # a=1 and b=2 start words, c=3 continues one. The model loops "a b a b ...": a then b, b then a (.9).
+    loop = bigram_step({BOS: [0.0, 0.9, 0.05, 0.05], 1: [0.001, 0.0, 0.9, 0.099],
+                        2: [0.001, 0.9, 0.0, 0.099], 3: [0.1, 0.45, 0.45, 0.0]})
+    starts = torch.tensor([False, True, True, False])
+    words = NoRepeat(2, starts, EOS)
+    # averaged scores favour the long loop: it runs to the length limit
+    free = beam(loop, max_len=8, beam=3, norm="average")
+    assert free[0].tokens[:4] == [1, 2, 1, 2] and words.repeats(free[0].tokens[:4], starts.tolist())
+    # n = 2: after "a b a b" the bigram "a b" is there twice unless "b" grows into another word, so no
+    # word may begin next (only c, making "bc", or EOS). Whatever the search then finds holds no bigram of
+    # words twice
+    def bigrams(tokens):
+        words = []
+        for token in tokens:
+            words = [*words, (token,)] if token != 3 or not words else [*words[:-1], words[-1] + (token,)]
+        return list(zip(words, words[1:], strict=False))
+    for best in beam(loop, max_len=8, beam=3, norm="average", block=words, n_best=3):
+        assert best.tokens[:3] == [1, 2, 1] and best.tokens[:6] != free[0].tokens[:6]
+        assert len(set(bigrams(best.tokens))) == len(bigrams(best.tokens)), best.tokens
+    # repeats.py's worked example: "▁a ▁b ▁a ▁b" repeats "a b"; words a, b, ac, b do not
+    assert words.repeats([1, 2, 1, 2], starts.tolist())
+    assert not words.repeats([1, 2, 1, 3, 2], starts.tolist())
+    # greedy takes the same block; it loops on to the length limit, where only EOS is left, so its
+    # last word may complete a repeat: every bigram before that is new
+    [[hyp]] = greedy_search(loop, reorder, start(), max_lens=torch.tensor([8]), bos=BOS, eos=EOS, block=words)
+    before_last = bigrams(hyp.tokens)[:-1]
+    assert len(hyp.tokens) == 8 and len(set(before_last)) == len(before_last)
