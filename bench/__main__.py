@@ -52,6 +52,7 @@ BENCHMARKS = {
     "serve": Benchmark("RUN...", _call("serve")),
     "paragraphs": Benchmark("RUN...", _call("paragraphs")),
     "html": Benchmark("RUN...", _call("html")),
+    "constraints": Benchmark("RUN...", _call("constraints")),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
