@@ -164,7 +164,7 @@ def translate(
       nmt translate --model runs/small < test.de > hyp.en
       nmt translate --model runs/small --input test.de --output hyp.en --greedy
       nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
-      printf 'Hund\tdog\nMüller\tMüller\n' > terms.tsv
+      printf 'Hund\\tdog\\nMüller\\tMüller\\n' > terms.tsv
       echo 'Herr Müller und sein Hund.' | nmt translate --model runs/small --glossary terms.tsv
 
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines

@@ -152,3 +152,23 @@ def test_html_comes_back_as_html_with_a_rendered_preview(browser, attention_run)
         page.screenshot(path=str(ARTIFACTS / "html.png"), full_page=True)
     finally:
         server.stop()
+
+
+def test_a_glossary_typed_in_the_page_decides_a_word(browser, toy_run):
+    want = Translator.load(toy_run).translate("der hund läuft", beam=5, glossary=[("hund", "cat")]).text
+    assert "cat" in want.split()
+    server = Server("--model", toy_run)
+    try:
+        page = opened(browser, server)
+        page.click("#glossary-box summary")
+        page.fill("#glossary", "hund = cat")
+        page.fill("#source", "der hund läuft")
+        page.click("#translate")
+        page.wait_for_function("document.getElementById('result').textContent.length > 0")
+        assert page.text_content("#result") == want
+        page.fill("#glossary", "hund cat")  # no "=": the page says how to write it
+        page.click("#translate")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        assert "write source = target" in page.text_content("#error")
+    finally:
+        server.stop()
