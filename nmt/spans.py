@@ -18,6 +18,9 @@ import re
 
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 TRAILING = ".,;:!?)]}'\""  # punctuation that ends a sentence or a bracket, not a URL
+# what any URL or e-mail address holds: a dot right before a letter or digit, or an @. A sentence without
+# one (most sentences) is not handed to urlextract, which costs about 0.2 ms a sentence
+MAYBE_ADDRESS = re.compile(r"\.\w|@")
 
 
 @functools.cache
@@ -30,7 +33,7 @@ def spans(text: str) -> list[str]:
     """The spans of `text` to keep verbatim, in order (see the module's docstring)."""
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    if "." in text or "@" in text:
+    if MAYBE_ADDRESS.search(text):
         for url, (start, _) in _extractor().find_urls(text, get_indices=True, only_unique=False):
             url = url.rstrip(TRAILING)
             found.append((start, url))
