@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from nmt import segment
-from nmt.search import Hypothesis
+from nmt.scoring import Hypothesis
 from nmt.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -86,3 +86,29 @@ def rejoin(line: segment.Line, nbests: list[list[tuple[str, Hypothesis]]]) -> li
                              line.cut)
         joined.append((segment.join(line, [text for text, _ in chosen]), hyp))
     return joined
+
+
+@dataclass
+class Translation:
+    """One text's translation: the best hypothesis and, with n_best > 1, the others, best first."""
+    text: str
+    score: float  # length-normalised log-probability (the mean over a text's lines)
+    alternatives: list[Translation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what was done to inputs too long for the model
+    # with attention=True: each sentence of the text, {"source", "text", "alignment"} (alignment.py)
+    sentences: list[dict] = field(default_factory=list)
+
+
+def join_lines(lines: list[list[tuple[str, Hypothesis]]], limit: int) -> Translation:
+    """One text's Translation from its lines' n-best lists: alternative k joins each line's k-th best
+    (a line with fewer hypotheses gives its last); a warning if sentences were cut (over `limit`)."""
+    k = max(len(nbest) for nbest in lines)
+    ranked = [Translation("\n".join(nbest[min(i, len(nbest) - 1)][0] for nbest in lines),
+                          sum(nbest[min(i, len(nbest) - 1)][1].score for nbest in lines) / len(lines))
+              for i in range(k)]
+    ranked[0].alternatives = ranked[1:]
+    cut = sum(getattr(nbest[0][1], "cut", 0) for nbest in lines)
+    if cut:
+        ranked[0].warnings.append(f"{cut} sentence(s) longer than the model's limit of {limit} tokens "
+                                  "were translated in pieces")
+    return ranked[0]

@@ -10,34 +10,17 @@ tensors, so the batch shrinks as it decodes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 import torch
 
-from nmt.config import DecodeConfig
+from nmt.scoring import DEFAULT, Hypothesis, normalise  # torch-free: the lite decoder ranks by them too
 
-DEFAULT = DecodeConfig()  # the defaults of the keyword arguments below: one home, in config.py
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 ReorderFn = Callable[[Any, torch.Tensor], Any]
 # (log_probs (rows, vocab), each row's tokens so far) -> log_probs with some tokens made impossible
 BlockFn = Callable[[torch.Tensor, list[list[int]]], torch.Tensor]
-
-
-@dataclass
-class Hypothesis:
-    tokens: list[int]   # without BOS and EOS
-    log_prob: float     # sum of the token log-probabilities, EOS included
-    score: float        # length-normalised log_prob: what hypotheses are ranked by
-
-
-def normalise(log_prob: float, length: int, alpha: float, mode: str = DEFAULT.length_norm) -> float:
-    """Length-normalised score; `length` counts EOS. gnmt: Wu et al. (2016) ((5 + len) / 6) ** alpha."""
-    if mode == "average":
-        return log_prob / length
-    if mode == "none" or alpha == 0:
-        return log_prob
-    return log_prob / ((5 + length) / 6) ** alpha
 
 
 def _force_eos(log_probs: torch.Tensor, at_limit: torch.Tensor, eos: int) -> torch.Tensor:

@@ -15,7 +15,6 @@ import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ from nmt.fast.shortlist import Shortlist, ShortlistMask
 from nmt.fast.step import make_step
 from nmt.glossary import Glossary
 from nmt.hardware import native_bf16
-from nmt.lines import Counts, rejoin, sentences
+from nmt.lines import Counts, Translation, join_lines, rejoin, sentences
 from nmt.model import Seq2Seq
 from nmt.repeats import NoRepeat
 from nmt.search import Hypothesis, beam_search, greedy_search
@@ -41,17 +40,6 @@ log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
 RUNTIME_OPTIONS = [f.name for f in dataclasses.fields(RuntimeConfig)]
-
-
-@dataclass
-class Translation:
-    """One text's translation: the best hypothesis and, with n_best > 1, the others, best first."""
-    text: str
-    score: float  # length-normalised log-probability (the mean over a text's lines)
-    alternatives: list[Translation] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what was done to inputs too long for the model
-    # with attention=True: each sentence of the text, {"source", "text", "alignment"} (alignment.py)
-    sentences: list[dict] = field(default_factory=list)
 
 
 class Translator:
@@ -326,7 +314,7 @@ class Translator:
         flat = [line for lines in pieces for line in lines]
         results = list(self.translate_stream(flat, cfg, glossary=glossary, explicit=constraints))
         at = iter(results)
-        out = [_join([next(at) for _ in lines], self.max_src_len) for lines in pieces]
+        out = [join_lines([next(at) for _ in lines], self.max_src_len) for lines in pieces]
         if attention:
             sentences = iter(alignment.by_sentence(self, flat, [nbest[0][1] for nbest in results]))
             for translation, lines in zip(out, pieces, strict=True):
@@ -439,18 +427,3 @@ def languages_of(config: Config) -> tuple[str, str] | None:
             return None
         codes.append(suffixes[-1])
     return codes[0], codes[1]
-
-
-def _join(lines: list[list[tuple[str, Hypothesis]]], limit: int) -> Translation:
-    """One text's Translation from its lines' n-best lists: alternative k joins each line's k-th best
-    (a line with fewer hypotheses gives its last); a warning if sentences were cut (over `limit`)."""
-    k = max(len(nbest) for nbest in lines)
-    ranked = [Translation("\n".join(nbest[min(i, len(nbest) - 1)][0] for nbest in lines),
-                          sum(nbest[min(i, len(nbest) - 1)][1].score for nbest in lines) / len(lines))
-              for i in range(k)]
-    ranked[0].alternatives = ranked[1:]
-    cut = sum(getattr(nbest[0][1], "cut", 0) for nbest in lines)
-    if cut:
-        ranked[0].warnings.append(f"{cut} sentence(s) longer than the model's limit of {limit} tokens "
-                                  "were translated in pieces")
-    return ranked[0]

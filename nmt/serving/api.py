@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -49,9 +50,12 @@ from starlette.routing import Route
 from nmt import NMTError, langid, markup
 from nmt.config import FORMATS, DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
+from nmt.lines import Translation
 from nmt.serving.batcher import MicroBatcher, QueueFull
 from nmt.serving.fields import ApiError, integer, number, read_fields
-from nmt.translate import Translation, Translator
+
+if TYPE_CHECKING:
+    from nmt.translate import Translator
 
 log = logging.getLogger(__name__)
 NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",

@@ -1,0 +1,204 @@
+"""`nmt export`: a trained model as ONNX graphs that translate without PyTorch (nmt/lite/ runs them).
+
+The folder it writes:
+
+    encoder.onnx     src (batch, src_len) int64, padded, reversed as the model reads it; src_lens (batch,)
+                     -> h, c (layers, batch, hidden) the decoder's first state (c for an LSTM only);
+                     with attention also memory, keys (batch, src_len, hidden) and mask (batch, src_len)
+    decoder.onnx     one step: tokens (rows,), h, c, and with attention memory, keys, mask (per source),
+                     source (rows,) which source each row reads, feed (rows, hidden) the last attentional
+                     state (zeros at first) -> log_probs (rows, vocab), h_out, c_out, feed_out
+    src.model, tgt.model   the sentencepiece models
+    nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version
+    *.int8.onnx      with --int8: the same graphs with int8 weights (ONNX Runtime's dynamic quantization)
+
+Batch and lengths are dynamic axes. The export is checked before it is kept: on a sample batch the
+graphs, run by ONNX Runtime, must give the torch model's log-probabilities within TOLERANCE at every
+step of a teacher-forced pass, or the export fails naming the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nmt import NMTError, __version__, checkpoint
+from nmt.attention import AttentionState
+from nmt.data import pad_sources
+from nmt.model import Seq2Seq, join_directions
+from nmt.tokenizer import BOS, EOS, PAD, UNK
+from nmt.translate import languages_of
+
+TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime's and torch's log-probabilities
+OPSET = 17
+META = "nmt-export.json"
+
+
+class _Encoder(nn.Module):
+    """Encoder.forward's arithmetic for a padded batch, packed by length (the exporter turns packing into
+    the LSTM's sequence lengths), with what the decoder's first state needs."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: torch.Tensor, src_lens: torch.Tensor):
+        encoder, attention = self.model.encoder, self.model.decoder.attention
+        x = encoder.embed(src)                                                   # (batch, src_len, emb)
+        packed = pack_padded_sequence(x, src_lens, batch_first=True, enforce_sorted=False)
+        out, state = encoder.rnn(packed)
+        if encoder.bidirectional:
+            state = join_directions(state)
+        state = state if isinstance(state, tuple) else (state,)
+        if attention is None:
+            return state
+        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        return (*state, memory, attention.keys(memory), src != PAD)
+
+
+class _Step(nn.Module):
+    """One decoder step (Seq2Seq.step) with its state as plain tensors."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.model, self.lstm = model, model.cfg.cell == "lstm"
+
+    def forward(self, tokens, h, *rest):
+        c, rest = (rest[0], rest[1:]) if self.lstm else (None, rest)
+        rnn = (h, c) if self.lstm else h
+        if self.model.decoder.attention is None:
+            log_probs, state = self.model.step(tokens, rnn)
+            return (log_probs, *(state if self.lstm else (state,)))
+        memory, keys, mask, source, *feed = rest  # feed: the last attentional state, with input feeding
+        state = AttentionState(rnn, memory[source], keys[source], mask[source], feed[0] if feed else None)
+        log_probs, state = self.model.step(tokens, state)
+        new = state.rnn if self.lstm else (state.rnn,)
+        return (log_probs, *new, *([state.feed] if feed else []))
+
+
+def names(model: Seq2Seq) -> dict[str, list[str]]:
+    """The graphs' input and output names, by the model's kind."""
+    state = ["h", "c"] if model.cfg.cell == "lstm" else ["h"]
+    attends = model.decoder.attention is not None
+    memory = ["memory", "keys", "mask"] if attends else []
+    feed = ["feed"] if attends and model.cfg.input_feeding else []
+    return {"encoder_in": ["src", "src_lens"], "encoder_out": state + memory,
+            "decoder_in": ["tokens", *state, *memory, *(["source"] if attends else []), *feed],
+            "decoder_out": ["log_probs", *(f"{s}_out" for s in [*state, *feed])]}
+
+
+def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
+    """Export the model at `path` (a run folder or checkpoint) into the folder `out`, checked; returns
+    the metadata written."""
+    import onnxruntime  # noqa: F401  (the check runs the graphs; refuse early without it)
+    model, src_tok, tgt_tok, cfg = checkpoint.build(checkpoint.load(path))
+    n = names(model)
+    out = Path(out)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
+    try:
+        sample = ["ein hund läuft im park", "zwei", "eine frau sitzt auf einer bank und liest ein buch"]
+        src, src_lens = pad_sources([ids or [UNK] for ids in src_tok.encode(sample)],
+                                    model.cfg.reverse_source)
+        with torch.no_grad():
+            first = _Encoder(model)(src, src_lens)
+        axes_state = {name: {1: "batch"} for name in n["encoder_out"][:2] if name in ("h", "c")}
+        axes_memory = {"memory": {0: "batch", 1: "src_len"}, "keys": {0: "batch", 1: "src_len"},
+                       "mask": {0: "batch", 1: "src_len"}}
+        _onnx(_Encoder(model), (src, src_lens), work / "encoder.onnx", n["encoder_in"], n["encoder_out"],
+              {"src": {0: "batch", 1: "src_len"}, "src_lens": {0: "batch"}, **axes_state,
+               **{k: v for k, v in axes_memory.items() if k in n["encoder_out"]}})
+        rows = src.size(0)
+        step_inputs = _step_inputs(model, first, torch.full((rows,), BOS), rows)
+        step_axes = {"tokens": {0: "rows"}, "log_probs": {0: "rows"}, "source": {0: "rows"},
+                     "feed": {0: "rows"}, "feed_out": {0: "rows"},
+                     **{s: {1: "rows"} for s in ("h", "c", "h_out", "c_out")},
+                     **{k: {0: "sources", 1: "src_len"} for k in ("memory", "keys", "mask")}}
+        _onnx(_Step(model), step_inputs, work / "decoder.onnx", n["decoder_in"], n["decoder_out"],
+              {k: v for k, v in step_axes.items() if k in n["decoder_in"] or k in n["decoder_out"]})
+        meta = {"format": "nmt-onnx", "version": 1, "nmt_version": __version__, "opset": OPSET,
+                "pad": PAD, "unk": UNK, "bos": BOS, "eos": EOS, "reverse_source": model.cfg.reverse_source,
+                "max_len": model.cfg.max_len, "cell": model.cfg.cell, "layers": model.cfg.layers,
+                "hidden": model.cfg.hidden, "attention": model.decoder.attention is not None,
+                "vocab": [len(src_tok), len(tgt_tok)], "languages": languages_of(cfg), "names": n,
+                "from": str(path), "int8": int8}
+        (work / "src.model").write_bytes(src_tok.proto)
+        (work / "tgt.model").write_bytes(tgt_tok.proto)
+        meta["max_difference"] = check(model, work, n, src, src_lens, tgt_tok)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            for part in ("encoder", "decoder"):
+                quantize_dynamic(work / f"{part}.onnx", work / f"{part}.int8.onnx",
+                                 weight_type=QuantType.QInt8)
+        (work / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        work.replace(out)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return meta
+
+
+def _onnx(module: nn.Module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str],
+          axes: dict) -> None:
+    import warnings
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's notes on RNNs and batch sizes: the check below rules
+        torch.onnx.export(module.eval(), inputs, str(path), dynamo=False, opset_version=OPSET,
+                          input_names=input_names, output_names=output_names, dynamic_axes=axes)
+
+
+def _step_inputs(model: Seq2Seq, first: tuple, tokens: torch.Tensor, rows: int) -> tuple:
+    """The decoder graph's inputs for the first step from the encoder's outputs."""
+    lstm = model.cfg.cell == "lstm"
+    state = first[:2] if lstm else first[:1]
+    if model.decoder.attention is None:
+        return (tokens, *state)
+    memory, keys, mask = first[len(state):]
+    feed = (torch.zeros(rows, model.cfg.hidden),) if model.cfg.input_feeding else ()
+    return (tokens, *state, memory, keys, mask, torch.arange(rows), *feed)
+
+
+def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: torch.Tensor, tgt_tok) -> float:
+    """The largest difference between ONNX Runtime's and torch's log-probabilities over a teacher-forced
+    pass of a sample; NMTError beyond TOLERANCE."""
+    import numpy as np
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    encoder = ort.InferenceSession(str(folder / "encoder.onnx"), options)
+    decoder = ort.InferenceSession(str(folder / "decoder.onnx"), options)
+    got = encoder.run(None, {"src": src.numpy(), "src_lens": src_lens.numpy()})
+    targets = [BOS, *tgt_tok.encode(["a dog runs in the park ."])[0]]
+    with torch.no_grad():
+        state = model.encode(src, src_lens)
+    worst = 0.0
+    feeds = dict(zip(n["encoder_out"], got, strict=True))
+    rows = src.size(0)
+    if "memory" in feeds:
+        feeds.update(source=np.arange(rows, dtype=np.int64),
+                     feed=np.zeros((rows, model.cfg.hidden), np.float32))
+    feeds = {k: v for k, v in feeds.items() if k in n["decoder_in"] or k in n["encoder_out"]}
+    for token in targets:
+        tokens = torch.full((rows,), token)
+        with torch.no_grad():
+            want, state = model.step(tokens, state)
+        feeds["tokens"] = tokens.numpy()
+        outputs = decoder.run(None, {k: feeds[k] for k in n["decoder_in"]})
+        finite = np.isfinite(want.numpy())
+        if not (finite == np.isfinite(outputs[0])).all():
+            raise NMTError("export check failed: ONNX Runtime and torch disagree on which pieces are "
+                           "impossible")
+        worst = max(worst, float(np.abs(outputs[0][finite] - want.numpy()[finite]).max()))
+        feeds.update({name.removesuffix("_out"): value
+                      for name, value in zip(n["decoder_out"][1:], outputs[1:], strict=True)})
+    if worst > TOLERANCE:
+        raise NMTError(f"export check failed: ONNX Runtime's log-probabilities differ from torch's by "
+                       f"{worst:.2e} (at most {TOLERANCE:g} allowed); the export was not written")
+    return worst
