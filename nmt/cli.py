@@ -239,6 +239,34 @@ def average(
     typer.echo(f"{out}: average of {n} checkpoints")
 
 
+@app.command("export")
+def export_model(
+    model: str = typer.Argument(..., help="Run folder (its best.pt) or checkpoint."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (replaced if it exists)."),
+    format: str = typer.Option("onnx", "--format", help="onnx (the only format)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write int8 graphs (ONNX Runtime's dynamic "
+                                                     "quantization); `nmt-lite translate --int8` uses them."),
+):
+    """Export a model to ONNX, to translate without PyTorch (`nmt-lite translate`, nmt.lite, `nmt serve
+    --engine onnx`). The graphs are checked against the torch model before the folder is written.
+
+    \b
+    Example:
+      nmt export runs/small --out runs/small/onnx
+      echo 'Ein Hund läuft.' | nmt-lite translate --model runs/small/onnx
+    """
+    if format != "onnx":
+        raise NMTError(f"--format takes onnx, got {format!r}")
+    try:
+        from nmt.export import export
+    except ImportError as e:
+        raise NMTError(f"exporting needs onnx and onnxruntime ({e.name} is missing): "
+                       "pip install 'nmt[export]'") from None
+    meta = export(model, out, int8=int8)
+    typer.echo(f"{out}: encoder.onnx, decoder.onnx{' and their int8 copies' if int8 else ''}; checked: "
+               f"log-probabilities within {meta['max_difference']:.1e} of torch's")
+
+
 @app.command()
 def plot(
     runs: list[Path] = typer.Argument(..., help="Run folders (each with its metrics.jsonl)."),

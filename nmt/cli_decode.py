@@ -327,6 +327,10 @@ def serve(
                                            help="A web origin (e.g. http://localhost:8080) whose pages may "
                                                 "call the API from a browser; repeat for more, * for any "
                                                 "(default: none, same-origin only)."),
+    engine: str = typer.Option("torch", "--engine",
+                               help="torch, or onnx: folders written by `nmt export`, decoded without "
+                                    "PyTorch (no glossaries, kept spans or attention weights; --quantize "
+                                    "int8 takes the export's int8 graphs)."),
 ):
     """Serve models over HTTP: a LibreTranslate-compatible API, nmt's own API and a page at /.
 
@@ -337,6 +341,7 @@ def serve(
     Examples:
       nmt serve --model runs/small
       nmt serve --model runs/de-en --model runs/en-de --port 8080
+      nmt serve --engine onnx --model runs/small/onnx
       curl -s localhost:5000/translate -H 'Content-Type: application/json' \\
            -d '{"q": "Ein Hund läuft.", "source": "de", "target": "en"}'
     """
@@ -350,4 +355,5 @@ def serve(
                          allow_origins=tuple(allow_origin))
     runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
                             threads=threads)
-    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime)
+    run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime,
+               engine=engine)

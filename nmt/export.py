@@ -19,9 +19,13 @@ step of a teacher-forced pass, or the export fails naming the difference.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -133,8 +137,9 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
             for part in ("encoder", "decoder"):
-                quantize_dynamic(work / f"{part}.onnx", work / f"{part}.int8.onnx",
-                                 weight_type=QuantType.QInt8)
+                with _quiet():
+                        quantize_dynamic(work / f"{part}.onnx", work / f"{part}.int8.onnx",
+                                     weight_type=QuantType.QInt8)
         (work / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -145,11 +150,27 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
     return meta
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Standard error silenced (file descriptor 2: the exporter's C++ notes on packed sequences, ONNX
+    Runtime's quantizer's advice): the check after the export is what tells whether it worked."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _onnx(module: nn.Module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str],
           axes: dict) -> None:
-    import warnings
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the exporter's notes on RNNs and batch sizes: the check below rules
+    with _quiet(), torch.no_grad():
         torch.onnx.export(module.eval(), inputs, str(path), dynamo=False, opset_version=OPSET,
                           input_names=input_names, output_names=output_names, dynamic_axes=axes)
 

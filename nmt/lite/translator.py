@@ -34,7 +34,11 @@ DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
 UNSUPPORTED = {"no_repeat_ngram": 0}  # options lite cannot honour, with the only value it takes
 
 
+
+
 class Translator:
+    constrains = False  # no glossaries or constraints here (the server asks)
+
     def __init__(self, folder: Path, *, int8: bool = False, threads: int = 0):
         import onnxruntime as ort
         meta_path = folder / META

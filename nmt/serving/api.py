@@ -297,6 +297,9 @@ class Service:
         by_pair: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairs):
             by_pair.setdefault(pair, []).append(i)
+        if glossary and not all(getattr(self.models[p].translator, "constrains", True) for p in by_pair):
+            raise ApiError(400, "this server decodes with the ONNX engine, which takes no glossary; "
+                                "send the request without one")
         try:
             done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows],
                                                                            (options, attention, format,

@@ -1,5 +1,6 @@
 """`nmt serve`: load the models, one per language pair, and answer HTTP requests (the application is
-api.py) until SIGTERM or Ctrl-C, which finish the requests in flight first."""
+api.py) until SIGTERM or Ctrl-C, which finish the requests in flight first. The engine: torch
+(nmt.Translator: everything) or onnx (nmt.lite.Translator on exported models: no PyTorch imported)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,20 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-import torch
-
 from nmt import NMTError
 from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
 from nmt.serving.api import Served, Service
-from nmt.translate import Translator
+
+ENGINES = ("torch", "onnx")
 
 log = logging.getLogger(__name__)
 
 
-def language_pair(translator: Translator, path: str) -> tuple[str, str]:
+def language_pair(translator, path: str) -> tuple[str, str]:
     """(source, target) language codes from the file names the model was trained on (train.de, train.en)."""
     if translator.languages is None:
-        data = translator.config.data
-        raise NMTError(f"{path}: cannot tell its languages from its training files ({data.train_src}, "
-                       f"{data.train_tgt}); give --pair SRC-TGT for it, e.g. --pair de-en")
+        raise NMTError(f"{path}: cannot tell its languages from its training files; give --pair SRC-TGT "
+                       "for it, e.g. --pair de-en")
     return translator.languages
 
 
@@ -58,23 +57,39 @@ def torch_thread(threads: int = 0) -> ThreadPoolExecutor:
     """The one thread that loads the models and decodes, one batch at a time on all the cores torch has.
     Only this thread runs torch: each thread that does gets its own OpenMP team, and an idle team
     spins on the cores the busy one needs (batch-32 decoding fell from 333 to 228 sentences/s)."""
-    start = (lambda: torch.set_num_threads(threads)) if threads else None  # OpenMP counts are per thread
-    return ThreadPoolExecutor(1, thread_name_prefix="decode", initializer=start)
+    def start():
+        import torch
+        torch.set_num_threads(threads)  # OpenMP counts are per thread
+    return ThreadPoolExecutor(1, thread_name_prefix="decode", initializer=start if threads else None)
+
+
+def _loader(engine: str, runtime: RuntimeConfig):
+    """How a model path becomes a translator for `engine`."""
+    if engine == "onnx":
+        from nmt.lite import Translator as Lite
+        return lambda path: Lite.load(path, int8=runtime.quantize == "int8", threads=runtime.threads)
+    from nmt.translate import Translator
+    return lambda path: Translator.load(path, runtime)
 
 
 def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cfg: ServeConfig,
-          runtime: RuntimeConfig | None = None, api_key: str | None = None) -> None:
-    """Load the models, one per language pair (Translator.load(path, runtime)), and answer HTTP requests
-    until SIGTERM or Ctrl-C (both finish the requests in flight first)."""
+          runtime: RuntimeConfig | None = None, api_key: str | None = None, engine: str = "torch") -> None:
+    """Load the models, one per language pair (Translator.load(path, runtime), or with engine onnx
+    nmt.lite's Translator on exported folders), and answer HTTP requests until SIGTERM or Ctrl-C (both
+    finish the requests in flight first)."""
     import uvicorn
+    if engine not in ENGINES:
+        raise NMTError(f"--engine takes {' or '.join(ENGINES)}, got {engine!r}")
     if pairs and len(pairs) != len(models):
         raise NMTError(f"{len(pairs)} --pair for {len(models)} --model; "
                        "give one per model, in the same order")
     served: dict[tuple[str, str], Served] = {}
     runtime = runtime or RuntimeConfig()
-    executor = torch_thread(runtime.threads)
+    executor = torch_thread(runtime.threads) if engine == "torch" else ThreadPoolExecutor(
+        1, thread_name_prefix="decode")
+    load = _loader(engine, runtime)
     for k, path in enumerate(models):
-        translator = executor.submit(Translator.load, path, runtime).result()
+        translator = executor.submit(load, path).result()
         pair = parse_pair(pairs[k]) if pairs else language_pair(translator, path)
         if pair in served:
             raise NMTError(f"{path}: {pair[0]}-{pair[1]} is already served by {served[pair].name}; "
