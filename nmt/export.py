@@ -4,7 +4,8 @@ The folder it writes:
 
     encoder.onnx     src (batch, src_len) int64, padded, reversed as the model reads it; src_lens (batch,)
                      -> h, c (layers, batch, hidden) the decoder's first state (c for an LSTM only);
-                     with attention also memory, keys (batch, src_len, hidden) and mask (batch, src_len)
+                     and memory (batch, src_len, hidden), the encoder's outputs; with attention also
+                     keys (batch, src_len, hidden) and mask (batch, src_len)
     decoder.onnx     one step: tokens (rows,), h, c, and with attention memory, keys, mask (per source),
                      source (rows,) which source each row reads, feed (rows, hidden) the last attentional
                      state (zeros at first) -> log_probs (rows, vocab), h_out, c_out, feed_out
@@ -60,9 +61,10 @@ class _Encoder(nn.Module):
         if encoder.bidirectional:
             state = join_directions(state)
         state = state if isinstance(state, tuple) else (state,)
-        if attention is None:
-            return state
+        # the outputs too without attention (unused then): the exporter fails on a packed output left unread
         memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        if attention is None:
+            return (*state, memory)
         return (*state, memory, attention.keys(memory), src != PAD)
 
 
@@ -92,7 +94,7 @@ def names(model: Seq2Seq) -> dict[str, list[str]]:
     attends = model.decoder.attention is not None
     memory = ["memory", "keys", "mask"] if attends else []
     feed = ["feed"] if attends and model.cfg.input_feeding else []
-    return {"encoder_in": ["src", "src_lens"], "encoder_out": state + memory,
+    return {"encoder_in": ["src", "src_lens"], "encoder_out": state + (memory or ["memory"]),
             "decoder_in": ["tokens", *state, *memory, *(["source"] if attends else []), *feed],
             "decoder_out": ["log_probs", *(f"{s}_out" for s in [*state, *feed])]}
 
@@ -181,7 +183,7 @@ def _step_inputs(model: Seq2Seq, first: tuple, tokens: torch.Tensor, rows: int) 
     state = first[:2] if lstm else first[:1]
     if model.decoder.attention is None:
         return (tokens, *state)
-    memory, keys, mask = first[len(state):]
+    memory, keys, mask = first[len(state):]  # with attention
     feed = (torch.zeros(rows, model.cfg.hidden),) if model.cfg.input_feeding else ()
     return (tokens, *state, memory, keys, mask, torch.arange(rows), *feed)
 

@@ -83,7 +83,7 @@ class Translator:
             src[i, : len(ids)] = ids[::-1] if self.reverse else ids  # reversed before padding, as data.py
         out = dict(zip(self.names["encoder_out"], self.encoder.run(None, {"src": src, "src_lens": lens}),
                        strict=True))
-        if "memory" in out:
+        if "source" in self.names["decoder_in"]:
             out["source"] = np.arange(len(src_ids), dtype=np.int64)
         if "feed" in self.names["decoder_in"]:
             out["feed"] = np.zeros((len(src_ids), self.meta["hidden"]), dtype=np.float32)
