@@ -53,6 +53,7 @@ BENCHMARKS = {
     "paragraphs": Benchmark("RUN...", _call("paragraphs")),
     "html": Benchmark("RUN...", _call("html")),
     "constraints": Benchmark("RUN...", _call("constraints")),
+    "lite": Benchmark("RUN...", _call("lite")),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
