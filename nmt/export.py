@@ -107,7 +107,7 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
     n = names(model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))  # beside it: renamed into place at the end
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))  # beside it: renamed into place
     try:
         sample = ["ein hund läuft im park", "zwei", "eine frau sitzt auf einer bank und liest ein buch"]
         src, src_lens = pad_sources([ids or [UNK] for ids in src_tok.encode(sample)],
