@@ -9,8 +9,12 @@ import logging
 import sys
 from pathlib import Path
 
-import typer
-from typer.core import TyperGroup
+try:
+    import typer
+    from typer.core import TyperGroup
+except ImportError:  # the base install translates exported models only (nmt-lite), with no Typer
+    sys.exit("error: this install has no `nmt` command: translate exported models with `nmt-lite translate`, "
+             "or install the full toolkit: pip install 'nmt[full]'")
 
 from nmt import NMTError, __version__, cli_decode
 from nmt.config import ShortlistConfig
