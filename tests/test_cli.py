@@ -11,7 +11,7 @@ import sacrebleu
 from tests.helpers import ENV, SHARED, nmt
 
 COMMANDS = ["data", "train-tokenizer", "prepare", "train", "translate", "evaluate", "serve", "shortlist",
-            "average", "plot"]
+            "average", "export", "plot"]
 
 
 def test_help_lists_every_command_and_each_has_examples():
