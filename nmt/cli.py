@@ -169,6 +169,9 @@ def train(
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
     dtype: str | None = typer.Option(None, "--dtype", help="fp32, bf16 (autocast matrix products) or auto "
                                         "(bf16 where the GPU or CPU has bf16 instructions, else fp32)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also write TensorBoard event files into "
+                                     "RUN/tensorboard (pip install 'nmt[tensorboard]'); view with "
+                                     "`tensorboard --logdir RUN`."),
     overrides: list[str] = typer.Option([], "--set",
                                         help="Override a config key: --set model.hidden=512 (repeatable)."),
 ):
@@ -185,7 +188,7 @@ def train(
     flags = {"data.train_src": train_src, "data.train_tgt": train_tgt, "data.valid_src": valid_src,
              "data.valid_tgt": valid_tgt, "data.tokenizers": tokenizers, "train.max_steps": max_steps,
              "train.max_minutes": max_minutes, "train.seed": seed, "train.threads": threads,
-             "train.dtype": dtype}
+             "train.dtype": dtype, "train.tensorboard": tensorboard or None}
     sets = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(overrides)
     if resume is not None and config is not None:
         raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")

@@ -65,6 +65,7 @@ class TrainConfig:
     patience: int = 5             # validations without improvement before stopping; 0: never stop early
     keep_last: int = 3            # step checkpoints kept besides best.pt and last.pt
     log_every: int = 50           # steps between log lines
+    tensorboard: bool = False     # also write TensorBoard event files into RUN/tensorboard (nmt[tensorboard])
     max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
     seed: int = 1
     threads: int = 0              # CPU threads; 0: torch's default

@@ -313,3 +313,33 @@ def test_validation_reports_the_models_own_greedy_bleu_and_loss(toy, toy_run):
             tokens += batch.ntokens
     assert result["loss"] == pytest.approx(nll / tokens, rel=1e-4)
     assert result["ppl"] == pytest.approx(math.exp(result["loss"]))
+
+
+def test_tensorboard_events_hold_what_metrics_jsonl_holds(toy, tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
+                                      reason="make install brings tensorboard (the test extra)")
+    cfg = tiny_config(toy, max_steps=20, valid_every=10, log_every=5, tensorboard=True)
+    train_mod.run(cfg, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    events = accumulator.EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {f"train/loss_{cfg.train.loss}", "train/ppl", "train/lr", "train/tokens_per_s", "valid/loss",
+            "valid/ppl", "valid/bleu"} <= tags
+    bleu = [(e.step, e.value) for e in events.Scalars("valid/bleu")]
+    assert bleu == [(r["step"], pytest.approx(r["bleu"], rel=1e-6)) for r in records if r["type"] == "valid"]
+    losses = [e.step for e in events.Scalars(f"train/loss_{cfg.train.loss}")]
+    assert losses == [r["step"] for r in records if r["type"] == "train"]
+
+
+def test_tensorboard_missing_is_one_clear_error(toy, tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(NMTError, match=r"pip install 'nmt\[tensorboard\]'"):
+        train_mod.run(tiny_config(toy, max_steps=2, tensorboard=True), tmp_path / "run")

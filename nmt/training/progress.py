@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from nmt import NMTError
 from nmt.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,16 @@ def quiet() -> None:
     logging.getLogger("nmt").setLevel(logging.WARNING)
 
 
+def _board(folder: Path):
+    """A TensorBoard writer into `folder`; NMTError naming the extra when TensorBoard is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise NMTError("train.tensorboard needs TensorBoard: pip install 'nmt[tensorboard]' (or tensorboard)"
+                       ) from None
+    return SummaryWriter(str(folder))
+
+
 class Meter:
     """Sums the training loss between log lines and reports it, with speed and the time left."""
 
@@ -50,6 +61,7 @@ class Meter:
         self.loss = self.tokens = 0.0
         self.n = 0
         self.updates_left: int | None = None  # set by the loop: updates until max_epochs
+        self.board = _board(out / "tensorboard") if train.tensorboard and enabled else None
 
     def add(self, loss_sum: float, ntokens: int) -> None:
         self.loss += loss_sum
@@ -61,6 +73,21 @@ class Meter:
             return
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            self._board(record)
+
+    def _board(self, record: dict) -> None:
+        """The record as TensorBoard scalars: train/loss_sampled (or _full), train/ppl, train/lr,
+        train/tokens_per_s; valid/loss, valid/ppl, valid/bleu."""
+        step = record["step"]
+        if record["type"] == "train":
+            scalars = {f"train/loss_{self.train.loss}": record["loss"], "train/ppl": record["ppl"],
+                       "train/lr": record["lr"], "train/tokens_per_s": record["tok_per_s"]}
+        else:
+            scalars = {f"valid/{key}": record[key] for key in ("loss", "ppl", "bleu") if key in record}
+        for tag, value in scalars.items():
+            self.board.add_scalar(tag, value, step)
+        self.board.flush()
 
     def eta(self, step: int) -> str:
         train, elapsed = self.train, time.time() - self.t0
