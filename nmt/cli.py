@@ -276,20 +276,48 @@ def export_model(
 
 @app.command()
 def plot(
-    runs: list[Path] = typer.Argument(..., help="Run folders (each with its metrics.jsonl)."),
+    runs: list[Path] = typer.Argument(None, help="Run folders (each with its metrics.jsonl)."),
     out: Path = typer.Option(..., "--out", help="Picture to write: .png, .svg or .pdf."),
     x: str = typer.Option("steps", "--x", help="steps, or minutes (wall clock since a run's first record)."),
+    by_length: bool = typer.Option(False, "--by-length", help="BLEU by source length of the --hyp files "
+                                   "instead (with --src and --ref)."),
+    hyp: list[Path] = typer.Option([], "--hyp", help="With --by-length: a hypothesis file (repeatable); "
+                                   "its label is its name, or LABEL=FILE."),
+    src: Path | None = typer.Option(None, "--src", help="With --by-length: the source lines."),
+    ref: Path | None = typer.Option(None, "--ref", help="With --by-length: the references."),
 ):
-    """Plot training curves: training loss, validation perplexity and BLEU; several runs overlaid.
+    """Plot training curves (training loss, validation perplexity and BLEU; several runs overlaid), or
+    with --by-length BLEU by source length for several hypothesis files.
 
     \b
     Examples:
       nmt plot runs/small --out curves.png
       nmt plot runs/small runs/big --out curves.svg --x minutes
+      nmt plot --by-length --src test.de --ref test.en --hyp plain=a.en --hyp attention=b.en --out len.png
     """
+    if by_length:
+        _plot_by_length(hyp, src, ref, out)
+        return
+    if not runs:
+        raise NMTError("give run folders to plot, or --by-length with --hyp files")
     from nmt.plot import plot as run_plot
     run_plot(runs, out, x=x)
     typer.echo(f"{out}: curves of {len(runs)} run(s)")
+
+
+def _plot_by_length(hyps: list[Path], src: Path | None, ref: Path | None, out: Path) -> None:
+    from nmt.evaluate import by_length
+    from nmt.fileio import read_lines
+    from nmt.plot import by_length as draw
+    if not hyps or src is None or ref is None:
+        raise NMTError("--by-length needs --src, --ref and at least one --hyp")
+    sources, refs = list(read_lines(src)), list(read_lines(ref))
+    tables = {}
+    for item in map(str, hyps):
+        label, _, path = item.rpartition("=") if "=" in item else (Path(item).name, "", item)
+        tables[label] = by_length(list(read_lines(path)), [refs], sources, ["bleu"])
+    draw(tables, out)
+    typer.echo(f"{out}: BLEU by source length of {len(tables)} hypothesis file(s)")
 
 
 def main() -> None:

@@ -235,6 +235,8 @@ def evaluate(
     src: Path | None = typer.Option(None, "--src", help="Source text to translate (with --model)."),
     save_hyp: Path | None = typer.Option(None, "--save-hyp",
                                          help="With --model: also write the hypotheses here."),
+    by_length: bool = typer.Option(False, "--by-length", help="Also score each source-length bucket "
+                                   "(words: 1-10, 11-20, 21-30, 31-50, 51+) apart; needs --src."),
     beam: Beam = D.beam,
     greedy: Greedy = False,
     length_penalty: LengthPenalty = D.length_penalty,
@@ -259,10 +261,13 @@ def evaluate(
     Examples:
       nmt evaluate --hyp hyp.en --ref data/multi30k/test2016.en
       nmt evaluate --model runs/small --src data/multi30k/test2016.de --ref data/multi30k/test2016.en --beam 5
+      nmt evaluate --hyp hyp.en --src test2016.de --ref test2016.en --by-length
     """
     from nmt.evaluate import parse_metrics, score_files
     from nmt.fileio import atomic_write_text, read_lines
     names = parse_metrics(metrics)
+    if by_length and src is None:
+        raise NMTError("--by-length needs --src FILE: the source lines whose lengths make the buckets")
     if bool(model) == (hyp is not None):
         raise NMTError("give either --hyp FILE, or --model M with --src FILE")
     if model:
@@ -289,6 +294,17 @@ def evaluate(
         hyps = list(read_lines(hyp))
     for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
         typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
+    if by_length:
+        from nmt.evaluate import by_length as buckets
+        from nmt.fileio import read_lines as lines_of
+        table = buckets(hyps, [list(lines_of(r)) for r in ref], list(lines_of(src)), names)
+        if as_json:
+            typer.echo(json.dumps({"by_length": table}))
+        else:
+            typer.echo("by source length (words):")
+            for row in table:
+                typer.echo(f"  {row['bucket']:>6}  {row['sentences']:5d} sentences  " +
+                           "  ".join(f"{name} {row[name]:.2f}" for name in names))
 
 
 def serve(

@@ -52,3 +52,27 @@ def score_files(hyps: list[str] | Path, refs: list[Path], metrics: list[str],
 
 def corpus_bleu(hyps: list[str], refs: list[str]) -> float:
     return BLEU().corpus_score(hyps, [refs]).score
+
+
+# source lengths in words, the buckets `--by-length` scores apart (Multi30k's sentences are mostly 6-20
+# words; joined sentences and real documents reach the last ones)
+BUCKETS = ((1, 10), (11, 20), (21, 30), (31, 50), (51, None))
+
+
+def by_length(hyps: list[str], refs: list[list[str]], sources: list[str], metrics: list[str]) -> list[dict]:
+    """Each source-length bucket's scores: {"bucket": "11-20", "words": [11, 20], "sentences": n, and
+    each metric's score}, empty buckets left out. Worked example: sources of 5, 12 and 14 words give
+    bucket 1-10 with 1 sentence and 11-20 with 2, each scored as a corpus of its own."""
+    if len(sources) != len(hyps):
+        raise NMTError(f"the source has {len(sources)} lines but there are {len(hyps)} hypotheses; "
+                       "they must align line by line")
+    lengths = [len(s.split()) for s in sources]
+    out = []
+    for low, high in BUCKETS:
+        rows = [i for i, n in enumerate(lengths) if n >= low and (high is None or n <= high)]
+        if not rows:
+            continue
+        scores = score([hyps[i] for i in rows], [[ref[i] for i in rows] for ref in refs], metrics)
+        out.append({"bucket": f"{low}-{high}" if high else f"{low}+", "words": [low, high],
+                    "sentences": len(rows), **{s["metric"]: s["score"] for s in scores}})
+    return out

@@ -1,4 +1,5 @@
-"""`nmt plot`: training curves from run folders' metrics.jsonl, several runs overlaid.
+"""`nmt plot`: training curves from run folders' metrics.jsonl, several runs overlaid; or, with
+--by-length, BLEU by source length for several hypothesis files (by_length).
 
 Three panels against update steps (or wall-clock minutes since the run's first record): the training
 loss, the validation perplexity and the validation BLEU. With the sampled softmax the training loss is
@@ -56,9 +57,7 @@ def plot(runs: list[Path], out: Path, *, x: str = "steps"):
 
     if x not in ("steps", "minutes"):
         raise NMTError(f"--x takes steps or minutes, got {x!r}")
-    kind = out.suffix.lower().lstrip(".")
-    if kind not in FORMATS:
-        raise NMTError(f"{out}: give a file name ending in {', '.join('.' + f for f in FORMATS)}")
+    kind = _format(out)
     names = [run.name or str(run) for run in runs]
     if len(set(names)) < len(names):  # same folder names in different places: tell them apart
         names = [str(run) for run in runs]
@@ -87,3 +86,30 @@ def plot(runs: list[Path], out: Path, *, x: str = "steps"):
 
 def _x(record: dict, x: str, start: float) -> float:
     return record["step"] if x == "steps" else (record["time"] - start) / 60
+
+
+def _format(out: Path) -> str:
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise NMTError(f"{out}: give a file name ending in {', '.join('.' + f for f in FORMATS)}")
+    return kind
+
+
+def by_length(tables: dict[str, list[dict]], out: Path, *, title: str = ""):
+    """BLEU (and chrF, where scored) against source length, a line per hypothesis file: `tables` maps
+    a label to evaluate.by_length's rows. The figure of Sutskever et al. 2014 and Bahdanau et al. 2015."""
+    from matplotlib.figure import Figure
+
+    kind = _format(out)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    for label, rows in tables.items():
+        ax.plot([r["bucket"] for r in rows], [r["bleu"] for r in rows], marker="o", label=label)
+    ax.set_xlabel("source length (words)")
+    ax.set_ylabel("BLEU")
+    ax.set_title(title or "BLEU by source length")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=kind, dpi=100)
+    return fig

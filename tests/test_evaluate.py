@@ -45,3 +45,30 @@ def test_line_count_mismatch_gives_no_score(tmp_path):
 def test_unknown_metric():
     with pytest.raises(NMTError, match="choose from bleu, chrf, ter"):
         parse_metrics("bleu,meteor")
+
+
+def test_scores_by_source_length_are_each_buckets_own_corpus_scores(tmp_path):
+    from nmt.evaluate import by_length
+    # the docstring's example: sources of 5, 12 and 14 words -> 1-10 holds one sentence, 11-20 two
+    sources = [" ".join(["w"] * 5), " ".join(["w"] * 12), " ".join(["w"] * 14)]
+    hyps = ["a man is riding a bike", "two dogs play in the snow together", "a woman reads a book"]
+    refs = ["a man rides a bike", "two dogs play in the snow", "a woman reads a red book"]
+    rows = by_length(hyps, [refs], sources, ["bleu", "chrf"])
+    assert [(r["bucket"], r["sentences"]) for r in rows] == [("1-10", 1), ("11-20", 2)]
+    assert rows[1]["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps[1:], [refs[1:]]).score, abs=1e-3)
+    assert rows[0]["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps[:1], [refs[:1]]).score, abs=1e-3)
+    for name, lines in (("src", sources), ("hyp", hyps), ("ref", refs)):
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    done = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--hyp", str(tmp_path / "hyp"), "--ref",
+                           str(tmp_path / "ref"), "--src", str(tmp_path / "src"), "--by-length", "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '"by_length"' in done.stdout.splitlines()[-1] and '"11-20"' in done.stdout
+    plot = subprocess.run([sys.executable, "-m", "nmt", "plot", "--by-length", "--src", str(tmp_path / "src"),
+                           "--ref", str(tmp_path / "ref"), "--hyp", f"mine={tmp_path / 'hyp'}", "--out",
+                           str(tmp_path / "len.png")], capture_output=True, text=True)
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "len.png").read_bytes()[:4] == b"\x89PNG"
+    missing = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--hyp", str(tmp_path / "hyp"),
+                              "--ref", str(tmp_path / "ref"), "--by-length"], capture_output=True, text=True)
+    assert missing.returncode != 0 and "--by-length needs --src" in missing.stderr
