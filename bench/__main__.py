@@ -54,6 +54,7 @@ BENCHMARKS = {
     "html": Benchmark("RUN...", _call("html")),
     "constraints": Benchmark("RUN...", _call("constraints")),
     "lite": Benchmark("RUN...", _call("lite")),
+    "length": Benchmark("[LABEL=]RUN...", _call("length")),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
