@@ -55,6 +55,7 @@ BENCHMARKS = {
     "constraints": Benchmark("RUN...", _call("constraints")),
     "lite": Benchmark("RUN...", _call("lite")),
     "length": Benchmark("[LABEL=]RUN...", _call("length")),
+    "pairs": Benchmark("[MINUTES]", _call("pairs", convert=_numbers(float, 1))),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
