@@ -164,12 +164,12 @@ def constrained_beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, 
         rows, next_tokens, scores, next_progress, keep = [], [], [], [], []
         for i, b in enumerate(alive):
             top = sum(len(c) for c in constraints[b])
+            ranked = sorted(candidates[i], key=_rank)
             banks: dict[int, list] = {}
-            for candidate in sorted(candidates[i], key=_rank):
+            for candidate in ranked:
                 banks.setdefault(candidate[3].count(constraints[b]), []).append(candidate)
             full = banks.get(top, [])  # only these may end: EOS among its best k finishes
-            # at the length limit every hypothesis ends, constraints met or not
-            enders = sorted(candidates[i], key=_rank) if at_limit[i] else full
+            enders = ranked if at_limit[i] else full  # at the length limit every hypothesis ends
             for score, row, token, _ in enders[:k]:
                 if token == eos and len(finished[b]) < k:
                     finished[b].append(Hypothesis(list(history[i * k + row]), score,

@@ -9,9 +9,11 @@ each of its sentences (a sentence with fewer gives its last), with the line's ow
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nmt import segment
+from nmt.config import DecodeConfig
 from nmt.scoring import Hypothesis
 from nmt.tokenizer import Tokenizer
 
@@ -69,6 +71,21 @@ def sentences(chunk: list[str], tok: Tokenizer, *, limit: int, split: bool, lang
                             "limit of %d", first + k, len(piece_ids), limit)
             ids_out.append(piece_ids[:limit])
     return lines, ids_out
+
+
+def length_batches(lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
+    """Indices of the non-empty sentences (lengths in tokens), sorted by length, grouped by the token and
+    sentence budgets of cfg (max_tokens, max_sentences): how both decoders batch."""
+    order = sorted((i for i, n in enumerate(lengths) if n > 0), key=lambda i: lengths[i])
+    batch: list[int] = []
+    for i in order:
+        full = len(batch) + 1 > cfg.max_sentences or (len(batch) + 1) * lengths[i] > cfg.max_tokens
+        if batch and full:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 def rejoin(line: segment.Line, nbests: list[list[tuple[str, Hypothesis]]]) -> list[tuple[str, Hypothesis]]:

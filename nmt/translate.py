@@ -29,7 +29,7 @@ from nmt.fast.shortlist import Shortlist, ShortlistMask
 from nmt.fast.step import make_step
 from nmt.glossary import Glossary
 from nmt.hardware import native_bf16
-from nmt.lines import Counts, Translation, join_lines, rejoin, sentences
+from nmt.lines import Counts, Translation, join_lines, length_batches, rejoin, sentences
 from nmt.model import Seq2Seq
 from nmt.repeats import NoRepeat
 from nmt.search import Hypothesis, beam_search, greedy_search
@@ -192,19 +192,6 @@ class Translator:
         (alignment.py)."""
         return alignment.alignments(self, lines, hyps)
 
-    def _batches(self, lengths: list[int], cfg: DecodeConfig) -> Iterator[list[int]]:
-        """Indices of non-empty sentences, sorted by length, grouped by token and sentence budgets."""
-        order = sorted((i for i, n in enumerate(lengths) if n > 0), key=lambda i: lengths[i])
-        batch: list[int] = []
-        for i in order:
-            full = len(batch) + 1 > cfg.max_sentences or (len(batch) + 1) * lengths[i] > cfg.max_tokens
-            if batch and full:
-                yield batch
-                batch = []
-            batch.append(i)
-        if batch:
-            yield batch
-
     def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig,
                       phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
         """Each sequence's n-best list. Sequences with constraints (`phrases`, target ids, per sequence)
@@ -216,7 +203,7 @@ class Translator:
         for beam in sorted(set(beams)):
             wanted = [len(s) if b == beam else 0 for s, b in zip(src_ids, beams, strict=True)]
             group_cfg = cfg if beam == 0 else dataclasses.replace(cfg, beam=beam)
-            for batch in self._batches(wanted, group_cfg):
+            for batch in length_batches(wanted, group_cfg):
                 found = self.search([src_ids[i] for i in batch], group_cfg,
                                     [phrases[i] for i in batch] if beam else None)
                 for i, hyps in zip(batch, found, strict=True):

@@ -23,7 +23,7 @@ import numpy as np
 
 from nmt import NMTError
 from nmt.config import DecodeConfig
-from nmt.lines import Counts, Translation, join_lines, rejoin, sentences
+from nmt.lines import Counts, Translation, join_lines, length_batches, rejoin, sentences
 from nmt.lite.search import beam_search, greedy_search
 from nmt.scoring import Hypothesis
 from nmt.tokenizer import Tokenizer
@@ -175,17 +175,9 @@ class Translator:
 
     def _translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
         results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in src_ids]
-        order = sorted((i for i, s in enumerate(src_ids) if s), key=lambda i: len(src_ids[i]))
-        batch: list[int] = []
-        for i in [*order, None]:
-            full = i is None or (batch and (len(batch) + 1 > cfg.max_sentences
-                                            or (len(batch) + 1) * len(src_ids[i]) > cfg.max_tokens))
-            if full and batch:
-                for row, hyps in zip(batch, self.search([src_ids[r] for r in batch], cfg), strict=True):
-                    results[row] = hyps
-                batch = []
-            if i is not None:
-                batch.append(i)
+        for batch in length_batches([len(s) for s in src_ids], cfg):
+            for row, hyps in zip(batch, self.search([src_ids[r] for r in batch], cfg), strict=True):
+                results[row] = hyps
         return results
 
     def attending_model(self):

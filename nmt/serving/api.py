@@ -185,7 +185,8 @@ class Service:
         ratio = number(fields.get("max_len_ratio", self.decode.max_len_ratio), "max_len_ratio", 0,
                         max(self.decode.max_len_ratio, 3.0))
         self._check_size(texts)
-        pairs, _ = self._pairs(fields, _readable(texts, _format(fields)))
+        format = _format(fields)
+        pairs, _ = self._pairs(fields, _readable(texts, format))
         if len(set(pairs)) > 1:
             found = ", ".join(sorted({source for source, _ in pairs}))
             raise ApiError(400, f"the texts are in several languages ({found}) by detection; send each "
@@ -201,7 +202,7 @@ class Service:
             raise ApiError(400, f"keep_spans must be true or false, got {keep_spans!r}")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio, keep_spans=keep_spans)
-        results = await self._translate(pairs, texts, options, attention=attention, format=_format(fields),
+        results = await self._translate(pairs, texts, options, attention=attention, format=format,
                                         glossary=self._glossary(fields))
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
