@@ -57,8 +57,9 @@ BENCHMARKS = {
     "length": Benchmark("[LABEL=]RUN...", _call("length")),
     "pairs": Benchmark("[MINUTES]", _call("pairs", convert=_numbers(float, 1))),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
+    "recipes": Benchmark("[MINUTES [ROW...]]", _call("recipes", convert=_first_float(None))),
     "select": Benchmark("RUN", _call("select")),
-    "peers": Benchmark("CHECKPOINT [quick]", _call("peers", convert=lambda rest: rest[:2])),
+    "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES]", _call("peers", convert=lambda rest: rest[:2])),
 }
 USAGE = "usage: python -m bench {" + " | ".join(
     f"{name} {b.args}".strip() for name, b in BENCHMARKS.items()) + " | all [CHECKPOINT]}"

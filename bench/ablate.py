@@ -32,6 +32,11 @@ ROWS = {  # name -> --set overrides of the small config
     **{f"bidirectional + {kind} attention{' + input feeding' if feed else ''}":
        [*BIDIRECTIONAL, f"model.attention={kind}", f"model.input_feeding={str(feed).lower()}"]
        for kind in ("dot", "general", "additive") for feed in (False, True)},
+    # The seed's reversed input with attention (Luong et al. 2015 reversed the source of their attention
+    # models too): a unidirectional encoder reading backwards, against the same encoder reading forwards.
+    **{f"reversed source + {kind} attention": [f"model.attention={kind}"]
+       for kind in ("dot", "general", "additive")},
+    "source read forward + dot attention": ["model.reverse_source=false", "model.attention=dot"],
 }
 
 

@@ -57,6 +57,7 @@ class TrainConfig:
     lr_decay: float = 0.5
     lr_patience: int = 0          # validations without improvement before the lr is decayed
     min_lr: float = 1e-5
+    warmup_steps: int = 0         # the lr climbs linearly from lr/warmup_steps to lr over these first updates
     max_steps: int = 0            # 0: no limit
     max_epochs: int = 30
     max_minutes: float = 0.0      # 0: no limit; wall-clock budget for the run
@@ -207,8 +208,9 @@ RANGES = {
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
               "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,
-              "min_lr": AT_LEAST_0, "max_steps": AT_LEAST_0, "max_epochs": AT_LEAST_1,
-              "max_minutes": AT_LEAST_0, "valid_every": AT_LEAST_0, "patience": AT_LEAST_0,
+              "min_lr": AT_LEAST_0, "warmup_steps": AT_LEAST_0, "max_steps": AT_LEAST_0,
+              "max_epochs": AT_LEAST_1, "max_minutes": AT_LEAST_0, "valid_every": AT_LEAST_0,
+              "patience": AT_LEAST_0,
               "keep_last": AT_LEAST_0, "log_every": AT_LEAST_1, "max_bad_steps": AT_LEAST_1,
               "seed": AT_LEAST_0, "threads": AT_LEAST_0},
     "decode": {"beam": AT_LEAST_1, "n_best": AT_LEAST_1, "length_penalty": AT_LEAST_0,

@@ -234,6 +234,20 @@ def test_plateau_schedule_decays_the_lr_when_the_metric_stalls(toy, tmp_path, mo
     assert group["lr"] == pytest.approx(0.0025)
 
 
+def test_warmup_climbs_linearly_to_the_lr_and_a_resumed_run_climbs_on(toy, tmp_path):
+    # warmup_steps 4 and lr 0.01: updates 1..4 run at 0.01 * 1/4, 2/4, 3/4, 4/4, then the lr stays (constant
+    # schedule). A run stopped after update 2 and resumed goes on with 3/4, as one run would.
+    def config(steps):
+        return tiny_config(toy, max_steps=steps, lr=0.01, warmup_steps=4, schedule="constant", log_every=1,
+                           valid_every=0)
+    train_mod.run(config(6), tmp_path / "one")
+    whole = [r["lr"] for r in _records(tmp_path / "one", "train")]
+    assert whole == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+    train_mod.run(config(2), tmp_path / "two")
+    train_mod.run(config(6), tmp_path / "two", resume=True, changed={"train.max_steps"})
+    assert [r["lr"] for r in _records(tmp_path / "two", "train")][-4:] == pytest.approx(whole[2:])
+
+
 def test_stops_after_max_epochs_with_a_validation_at_each_epoch_end(toy, tmp_path):
     cfg = tiny_config(toy, max_epochs=2, valid_every=0)
     summary = train_mod.run(cfg, tmp_path / "r")

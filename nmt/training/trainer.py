@@ -234,6 +234,8 @@ class Trainer:
         loss_sum, signalled, timed_out = self.ddp.sum([loss_sum, float(interrupt.signal is not None),
                                                        float(out_of_time)])
         at.batch_in_epoch += len(chunk)
+        if at.step < t.warmup_steps:  # set from the step alone, so a resumed run climbs the same way
+            state.set_lr(t.lr * (at.step + 1) / t.warmup_steps)
         if clip_and_step(state.model, state.optimizer, clip=t.clip, loss_sum=loss_sum):
             self.bad_steps = 0
             at.step += 1
