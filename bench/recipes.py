@@ -26,6 +26,8 @@ ROWS = {  # name -> --set overrides of the attention config
     "joint vocabulary": ["data.joint=true"],
     "reversed source + general attention": ["model.bidirectional=false", "model.reverse_source=true"],
     "lr warm-up 500 steps": ["train.warmup_steps=500"],
+    "subword sampling (4 variants, alpha 0.5)": ["data.sampling_variants=4"],
+    "subword sampling (4 variants, alpha 0.2)": ["data.sampling_variants=4", "data.sampling_alpha=0.2"],
 }
 COLUMNS = ["row", "minutes", "steps", "best_valid_greedy_bleu", "val_beam5_bleu", "val_beam5_chrf"]
 

@@ -39,6 +39,10 @@ class DataConfig:
     vocab_size: int = 8000        # for tokenizers trained by `nmt train`
     model_type: str = "unigram"   # unigram | bpe | char | word
     joint: bool = False           # one shared sentencepiece model for both sides
+    # subword regularisation (Kudo 2018): the training data encoded this many times with segmentations
+    # sampled from the tokenizers, epoch e reading encoding e % sampling_variants; 0: the best one only
+    sampling_variants: int = 0
+    sampling_alpha: float = 0.5   # smoothing of the sampled segmentations: lower is more varied
 
 
 @dataclass
@@ -204,7 +208,8 @@ FRACTION = Range(0, 1, open_high=True)  # [0, 1): dropout, label smoothing
 RANGES = {
     "model": {"emb": AT_LEAST_1, "hidden": AT_LEAST_1, "layers": AT_LEAST_1, "dropout": FRACTION,
               "max_len": AT_LEAST_1},
-    "data": {"vocab_size": Range(8)},
+    "data": {"vocab_size": Range(8), "sampling_variants": AT_LEAST_0,
+             "sampling_alpha": Range(0, 1, open_low=True)},
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
               "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,

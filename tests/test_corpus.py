@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nmt import NMTError
-from nmt.corpus import PreparedCorpus, prepare, prepared_or_cached
+from nmt.corpus import PreparedCorpus, Sampling, prepare, prepared_or_cached
 
 
 def test_prepare_then_load_round_trip(toy, tmp_path):
@@ -52,3 +52,28 @@ def test_cache_is_reused_until_inputs_change(toy, tmp_path):
 def test_not_a_prepared_folder(tmp_path):
     with pytest.raises(NMTError, match="nmt prepare"):
         PreparedCorpus(tmp_path)
+
+
+def test_sampled_segmentations_keep_the_text_are_seeded_and_cached_apart(toy, tmp_path):
+    # Subword regularisation changes how sentences are cut into pieces, never the sentences: every sampled
+    # sentence decodes to its line. The same seed draws the same corpus; another seed, another one; and a
+    # sampled corpus is not mistaken for the best-segmentation one in the cache.
+    src_tok, tgt_tok = toy["src_tok"], toy["tgt_tok"]
+    args = (toy["train_src"], toy["train_tgt"], src_tok, tgt_tok)
+    best, _ = prepared_or_cached(*args, tmp_path / "best", max_len=100)
+    one, _ = prepared_or_cached(*args, tmp_path / "one", 100, Sampling(alpha=0.1, seed=1))
+    again, _ = prepared_or_cached(*args, tmp_path / "again", 100, Sampling(alpha=0.1, seed=1))
+    other, _ = prepared_or_cached(*args, tmp_path / "other", 100, Sampling(alpha=0.1, seed=2))
+    src_lines = toy["train_src"].read_text().splitlines()
+
+    def ids(corpus, side):
+        return [corpus.sentence(side, i).tolist() for i in range(len(corpus))]
+    assert len(one) == len(best) == len(src_lines)
+    assert src_tok.decode(ids(one, "src")) == src_lines
+    assert ids(one, "src") == ids(again, "src") and ids(one, "tgt") == ids(again, "tgt")
+    assert ids(one, "src") != ids(other, "src")
+    changed = sum(a != b for a, b in zip(ids(one, "src"), ids(best, "src"), strict=True))
+    assert changed > len(src_lines) // 4
+    # the cache: asking for the best segmentation in a sampled corpus's folder prepares it again
+    _, stats = prepared_or_cached(*args, tmp_path / "one", max_len=100)
+    assert stats is not None

@@ -80,28 +80,47 @@ def test_run_writes_a_complete_run_folder(toy, tmp_path):
 ATTENTION = {"attention": "additive", "input_feeding": True, "bidirectional": True, "reverse_source": False}
 
 
-def _with_model(cfg, **model):
-    for key, value in model.items():
-        setattr(cfg.model, key, value)
+SAMPLED = {"data.sampling_variants": 2, "data.sampling_alpha": 0.1}  # subword regularisation
+
+
+def _with(cfg, **settings):
+    for key, value in settings.items():
+        section, name = key.split(".") if "." in key else ("model", key)
+        setattr(getattr(cfg, section), name, value)
     return cfg
 
 
-@pytest.mark.parametrize("model", [{}, ATTENTION], ids=["plain", "attention"])
+@pytest.mark.parametrize("model", [{}, ATTENTION, SAMPLED], ids=["plain", "attention", "sampled"])
 def test_interrupted_and_resumed_run_ends_with_the_same_parameters(toy, tmp_path, model):
     # bit-exact on the CPU; CUDA's RNN and embedding backward passes add in a varying order, so two
-    # uninterrupted GPU runs already differ in the last bits
-    full = _with_model(tiny_config(toy, max_steps=40, valid_every=10, seed=3), **model)
+    # uninterrupted GPU runs already differ in the last bits. 40 steps span several epochs, so the sampled
+    # run switches segmentations on both sides of the interruption.
+    full = _with(tiny_config(toy, max_steps=40, valid_every=10, seed=3), **model)
     train_mod.run(full, tmp_path / "a", device="cpu")
-    part = _with_model(tiny_config(toy, max_steps=17, valid_every=10, seed=3), **model)
+    part = _with(tiny_config(toy, max_steps=17, valid_every=10, seed=3), **model)
     assert train_mod.run(part, tmp_path / "b", device="cpu")["step"] == 17
     mid = _params(tmp_path / "b" / "last.pt")
-    summary = train_mod.run(tiny_config(toy, max_steps=40), tmp_path / "b", resume=True,
+    summary = train_mod.run(_with(tiny_config(toy, max_steps=40), **model), tmp_path / "b", resume=True,
                             changed={"train.max_steps"}, device="cpu")
     assert summary["step"] == 40
     a, b = _params(tmp_path / "a" / "last.pt"), _params(tmp_path / "b" / "last.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
     # and the resumed part really trained: the parameters moved from the interrupted point
     assert not all(torch.equal(a[k], mid[k]) for k in a)
+
+
+def test_subword_regularisation_reads_the_sampled_segmentations_in_turn(toy, tmp_path, monkeypatch):
+    # sampling_variants 2: epochs 1, 2, 3 read sampled-0, sampled-1, sampled-0 (epoch e: variant e % 2)
+    read = []
+    original = train_mod.Trainer._read
+
+    def recording(self, corpus):
+        read.append(corpus.dir.name)
+        original(self, corpus)
+    monkeypatch.setattr(train_mod.Trainer, "_read", recording)
+    cfg = _with(tiny_config(toy, max_epochs=3, valid_every=0), **SAMPLED)
+    train_mod.run(cfg, tmp_path / "r")
+    assert read[1:] == ["sampled-0", "sampled-1", "sampled-0"]  # read[0]: set up before training
 
 
 def test_resume_with_a_new_learning_rate(toy, tmp_path):

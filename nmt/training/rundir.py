@@ -23,7 +23,7 @@ import yaml
 
 from nmt import NMTError, checkpoint
 from nmt.config import Config, from_dict
-from nmt.corpus import PreparedCorpus, prepared_or_cached
+from nmt.corpus import PreparedCorpus, Sampling, prepared_or_cached
 from nmt.fileio import atomic_write_text, check_parallel
 from nmt.tokenizer import Tokenizer, load_tokenizers, train_tokenizers
 from nmt.training.distributed import Distributed
@@ -139,6 +139,25 @@ def training_corpus(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokeniz
                      stats.kept, n_train, stats.dropped_empty, stats.dropped_long, max_len)
     ddp.barrier()
     return PreparedCorpus(folder)
+
+
+def sampled_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
+                    ddp: Distributed) -> list[PreparedCorpus]:
+    """data.sampling_variants encodings of the training data with sampled segmentations (prepared by
+    rank 0, or reused), in OUT/prepared/sampled-K; none without subword regularisation. Variant K's draw
+    is seeded by train.seed and K, so runs with other seeds see other segmentations."""
+    d, max_len = cfg.data, cfg.model.max_len
+    folders = [out / "prepared" / f"sampled-{k}" for k in range(d.sampling_variants)]
+    if ddp.main:
+        for k, folder in enumerate(folders):
+            sampling = Sampling(alpha=d.sampling_alpha, seed=cfg.train.seed * 1009 + k)
+            _, stats = prepared_or_cached(Path(d.train_src), Path(d.train_tgt), src_tok, tgt_tok, folder,
+                                          max_len, sampling)
+            if stats is not None:
+                log.info("prepared sampled segmentation %d of %d: %d pairs (alpha %g)", k + 1,
+                         len(folders), stats.kept, d.sampling_alpha)
+    ddp.barrier()
+    return [PreparedCorpus(folder) for folder in folders]
 
 
 def prune_steps(out: Path, keep: int) -> None:

@@ -19,6 +19,7 @@ import torch
 
 from nmt import NMTError, checkpoint
 from nmt.config import Config
+from nmt.corpus import PreparedCorpus
 from nmt.data import make_batch, token_batches
 from nmt.fast import shortlist
 from nmt.model import Seq2Seq
@@ -87,7 +88,9 @@ class Trainer:
         self.corpus = rundir.training_corpus(cfg, out, src_tok, tgt_tok, ddp=ddp)
         if ddp.main and shortlist.ensure(out / shortlist.FILE, self.corpus, src_tok, tgt_tok):
             log.info("built the decoding shortlist %s", out / shortlist.FILE)
-        self.src_lens, self.tgt_lens = self.corpus.lengths("src"), self.corpus.lengths("tgt")  # (pairs,) each
+        # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpus
+        self.epoch_corpora = rundir.sampled_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp) or [self.corpus]
+        self._read(self.epoch_corpora[0])
         d = cfg.data
         self.validator = Validator(d.valid_src, d.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
 
@@ -210,11 +213,17 @@ class Trainer:
         """
         t, at, group = self.cfg.train, self.state.progress, self.ddp.world * self.cfg.train.accum
         while at.epoch < t.max_epochs:
+            self._read(self.epoch_corpora[at.epoch % len(self.epoch_corpora)])
             batches = token_batches(self.src_lens, self.tgt_lens, t.max_tokens, t.seed, at.epoch)
             self.updates_per_epoch = len(batches) // group
             while at.batch_in_epoch + group <= len(batches):
                 yield batches[at.batch_in_epoch : at.batch_in_epoch + group]
             yield None
+
+    def _read(self, corpus: PreparedCorpus) -> None:
+        """Take the batches of the coming epoch from `corpus`."""
+        self.batch_corpus = corpus
+        self.src_lens, self.tgt_lens = corpus.lengths("src"), corpus.lengths("tgt")  # (pairs,) each
 
     def _end_epoch(self) -> str | None:
         at = self.state.progress
@@ -266,7 +275,7 @@ class Trainer:
     def _accumulate(self, chunk: list[np.ndarray]) -> tuple[float, int]:
         """Forward and backward over this process's share of one update's batches (update.py).
         Returns this process's summed loss and the whole update's target tokens (EOS included)."""
-        world, corpus = self.ddp.world, self.corpus
+        world, corpus = self.ddp.world, self.batch_corpus
         total_tokens = sum(int(self.tgt_lens[b].sum()) + len(b) for b in chunk)
         batches = [make_batch([corpus.sentence("src", i) for i in index],
                               [corpus.sentence("tgt", i) for i in index],
