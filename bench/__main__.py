@@ -43,7 +43,8 @@ BENCHMARKS = {
     "scale": Benchmark("[REPEATS...]", _call("scale", convert=_repeats), in_all=True),
     "train": Benchmark("[STEPS]", _call("train_speed", convert=_numbers(int, 1)), in_all=True),
     "decode": Benchmark("CHECKPOINT [quick]", _call("decode", convert=lambda rest: rest[:2])),
-    "budget": Benchmark("[MINUTES [DTYPE [CONFIG]]]", _call("budget", convert=_first_float(3))),
+    "budget": Benchmark("[MINUTES [DTYPE [CONFIG [KEY=VALUE...]]]]",
+                        _call("budget", convert=_first_float(None))),
     "converge": Benchmark("[CONFIG [MAX_MINUTES]]", _call(
         "converge", convert=lambda rest: [float(a) if i == 1 else a for i, a in enumerate(rest[:2])])),
     "vocab": Benchmark("", _call("vocab", "speed", convert=lambda rest: [])),

@@ -2,7 +2,8 @@
 
 Runs exactly what a user would: `nmt train --config configs/multi30k-de-en.yaml --max-minutes M`
 (tokenizers and data preparation included before the clock starts), then `nmt evaluate` of best.pt on
-test2016 with greedy search and beam 5. `python -m bench budget [MINUTES] [DTYPE]`.
+test2016 with greedy search and beam 5.
+`python -m bench budget [MINUTES [DTYPE [CONFIG [KEY=VALUE ...]]]]`: the settings go to `--set`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 from bench.common import DATA, ROOT, WORK, report, require_data, run_command
 
 
-def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi30k-de-en.yaml") -> None:
+def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi30k-de-en.yaml",
+         *overrides: str) -> None:
+    """`overrides`: KEY=VALUE settings given to `nmt train --set`, e.g. model.attention=dot."""
     require_data()
-    run = WORK / f"budget-{Path(config).stem}-{minutes:g}min-{dtype}"
+    slug = "".join(c if c.isalnum() else "-" for c in "-".join(o.split(".")[-1] for o in overrides))
+    run = WORK / f"budget-{Path(config).stem}-{minutes:g}min-{dtype}{'-' + slug if slug else ''}"
     shutil.rmtree(run, ignore_errors=True)
     seconds, peak = run_command([sys.executable, "-m", "nmt", "train", "--config", config, "--out", str(run),
                                  "--train-src", str(DATA / "train.de"), "--train-tgt", str(DATA / "train.en"),
                                  "--valid-src", str(DATA / "val.de"), "--valid-tgt", str(DATA / "val.en"),
-                                 "--max-minutes", str(minutes), "--dtype", dtype])
+                                 "--max-minutes", str(minutes), "--dtype", dtype,
+                                 *(a for o in overrides for a in ("--set", o))])
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["type"] == "valid"]
     rows = []
@@ -33,13 +38,14 @@ def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi3
                               "--beam", str(beam), "--metrics", "bleu", "--json"], check=True, cwd=ROOT,
                              capture_output=True, text=True)
         bleu = json.loads(out.stdout)["score"]
-        rows.append({"config": config, "dtype": dtype, "budget_min": minutes, "wall_min": seconds / 60,
-                     "train_peak_rss_mb": peak, "steps": valid[-1]["step"] if valid else 0,
+        rows.append({"config": config, "overrides": " ".join(overrides), "dtype": dtype,
+                     "budget_min": minutes, "wall_min": seconds / 60, "train_peak_rss_mb": peak,
+                     "steps": valid[-1]["step"] if valid else 0,
                      "best_valid_bleu": max(v["bleu"] for v in valid),
                      "search": "greedy" if beam == 1 else f"beam {beam}", "test2016_bleu": bleu})
-    report("budget", rows, ["config", "dtype", "budget_min", "wall_min", "train_peak_rss_mb", "steps",
-                            "best_valid_bleu", "search", "test2016_bleu"])
+    report("budget", rows, ["config", "overrides", "dtype", "budget_min", "wall_min", "train_peak_rss_mb",
+                            "steps", "best_valid_bleu", "search", "test2016_bleu"])
 
 
 if __name__ == "__main__":
-    main(*(float(a) if i == 0 else a for i, a in enumerate(sys.argv[1:3])))
+    main(*(float(a) if i == 0 else a for i, a in enumerate(sys.argv[1:])))
