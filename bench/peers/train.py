@@ -16,9 +16,11 @@ MINUTES (default 10) of wall clock:
    validation BLEU); best.pt is what its user has.
 
 Reported for each: training steps, target tokens/s (the mean of its log lines after the first, which
-holds the warm-up), the best validation perplexity (both toolkits compute it over the same pieces with
-the full softmax), test2016 BLEU with beam 5 (GNMT length penalty alpha 1, at most 1.5x the source
-length, the rules of nmt's decoder), and peak RSS. tokens/s ratios are against OpenNMT-py's.
+holds the warm-up, leaving out the intervals that hold a validation: OpenNMT-py's computes perplexity,
+nmt's also decodes the validation set greedily for BLEU), the best validation perplexity (both toolkits
+compute it over the same pieces with the full softmax), test2016 BLEU with beam 5 (GNMT length penalty
+alpha 1, at most 1.5x the source length, the rules of nmt's decoder), and peak RSS. tokens/s ratios are
+against OpenNMT-py's.
 """
 
 from __future__ import annotations
@@ -102,7 +104,15 @@ def _onmt(python: Path, work: Path, tokenizers: Path, minutes: float) -> dict:
     rss = _train_for(minutes, [str(bin_dir / "onmt_train"), "-config", str(config_path), "-log_file",
                                str(log)], log=log)
     text = log.read_text()
-    steps = [(int(s), int(tgt)) for s, _, tgt in STEP_LINE.findall(text)]
+    steps, windows, after_valid = [], [], False  # windows: tok/s of log intervals without a validation
+    for line in text.splitlines():
+        if match := STEP_LINE.search(line):
+            steps.append(int(match[1]))
+            if not after_valid:
+                windows.append(int(match[3]))
+            after_valid = False
+        elif VALID_PPL.search(line):
+            after_valid = True
     ppls = [float(p) for p in VALID_PPL.findall(text)]
     checkpoints = sorted(run.glob("model_step_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     if not steps or not checkpoints:
@@ -114,9 +124,8 @@ def _onmt(python: Path, work: Path, tokenizers: Path, minutes: float) -> dict:
                     "-log_file", "/dev/null"], check=True, capture_output=True, env=ONMT_ENV)
     hyps = [tgt_tok.sp.decode_pieces(line.split()) for line in out.read_text().splitlines()]
     refs = list(read_lines(DATA / "test2016.en"))
-    return {"toolkit": "OpenNMT-py 3.5.1 (fp32, full softmax)", "steps": steps[-1][0],
-            "checkpoint_step": int(checkpoints[-1].stem.rsplit("_", 1)[1]),
-            "tok_per_s": sum(t for _, t in steps[1:]) / max(1, len(steps) - 1),
+    return {"toolkit": "OpenNMT-py 3.5.1 (fp32, full softmax)", "steps": steps[-1],
+            "checkpoint_step": int(checkpoints[-1].stem.rsplit("_", 1)[1]), "tok_per_s": _mean(windows[1:]),
             "best_valid_ppl": min(ppls) if ppls else None, "test2016_bleu": corpus_bleu(hyps, refs),
             "rss_mb": rss}
 
@@ -151,13 +160,17 @@ def _nmt(name: str, flags: list[str], work: Path, tokenizers: Path, minutes: flo
                                 "--set", "train.clip=1.0", "--set", "train.seed=1", *flags],
                                log=work / f"{run.name}.log")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in records if r["type"] == "train"]
     valid = [r for r in records if r["type"] == "valid"]
+    windows = [r["tok_per_s"] for before, r in zip([{"type": "start"}, *records[:-1]], records, strict=True)
+               if r["type"] == "train" and before["type"] != "valid"]
     out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"), "--src",
                           str(DATA / "test2016.de"), "--ref", str(DATA / "test2016.en"), "--beam", "5",
                           "--metrics", "bleu", "--json"], check=True, cwd=ROOT, capture_output=True,
                          text=True)
     return {"toolkit": name, "steps": max(r["step"] for r in records),
-            "tok_per_s": sum(r["tok_per_s"] for r in train[1:]) / max(1, len(train) - 1),
-            "best_valid_ppl": min(r["ppl"] for r in valid), "test2016_bleu": json.loads(out.stdout)["score"],
-            "rss_mb": rss, "wall_min": seconds / 60}
+            "tok_per_s": _mean(windows[1:]), "best_valid_ppl": min(r["ppl"] for r in valid),
+            "test2016_bleu": json.loads(out.stdout)["score"], "rss_mb": rss, "wall_min": seconds / 60}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / max(1, len(values))
