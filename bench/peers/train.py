@@ -103,17 +103,7 @@ def _onmt(python: Path, work: Path, tokenizers: Path, minutes: float) -> dict:
                    check=True, capture_output=True, env=ONMT_ENV)
     rss = _train_for(minutes, [str(bin_dir / "onmt_train"), "-config", str(config_path), "-log_file",
                                str(log)], log=log)
-    text = log.read_text()
-    steps, windows, after_valid = [], [], False  # windows: tok/s of log intervals without a validation
-    for line in text.splitlines():
-        if match := STEP_LINE.search(line):
-            steps.append(int(match[1]))
-            if not after_valid:
-                windows.append(int(match[3]))
-            after_valid = False
-        elif VALID_PPL.search(line):
-            after_valid = True
-    ppls = [float(p) for p in VALID_PPL.findall(text)]
+    steps, windows, ppls = onmt_log(log.read_text())
     checkpoints = sorted(run.glob("model_step_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     if not steps or not checkpoints:
         raise SystemExit(f"OpenNMT-py saved no checkpoint in {minutes} minutes; see {log}")
@@ -128,6 +118,28 @@ def _onmt(python: Path, work: Path, tokenizers: Path, minutes: float) -> dict:
             "checkpoint_step": int(checkpoints[-1].stem.rsplit("_", 1)[1]), "tok_per_s": _mean(windows[1:]),
             "best_valid_ppl": min(ppls) if ppls else None, "test2016_bleu": corpus_bleu(hyps, refs),
             "rss_mb": rss}
+
+
+def onmt_log(text: str) -> tuple[list[int], list[float], list[float]]:
+    """OpenNMT-py's training log: the steps it logged, the target tokens/s of each logged interval that
+    holds no validation, and the validation perplexities."""
+    steps, windows, ppls, after_valid = [], [], [], False
+    for line in text.splitlines():
+        if match := STEP_LINE.search(line):
+            steps.append(int(match[1]))
+            if not after_valid:
+                windows.append(float(match[3]))
+            after_valid = False
+        elif match := VALID_PPL.search(line):
+            ppls.append(float(match[1]))
+            after_valid = True
+    return steps, windows, ppls
+
+
+def nmt_windows(records: list[dict]) -> list[float]:
+    """The target tokens/s of each logged interval of an nmt run (metrics.jsonl) that holds no validation."""
+    return [r["tok_per_s"] for before, r in zip([{"type": "start"}, *records[:-1]], records, strict=True)
+            if r["type"] == "train" and before["type"] != "valid"]
 
 
 def _train_for(minutes: float, command: list[str], *, log: Path) -> float:
@@ -161,8 +173,7 @@ def _nmt(name: str, flags: list[str], work: Path, tokenizers: Path, minutes: flo
                                log=work / f"{run.name}.log")
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["type"] == "valid"]
-    windows = [r["tok_per_s"] for before, r in zip([{"type": "start"}, *records[:-1]], records, strict=True)
-               if r["type"] == "train" and before["type"] != "valid"]
+    windows = nmt_windows(records)
     out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"), "--src",
                           str(DATA / "test2016.de"), "--ref", str(DATA / "test2016.en"), "--beam", "5",
                           "--metrics", "bleu", "--json"], check=True, cwd=ROOT, capture_output=True,
