@@ -59,6 +59,7 @@ BENCHMARKS = {
     "pairs": Benchmark("[MINUTES]", _call("pairs", convert=_numbers(float, 1))),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "recipes": Benchmark("[MINUTES [ROW...]]", _call("recipes", convert=_first_float(None))),
+    "tune": Benchmark("RUN", _call("tune")),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES]", _call("peers", convert=lambda rest: rest[:2])),
 }
