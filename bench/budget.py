@@ -21,7 +21,9 @@ def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi3
          *overrides: str) -> None:
     """`overrides`: KEY=VALUE settings given to `nmt train --set`, e.g. model.attention=dot."""
     require_data()
-    slug = "".join(c if c.isalnum() else "-" for c in "-".join(o.split(".")[-1] for o in overrides))
+    settings = (o.partition("=") for o in overrides)
+    names = "-".join(f"{key.split('.')[-1]}-{value}" for key, _, value in settings)
+    slug = "".join(c if c.isalnum() else "-" for c in names)
     run = WORK / f"budget-{Path(config).stem}-{minutes:g}min-{dtype}{'-' + slug if slug else ''}"
     shutil.rmtree(run, ignore_errors=True)
     seconds, peak = run_command([sys.executable, "-m", "nmt", "train", "--config", config, "--out", str(run),
