@@ -60,6 +60,7 @@ BENCHMARKS = {
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "recipes": Benchmark("[MINUTES [ROW...]]", _call("recipes", convert=_first_float(None))),
     "tune": Benchmark("RUN", _call("tune")),
+    "ensemble": Benchmark("RUN RUN...", _call("ensemble")),
     "select": Benchmark("RUN", _call("select")),
     "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES]", _call("peers", convert=lambda rest: rest[:2])),
 }
