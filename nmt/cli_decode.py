@@ -296,8 +296,7 @@ def evaluate(
         typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
     if by_length:
         from nmt.evaluate import by_length as buckets
-        from nmt.fileio import read_lines as lines_of
-        table = buckets(hyps, [list(lines_of(r)) for r in ref], list(lines_of(src)), names)
+        table = buckets(hyps, [list(read_lines(r)) for r in ref], list(read_lines(src)), names)
         if as_json:
             typer.echo(json.dumps({"by_length": table}))
         else:

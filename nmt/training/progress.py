@@ -40,7 +40,7 @@ def quiet() -> None:
     logging.getLogger("nmt").setLevel(logging.WARNING)
 
 
-def _board(folder: Path):
+def _board_writer(folder: Path):
     """A TensorBoard writer into `folder`; NMTError naming the extra when TensorBoard is missing."""
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -61,7 +61,7 @@ class Meter:
         self.loss = self.tokens = 0.0
         self.n = 0
         self.updates_left: int | None = None  # set by the loop: updates until max_epochs
-        self.board = _board(out / "tensorboard") if train.tensorboard and enabled else None
+        self.board = _board_writer(out / "tensorboard") if train.tensorboard and enabled else None
 
     def add(self, loss_sum: float, ntokens: int) -> None:
         self.loss += loss_sum
@@ -74,9 +74,9 @@ class Meter:
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.board is not None:
-            self._board(record)
+            self._to_board(record)
 
-    def _board(self, record: dict) -> None:
+    def _to_board(self, record: dict) -> None:
         """The record as TensorBoard scalars: train/loss_sampled (or _full), train/ppl, train/lr,
         train/tokens_per_s; valid/loss, valid/ppl, valid/bleu."""
         step = record["step"]

@@ -90,7 +90,6 @@ class Trainer:
             log.info("built the decoding shortlist %s", out / shortlist.FILE)
         # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpus
         self.epoch_corpora = rundir.sampled_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp) or [self.corpus]
-        self._read(self.epoch_corpora[0])
         d = cfg.data
         self.validator = Validator(d.valid_src, d.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
 
