@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, WORK, report, require_data, run_command
+from bench.common import DATA, WORK, evaluate, report, require_data, run_command
 
 
 def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi30k-de-en.yaml",
@@ -35,11 +34,7 @@ def main(minutes: float = 15, dtype: str = "auto", config: str = "configs/multi3
     valid = [r for r in records if r["type"] == "valid"]
     rows = []
     for beam in (1, 5):
-        out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"),
-                              "--src", str(DATA / "test2016.de"), "--ref", str(DATA / "test2016.en"),
-                              "--beam", str(beam), "--metrics", "bleu", "--json"], check=True, cwd=ROOT,
-                             capture_output=True, text=True)
-        bleu = json.loads(out.stdout)["score"]
+        bleu = evaluate([run / "best.pt"], DATA / "test2016.de", DATA / "test2016.en", beam=beam)["bleu"]
         rows.append({"config": config, "overrides": " ".join(overrides), "dtype": dtype,
                      "budget_min": minutes, "wall_min": seconds / 60, "train_peak_rss_mb": peak,
                      "steps": valid[-1]["step"] if valid else 0,

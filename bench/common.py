@@ -58,6 +58,17 @@ def run_command(args: list[str], env: dict | None = None, log: Path | None = Non
         return time.perf_counter() - start, int(peak.read()) / 1024
 
 
+def evaluate(models: list, src: Path, ref: Path, *, beam: int = 5, metrics: str = "bleu",
+             options: tuple = ()) -> dict[str, float]:
+    """`nmt evaluate --json` of `models` (checkpoints or run folders; several: an ensemble) translating
+    `src` against `ref`: {metric: score}. Raises subprocess.CalledProcessError when nmt refuses."""
+    command = ["nmt", "evaluate", *(a for m in models for a in ("--model", m)), "--src", src, "--ref", ref,
+               "--beam", beam, *options, "--metrics", metrics, "--json"]
+    out = subprocess.run([sys.executable, "-m", *map(str, command)], check=True, cwd=ROOT,
+                         capture_output=True, text=True).stdout
+    return {r["metric"]: r["score"] for r in map(json.loads, out.splitlines())}
+
+
 def require_data() -> None:
     if not (DATA / "train.de").is_file():
         raise SystemExit("benchmarks read data/multi30k: run `nmt data multi30k --out data/multi30k` first")

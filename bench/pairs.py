@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 
-from bench.common import ROOT, WORK, report, run_command
+from bench.common import ROOT, WORK, evaluate, report, run_command
 
 PAIRS = (("de", "en"), ("en", "de"), ("fr", "en"), ("en", "fr"), ("cs", "en"), ("en", "cs"))
 CONFIG = "configs/multi30k-de-en-attention.yaml"
@@ -44,11 +44,8 @@ def main(minutes: float = 15) -> None:
         for test in ("test2016", "test2017"):
             if not (data / f"{test}.{src}").is_file() or not (data / f"{test}.{tgt}").is_file():
                 continue
-            out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"),
-                                  "--src", str(data / f"{test}.{src}"), "--ref", str(data / f"{test}.{tgt}"),
-                                  "--beam", "5", "--metrics", "bleu,chrf", "--json"], check=True, cwd=ROOT,
-                                 capture_output=True, text=True)
-            scores = {r["metric"]: r["score"] for r in map(json.loads, out.stdout.splitlines())}
+            scores = evaluate([run / "best.pt"], data / f"{test}.{src}", data / f"{test}.{tgt}",
+                              metrics="bleu,chrf")
             rows.append({"pair": f"{src}-{tgt}", "budget_min": minutes, "wall_min": seconds / 60,
                          "steps": steps, "test": test, "bleu": scores["bleu"], "chrf": scores["chrf"]})
     report("pairs", rows, ["pair", "budget_min", "wall_min", "steps", "test", "bleu", "chrf"])

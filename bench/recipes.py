@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 
-from bench.common import DATA, ROOT, WORK, report, require_data, run_command
+from bench.common import DATA, WORK, evaluate, report, require_data, run_command
 
 CONFIG = "configs/multi30k-de-en-attention.yaml"
 # The rows start from the attention config as it was before these rows chose its recipe: general
@@ -51,11 +50,7 @@ def run_row(name: str, overrides: list[str], minutes: float) -> dict:
                  "--max-minutes", str(minutes), *sets], log=out.with_suffix(".log"))
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["type"] == "valid"]
-    scores = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(out / "best.pt"),
-                             "--src", str(DATA / "val.de"), "--ref", str(DATA / "val.en"), "--beam", "5",
-                             "--metrics", "bleu,chrf", "--json"], check=True, cwd=ROOT, capture_output=True,
-                            text=True).stdout
-    score = {r["metric"]: r["score"] for r in map(json.loads, scores.splitlines())}
+    score = evaluate([out / "best.pt"], DATA / "val.de", DATA / "val.en", metrics="bleu,chrf")
     row = {"row": name, "overrides": overrides, "minutes": minutes, "steps": max(r["step"] for r in records),
            "best_valid_greedy_bleu": max(v["bleu"] for v in valid), "val_beam5_bleu": score["bleu"],
            "val_beam5_chrf": score["chrf"]}

@@ -8,12 +8,11 @@ Only val is read: the setting chosen here is then scored on test2016 once, by ha
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import DATA, ROOT, report, require_data
+from bench.common import DATA, ROOT, evaluate, report, require_data
 
 BEAMS = (5, 10)
 PENALTIES = (0.6, 1.0, 1.4)
@@ -35,12 +34,8 @@ def main(run: str) -> None:
             for alpha in PENALTIES:
                 if name != "best.pt" and (beam, alpha) != (5, 1.0):
                     continue  # the average at the default setting only
-                command = ["nmt", "evaluate", "--model", model, "--src", DATA / "val.de", "--ref",
-                           DATA / "val.en", "--beam", beam, "--length-penalty", alpha, "--metrics",
-                           "bleu,chrf", "--json"]
-                out = subprocess.run([sys.executable, "-m", *map(str, command)], check=True, cwd=ROOT,
-                                     capture_output=True, text=True).stdout
-                score = {r["metric"]: r["score"] for r in map(json.loads, out.splitlines())}
+                score = evaluate([model], DATA / "val.de", DATA / "val.en", beam=beam, metrics="bleu,chrf",
+                                 options=("--length-penalty", alpha))
                 rows.append({"run": run, "model": name, "beam": beam, "length_penalty": alpha,
                              "val_bleu": score["bleu"], "val_chrf": score["chrf"]})
     report("tune", rows, ["model", "beam", "length_penalty", "val_bleu", "val_chrf"])

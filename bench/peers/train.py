@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import DATA, ROOT, WORK, report, require_data, run_command
+from bench.common import DATA, ROOT, WORK, evaluate, report, require_data, run_command
 from bench.peers import ONMT_ENV, install
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import read_lines
@@ -178,13 +178,10 @@ def _nmt(name: str, flags: list[str], work: Path, tokenizers: Path, minutes: flo
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["type"] == "valid"]
     windows = nmt_windows(records)
-    out = subprocess.run([sys.executable, "-m", "nmt", "evaluate", "--model", str(run / "best.pt"), "--src",
-                          str(DATA / "test2016.de"), "--ref", str(DATA / "test2016.en"), "--beam", "5",
-                          "--metrics", "bleu", "--json"], check=True, cwd=ROOT, capture_output=True,
-                         text=True)
     return {"toolkit": name, "steps": max(r["step"] for r in records),
             "tok_per_s": _mean(windows[1:]), "best_valid_ppl": min(r["ppl"] for r in valid),
-            "test2016_bleu": json.loads(out.stdout)["score"], "rss_mb": rss, "wall_min": seconds / 60}
+            "test2016_bleu": evaluate([run / "best.pt"], DATA / "test2016.de", DATA / "test2016.en")["bleu"],
+            "rss_mb": rss, "wall_min": seconds / 60}
 
 
 def _mean(values: list[float]) -> float:
