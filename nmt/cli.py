@@ -16,7 +16,7 @@ except ImportError:  # the base install translates exported models only (nmt-lit
     sys.exit("error: this install has no `nmt` command: translate exported models with `nmt-lite translate`, "
              "or install the full toolkit: pip install 'nmt[full]'")
 
-from nmt import NMTError, __version__, cli_decode
+from nmt import NMTError, __version__, cli_data, cli_decode
 from nmt.config import ShortlistConfig
 from nmt.training.progress import for_console
 
@@ -44,8 +44,7 @@ app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, ric
                   pretty_exceptions_enable=False,
                   help="nmt: recurrent neural machine translation. Train with `nmt train`, translate with "
                        "`nmt translate`, score with `nmt evaluate`.")
-data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Get public corpora.")
-app.add_typer(data_app, name="data", help="Get public corpora (Multi30k).")
+app.add_typer(cli_data.app, name="data")
 
 
 def _version(value: bool) -> None:
@@ -63,28 +62,6 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 def _echo(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-# -- data ------------------------------------------------------------------------------------------
-
-@data_app.command("multi30k")
-def data_multi30k(
-    out: Path = typer.Option(..., "--out",
-                             help="Folder for train/val/test2016/test2017 .SRC/.TGT text files."),
-    src: str = typer.Option("de", "--src", help="Source language: de, en, fr or cs."),
-    tgt: str = typer.Option("en", "--tgt", help="Target language: de, en, fr or cs."),
-    mirror: str | None = typer.Option(None, "--mirror", help="Folder or URL holding the .gz files "
-                                         "(default: $NMT_MULTI30K_MIRROR, else the official repository)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files that already exist."),
-):
-    """Get Multi30k task 1 (sha256-verified) as plain text.
-
-    \b
-    Example: nmt data multi30k --out data/multi30k --src de --tgt en --mirror ../shared/data/multi30k
-    """
-    from nmt.fetch import fetch_multi30k
-    for path, lines in fetch_multi30k(out, src, tgt, mirror, force=force):
-        typer.echo(f"{path}\t{lines} lines")
 
 
 # -- tokenizers and prepared data ---------------------------------------------------------------------

@@ -137,6 +137,22 @@ class ShortlistConfig:
 
 
 @dataclass
+class SplitConfig:
+    """A leak-free train / valid / test split (split.py, `nmt data split`, `nmt data tatoeba`)."""
+    valid: int = 2000             # pairs held out for validation
+    test: int = 2000              # pairs held out for testing
+    seed: int = 1                 # the draw of held-out groups: the same seed gives the same split
+    min_words: int = 5            # held-out pairs have sources of at least this many words
+    # when two sentences are the same: exact | normalized (case, spacing, punctuation ignored) | near
+    # (normalized, and train also loses pairs one word from a held-out sentence: Tatoeba de-en 4,082)
+    match: str = "near"
+    max_group: int = 50           # pairs: a larger group of shared sentences stays in train
+
+    def __post_init__(self):
+        check_section("split", self)
+
+
+@dataclass
 class ServeConfig:
     host: str = "127.0.0.1"       # loopback: only this machine can connect unless told otherwise
     port: int = 5000
@@ -224,6 +240,8 @@ RANGES = {
                "no_repeat_ngram": AT_LEAST_0},
     "runtime": {"threads": AT_LEAST_0},
     "shortlist": {"k": AT_LEAST_1, "frequent": AT_LEAST_0},
+    "split": {"valid": AT_LEAST_0, "test": AT_LEAST_0, "seed": AT_LEAST_0, "min_words": AT_LEAST_1,
+              "max_group": AT_LEAST_1},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
               "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
               "max_beam": AT_LEAST_1, "max_glossary": AT_LEAST_0},
@@ -243,6 +261,7 @@ CHOICES = {
     ("decode", "length_norm"): ("gnmt", "average", "none"),
     ("runtime", "dtype"): ("fp32", "bf16", "auto"),
     ("runtime", "quantize"): (None, "int8"),
+    ("split", "match"): ("exact", "normalized", "near"),
 }
 
 

@@ -119,6 +119,13 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def refuse_existing(paths: list[Path], force: bool) -> None:
+    """Refuse to overwrite what a user already has, unless `force`."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise NMTError(f"{existing[0]} already exists; pass --force to overwrite, or choose another --out")
+
+
 def read_yaml(path: Path) -> Any:
     """A YAML file's content; a parse error becomes one line with the file, line and column."""
     if not path.is_file():

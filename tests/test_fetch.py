@@ -1,10 +1,12 @@
 import gzip
 import hashlib
+import random
 
 import pytest
 
 from nmt import NMTError
-from nmt.fetch import fetch_multi30k, load_sums
+from nmt.config import SplitConfig
+from nmt.fetch import fetch_multi30k, fetch_news, fetch_tatoeba, load_sums
 from tests.helpers import SHARED
 
 
@@ -71,3 +73,62 @@ def test_real_multi30k_from_shared_copy(tmp_path):
     assert counts == {f"{split}.{lang}": n for split, n in sizes.items() for lang in ("de", "en")}
     cs = {p.name for p, _ in fetch_multi30k(tmp_path / "cs", "cs", "en", str(SHARED))}
     assert "test2017.cs" not in cs and "test2016.cs" in cs
+
+
+def _tatoeba_mirror(tmp_path, n=300):
+    """A fake Anki export: English first, German second, an attribution column third."""
+    mirror = tmp_path / "tatoeba"
+    mirror.mkdir()
+    rng = random.Random(0)  # sentences more than a word apart, or the near rule keeps them out of train
+    words = [f"w{k}" for k in range(50)]
+    rows = "".join(f"English {' '.join(rng.sample(words, 5))}.\tDeutsch {' '.join(rng.sample(words, 5))}.\t"
+                   f"CC-BY {i}\n" for i in range(n))
+    blob = gzip.compress(rows.encode())
+    (mirror / "deu-eng.tsv.gz").write_bytes(blob)
+    return mirror, {"deu-eng.tsv.gz": hashlib.sha256(blob).hexdigest()}
+
+
+@pytest.mark.parametrize("pair", ["de-en", "en-de"])
+def test_tatoeba_from_mirror_takes_the_pairs_direction(tmp_path, pair):
+    mirror, sums = _tatoeba_mirror(tmp_path)
+    src, tgt = pair.split("-")
+    report = fetch_tatoeba(tmp_path / "out", pair, str(mirror), SplitConfig(valid=10, test=20), sums=sums)
+    assert report.pairs == {"valid": 10, "test": 20, "train": 270}
+    first = (tmp_path / "out" / f"test.{src}").read_text().splitlines()[0]
+    assert first.startswith("Deutsch" if src == "de" else "English")
+    assert (tmp_path / "out" / f"train.{tgt}").read_text().count("\n") == 270
+
+
+def test_tatoeba_refuses_a_file_that_is_not_the_known_export(tmp_path):
+    mirror, sums = _tatoeba_mirror(tmp_path)
+    sums["deu-eng.tsv.gz"] = "0" * 64
+    with pytest.raises(NMTError, match="deu-eng.tsv.gz: sha256 .* does not match"):
+        fetch_tatoeba(tmp_path / "out", "de-en", str(mirror), sums=sums)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(NMTError, match="--pair takes one of de-en, en-de, en-fr, fr-en"):
+        fetch_tatoeba(tmp_path / "out", "de-fr", str(mirror), sums=sums)
+
+
+def test_news_from_mirror(tmp_path):
+    mirror = tmp_path / "news"
+    mirror.mkdir()
+    sums = {}
+    for name, text in (("newstest2014.deu-eng.deu.gz", "Ein Satz.\nNoch einer.\n"),
+                       ("newstest2014.deu-eng.eng.gz", "A sentence.\nAnother one.\n")):
+        blob = gzip.compress(text.encode())
+        (mirror / name).write_bytes(blob)
+        sums[name] = hashlib.sha256(blob).hexdigest()
+    written = dict(fetch_news(tmp_path / "out", "en-de", str(mirror), sums=sums))
+    assert written == {tmp_path / "out" / "newstest2014.en": 2, tmp_path / "out" / "newstest2014.de": 2}
+    assert (tmp_path / "out" / "newstest2014.de").read_text() == "Ein Satz.\nNoch einer.\n"
+
+
+@pytest.mark.skipif(not (SHARED.parent / "tatoeba").is_dir(), reason="no Tatoeba mirror in ../shared/data")
+def test_real_tatoeba_and_news_checksums_and_counts(tmp_path):
+    report = fetch_tatoeba(tmp_path / "t", "fr-en", str(SHARED.parent / "tatoeba"),
+                           SplitConfig(valid=100, test=100, match="normalized"))
+    assert report.read == 167_130 and report.pairs["test"] == 100
+    assert sum(report.pairs.values()) + report.dropped_duplicates + report.dropped_short_in_held_out_group \
+        == report.read
+    written = dict(fetch_news(tmp_path / "n", "de-en", str(SHARED.parent / "news")))
+    assert set(written.values()) == {3003}

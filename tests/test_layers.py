@@ -8,7 +8,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 # lowest first; a name ending in "/" stands for every module of that subpackage
 LAYERS = [
     ("base", ["__init__", "fileio", "config", "hardware", "console"]),
-    ("text", ["tokenizer", "corpus", "data", "fetch", "langid", "segment", "markup", "glossary", "spans"]),
+    ("text", ["tokenizer", "corpus", "data", "split", "fetch", "langid", "segment", "markup", "glossary",
+              "spans"]),
     ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
     ("search", ["scoring", "search", "constraints", "repeats"]),
     ("fast decoding", ["fast/"]),
@@ -16,7 +17,7 @@ LAYERS = [
     ("torch-free decoding", ["lite/"]),
     ("training", ["training/"]),
     ("serving and tools", ["serving/", "plot"]),
-    ("command line", ["cli", "cli_decode", "__main__"]),
+    ("command line", ["cli", "cli_data", "cli_decode", "__main__"]),
 ]
 
 
