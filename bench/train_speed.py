@@ -21,9 +21,10 @@ from bench.common import DATA, ROOT, WORK, report, require_data, sync
 from nmt.config import Config, load
 from nmt.corpus import prepared_or_cached
 from nmt.data import Batch, make_batch, token_batches
+from nmt.mixture import target_counts
 from nmt.model import Seq2Seq
 from nmt.tokenizer import load_tokenizers, train_tokenizers
-from nmt.training.objective import Objective, make_optimizer, target_counts
+from nmt.training.objective import Objective, make_optimizer
 from nmt.training.update import clip_and_step, forward_backward
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -110,7 +111,7 @@ def load_batches(cfg: Config, tok_dir: Path, prepared: Path, count: int, src: st
     order = token_batches(corpus.lengths("src"), corpus.lengths("tgt"), cfg.train.max_tokens, seed=1, epoch=0)
     batches = [make_batch([corpus.sentence("src", i) for i in b], [corpus.sentence("tgt", i) for i in b],
                           cfg.model.reverse_source) for b in order[:count]]
-    return batches, (len(src_tok), len(tgt_tok)), target_counts(corpus, len(tgt_tok))
+    return batches, (len(src_tok), len(tgt_tok)), torch.from_numpy(target_counts(corpus, len(tgt_tok)))
 
 
 def main(steps: int = 30, warmup: int = 5) -> None:

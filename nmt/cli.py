@@ -18,6 +18,7 @@ except ImportError:  # the base install translates exported models only (nmt-lit
 
 from nmt import NMTError, __version__, cli_data, cli_decode
 from nmt.config import ShortlistConfig
+from nmt.tokenizer import SAMPLE
 from nmt.training.progress import for_console
 
 SL = ShortlistConfig()  # `nmt shortlist` defaults
@@ -76,7 +77,9 @@ def train_tokenizer(
     vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
     model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
     joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
-    sample: int = typer.Option(1_000_000, "--sample", min=1,
+    byte_fallback: bool = typer.Option(False, "--byte-fallback", help="Characters outside the vocabulary "
+                                       "become byte pieces instead of <unk>."),
+    sample: int = typer.Option(SAMPLE, "--sample", min=1,
                                help="Sentences sampled for training (big corpora)."),
     force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
 ):
@@ -90,7 +93,8 @@ def train_tokenizer(
     from nmt.tokenizer import train_tokenizers
     if (out / "src.model").exists() and not force:
         raise NMTError(f"{out} already holds tokenizers; pass --force to overwrite or choose another --out")
-    summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample)
+    summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample,
+                               byte_fallback=byte_fallback)
     for side in ("src", "tgt"):
         s = summary[side]
         typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  "
@@ -167,6 +171,8 @@ def train(
              "train.max_minutes": max_minutes, "train.seed": seed, "train.threads": threads,
              "train.dtype": dtype, "train.tensorboard": tensorboard or None}
     sets = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(overrides)
+    # files named on the command line take the place of a config's lists of corpora and validation sets
+    sets = [f"data.{many}=[]" for many, one in (("corpora", train_src), ("valid", valid_src)) if one] + sets
     if resume is not None and config is not None:
         raise NMTError("--resume uses the run's own config; change train settings with --set train.KEY=VALUE")
     cfg = config_mod.load(config, sets)

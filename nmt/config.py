@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,24 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    train_src: str = ""
+    train_src: str = ""           # one training corpus (data.corpora for several)
     train_tgt: str = ""
-    valid_src: str = ""
+    valid_src: str = ""           # one validation set (data.valid for several)
     valid_tgt: str = ""
+    # Several training corpora in one training (mixture.py): a list of {name, src, tgt, weight}. An epoch
+    # draws as many pairs as the corpora hold together; corpus i's share is proportional to weight_i (weight
+    # 1 each: equal shares), or with temperature T > 0 to weight_i * pairs_i ** (1 / T) (T 1: as if
+    # concatenated; larger T: towards equal shares). name defaults to the src file's folder name.
+    corpora: list = field(default_factory=list)
+    temperature: float = 0.0
+    # Several validation sets, each scored at every validation: a list of {name, src, tgt}. train.metric
+    # follows their mean: the mean BLEU, the mean loss, and exp(mean loss) for perplexity.
+    valid: list = field(default_factory=list)
     tokenizers: str = ""          # folder with src.model/tgt.model; empty: train them into the run folder
-    vocab_size: int = 8000        # for tokenizers trained by `nmt train`
+    vocab_size: int = 8000        # for tokenizers trained by `nmt train` (over the corpora, by their shares)
     model_type: str = "unigram"   # unigram | bpe | char | word
     joint: bool = False           # one shared sentencepiece model for both sides
+    byte_fallback: bool = False   # characters outside the vocabulary become byte pieces instead of <unk>
     # subword regularisation (Kudo 2018): the training data encoded this many times with segmentations
     # sampled from the tokenizers, epoch e reading encoding e % sampling_variants; 0: the best one only
     sampling_variants: int = 0
@@ -195,7 +206,83 @@ class Config:
         if m.input_feeding and m.attention == "none":
             raise NMTError("model.input_feeding needs attention; "
                            "set model.attention to dot, general or additive")
+        d = self.data
+        for many, one in (("corpora", "train"), ("valid", "valid")):
+            if getattr(d, many) and (getattr(d, f"{one}_src") or getattr(d, f"{one}_tgt")):
+                raise NMTError(f"data.{many} and data.{one}_src/{one}_tgt both name {one} data; keep one")
         return self
+
+
+@dataclass(frozen=True)
+class CorpusFiles:
+    """One parallel corpus of a run: training data (with its mixture weight) or a validation set."""
+    name: str
+    src: str
+    tgt: str
+    weight: float = 1.0
+
+
+def train_corpora(data: DataConfig) -> list[CorpusFiles]:
+    """data.corpora, or the one corpus of train_src/train_tgt (named "train")."""
+    if not data.corpora:
+        return [CorpusFiles("train", data.train_src, data.train_tgt)]
+    return [CorpusFiles(**entry) for entry in data.corpora]
+
+
+def valid_sets(data: DataConfig) -> list[CorpusFiles]:
+    """data.valid, or the one set of valid_src/valid_tgt (named "valid")."""
+    if not data.valid:
+        return [CorpusFiles("valid", data.valid_src, data.valid_tgt)]
+    return [CorpusFiles(**entry) for entry in data.valid]
+
+
+def languages_of(config: Config) -> tuple[str, str] | None:
+    """(source, target) language codes from the names of the files a model was trained on (train.de,
+    train.en; with several corpora, the codes all of them agree on), or None when they do not say."""
+    found = set()
+    for corpus in train_corpora(config.data):
+        codes = []
+        for name in (corpus.src, corpus.tgt):
+            suffixes = [s.lstrip(".") for s in Path(name).suffixes if s != ".gz"]
+            if not suffixes or not re.fullmatch(r"[a-z]{2,3}", suffixes[-1]):
+                return None
+            codes.append(suffixes[-1])
+        found.add(tuple(codes))
+    return found.pop() if len(found) == 1 else None
+
+
+def _corpus_entries(key: str, value: Any) -> list[dict]:
+    """data.corpora / data.valid checked: a list of mappings with src and tgt (text), an optional name
+    (default: the src file's folder) and, for corpora, an optional weight > 0; names distinct."""
+    allowed = ("name", "src", "tgt", "weight") if key == "corpora" else ("name", "src", "tgt")
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise NMTError(f"data.{key} must be a list of {{{', '.join(allowed)}}} mappings, got {value!r}")
+    entries = []
+    for i, item in enumerate(value):
+        where = f"data.{key}[{i}]"
+        if not isinstance(item, dict) or not {"src", "tgt"} <= item.keys() or not item.keys() <= set(allowed):
+            raise NMTError(f"{where} must be a mapping with src and tgt (and optionally "
+                           f"{', '.join(k for k in allowed if k not in ('src', 'tgt'))}), got {item!r}")
+        entry = {k: item[k] for k in allowed if k in item}
+        entry.setdefault("name", Path(str(item["src"])).parent.name or f"corpus{i + 1}")
+        for text in ("name", "src", "tgt"):
+            if not isinstance(entry[text], str) or not entry[text]:
+                raise NMTError(f"{where}.{text} must be a non-empty text, got {entry[text]!r}")
+        if not re.fullmatch(r"[\w.-]+", entry["name"]) or entry["name"].startswith("."):
+            raise NMTError(f"{where}.name must be letters, digits, _ . or - (it names a folder), "
+                           f"got {entry['name']!r}")
+        if "weight" in item:
+            weight = item["weight"]
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+                raise NMTError(f"{where}.weight must be a number > 0, got {weight!r}")
+            entry["weight"] = float(weight)
+        entries.append(entry)
+    names = [e["name"] for e in entries]
+    if len(set(names)) < len(names):
+        raise NMTError(f"data.{key} names must differ (got {', '.join(names)}); give each a name")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -224,7 +311,7 @@ FRACTION = Range(0, 1, open_high=True)  # [0, 1): dropout, label smoothing
 RANGES = {
     "model": {"emb": AT_LEAST_1, "hidden": AT_LEAST_1, "layers": AT_LEAST_1, "dropout": FRACTION,
               "max_len": AT_LEAST_1},
-    "data": {"vocab_size": Range(8), "sampling_variants": AT_LEAST_0,
+    "data": {"vocab_size": Range(8), "sampling_variants": AT_LEAST_0, "temperature": AT_LEAST_0,
              "sampling_alpha": Range(0, 1, open_low=True)},
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
@@ -284,8 +371,8 @@ def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
     fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
     if key not in fields:
         raise NMTError(f"unknown key {section}.{key}; valid keys in {section}: {', '.join(fields)}")
-    kind = {"int": int, "float": float, "bool": bool, "str": str}[fields[key].type]
-    value = _coerce(section, key, value, kind)
+    kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list}[fields[key].type]
+    value = _corpus_entries(key, value) if kind is list else _coerce(section, key, value, kind)
     _check_value(section, key, value)
     setattr(getattr(cfg, section), key, value)
 

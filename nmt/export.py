@@ -35,10 +35,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt import NMTError, __version__, checkpoint
 from nmt.attention import AttentionState
+from nmt.config import languages_of
 from nmt.data import pad_sources
 from nmt.model import Seq2Seq, join_directions
 from nmt.tokenizer import BOS, EOS, PAD, UNK
-from nmt.translate import languages_of
 
 TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime's and torch's log-probabilities
 OPSET = 17

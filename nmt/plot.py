@@ -2,7 +2,8 @@
 --by-length, BLEU by source length for several hypothesis files (by_length).
 
 Three panels against update steps (or wall-clock minutes since the run's first record): the training
-loss, the validation perplexity and the validation BLEU. With the sampled softmax the training loss is
+loss, the validation perplexity and the validation BLEU (with several validation sets, their mean as a
+solid line and each set's dashed or dotted in the same colour). With the sampled softmax the training loss is
 the sampled loss, far below the full cross-entropy; its panel says so, and validation (always the
 full softmax) is the one to compare runs by.
 """
@@ -17,6 +18,7 @@ from nmt import NMTError
 from nmt.fileio import atomic_path
 
 FORMATS = ("png", "svg", "pdf")
+SET_STYLES = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)))  # one line style per validation set
 
 
 def read_metrics(run: Path) -> dict[str, list[dict]]:
@@ -70,8 +72,16 @@ def plot(runs: list[Path], out: Path, *, x: str = "steps"):
         start = min((r["time"] for r in metrics["train"] + metrics["valid"]), default=0.0)
         xs = {k: [_x(r, x, start) for r in v] for k, v in metrics.items()}
         line, = loss_ax.plot(xs["train"], [r["loss"] for r in metrics["train"]], label=name)
-        ppl_ax.plot(xs["valid"], [r["ppl"] for r in metrics["valid"]], marker=".", color=line.get_color())
-        bleu_ax.plot(xs["valid"], [r["bleu"] for r in metrics["valid"]], marker=".", color=line.get_color())
+        sets = valid_set_names(metrics["valid"])
+        for ax, key in ((ppl_ax, "ppl"), (bleu_ax, "bleu")):
+            ax.plot(xs["valid"], [r[key] for r in metrics["valid"]], marker=".", color=line.get_color(),
+                    label=f"{name}: mean of {len(sets)} sets" if sets else None)
+            for style, valid_set in zip(SET_STYLES, sets, strict=False):
+                kept = [(x_value, r["sets"][valid_set][key])
+                        for x_value, r in zip(xs["valid"], metrics["valid"], strict=True)
+                        if valid_set in r.get("sets", {})]
+                ax.plot(*zip(*kept, strict=True), linestyle=style, color=line.get_color(),
+                        label=f"{name}: {valid_set}")
     loss_ax.set_title("training loss (" + " / ".join(f"{k} softmax" for k in sorted(kinds)) + ")")
     ppl_ax.set_title("validation perplexity (full softmax)")
     bleu_ax.set_title("validation BLEU (greedy)")
@@ -79,9 +89,17 @@ def plot(runs: list[Path], out: Path, *, x: str = "steps"):
         ax.set_xlabel("update steps" if x == "steps" else "minutes since the run's first record")
         ax.grid(alpha=0.3)
     loss_ax.legend()
+    if bleu_ax.get_legend_handles_labels()[0]:  # several validation sets: say which line is which
+        bleu_ax.legend(fontsize="small")
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format=kind, dpi=100)
     return fig
+
+
+def valid_set_names(records: list[dict]) -> list[str]:
+    """The names of a run's validation sets when it has several (each drawn beside their mean), else []."""
+    names = {name: None for r in records for name in r.get("sets", {})}
+    return list(names) if len(names) > 1 else []
 
 
 def _x(record: dict, x: str, start: float) -> float:

@@ -17,6 +17,7 @@ from nmt.fileio import atomic_write_bytes, atomic_write_text, read_lines
 # The same in every model we train or load: the model and search rely on them.
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe", "char", "word")
+SAMPLE = 1_000_000  # sentences (per side) that tokenizer training reads at most
 WORD_START = "\u2581"  # "▁": sentencepiece's mark of a piece that starts a word
 
 
@@ -60,11 +61,25 @@ class Tokenizer:
         return [self.sp.id_to_piece(i) for i in ids]
 
 
-def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:
-    # Reservoir sampling keeps memory at `limit` lines however large the corpus is.
-    lines = itertools.chain.from_iterable(read_lines(p) for p in paths)
-    reservoir: list[str] = []
+def _sample_lines(paths: list[Path], limit: int, seed: int, lines: list[int] | None = None) -> Iterator[str]:
+    """Up to `limit` non-empty lines of `paths`, drawn at random; with `lines`, lines[i] of paths[i] each:
+    whole passes over the file, then a sample of the rest (a corpus's share of a mixture, mixture.py)."""
     rng = random.Random(seed)
+    if lines is None:
+        chosen = _reservoir(itertools.chain.from_iterable(read_lines(p) for p in paths), limit, rng)
+    else:
+        chosen = []
+        for path, count in zip(paths, lines, strict=True):
+            whole = [line for line in read_lines(path) if line.strip()]
+            passes, rest = divmod(count, max(1, len(whole)))
+            chosen += whole * passes + rng.sample(whole, min(rest, len(whole)))
+    rng.shuffle(chosen)
+    return iter(chosen)
+
+
+def _reservoir(lines: Iterable[str], limit: int, rng: random.Random) -> list[str]:
+    # Reservoir sampling keeps memory at `limit` lines however large the corpus is.
+    reservoir: list[str] = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -74,12 +89,13 @@ def _sample_lines(paths: list[Path], limit: int, seed: int) -> Iterator[str]:
             j = rng.randint(0, i)
             if j < limit:
                 reservoir[j] = line
-    rng.shuffle(reservoir)
-    return iter(reservoir)
+    return reservoir
 
 
-def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int) -> bytes:
-    """One sentencepiece model (serialized) on the lines of `paths`, with nmt's special ids."""
+def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int,
+                lines: list[int] | None = None, byte_fallback: bool = False) -> bytes:
+    """One sentencepiece model (serialized) on the lines of `paths` (`lines[i]` of paths[i], when given),
+    with nmt's special ids; with `byte_fallback`, characters it has no piece for become byte pieces."""
     if model_type not in MODEL_TYPES:
         raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
     buffer = io.BytesIO()
@@ -88,11 +104,12 @@ def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size
     soft = {"hard_vocab_limit": False} if model_type == "unigram" else {}
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=_sample_lines(paths, sample_size, seed),
+            sentence_iterator=_sample_lines(paths, sample_size, seed, lines),
             model_writer=buffer,
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=1.0,  # Latin scripts: keep every character rather than map rare ones to unk
+            byte_fallback=byte_fallback,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=sample_size, shuffle_input_sentence=True,
             num_threads=2, minloglevel=2, **soft,
@@ -111,22 +128,28 @@ def unknown_share(tok: Tokenizer, lines: Iterable[str], sample: int = 2000) -> f
     return sum(i == UNK for i in ids) / max(1, len(ids))
 
 
-def train_tokenizers(src: Path, tgt: Path, out: Path, vocab_size: int = 8000, model_type: str = "unigram",
-                     joint: bool = False, sample_size: int = 1_000_000, seed: int = 1) -> dict:
-    """Train `out/src.model` and `out/tgt.model` (the same model twice with `joint`); return a summary."""
+def train_tokenizers(src: Path | list[Path], tgt: Path | list[Path], out: Path, vocab_size: int = 8000,
+                     model_type: str = "unigram", joint: bool = False, sample_size: int = SAMPLE,
+                     seed: int = 1, lines: list[int] | None = None, byte_fallback: bool = False) -> dict:
+    """Train `out/src.model` and `out/tgt.model` (the same model twice with `joint`); return a summary.
+    Several corpora: lists of source and target files, and `lines[i]` sentences to take from corpus i."""
+    srcs, tgts = ([src], [tgt]) if isinstance(src, (str, Path)) else (list(src), list(tgt))
+    options = {"vocab_size": vocab_size, "model_type": model_type, "sample_size": sample_size, "seed": seed,
+               "byte_fallback": byte_fallback}
     if joint:
-        proto = train_model([src, tgt], vocab_size, model_type, sample_size, seed)
+        proto = train_model(srcs + tgts, lines=lines and lines + lines, **options)
         protos = {"src": proto, "tgt": proto}
     else:
-        protos = {side: train_model([path], vocab_size, model_type, sample_size, seed)
-                  for side, path in (("src", src), ("tgt", tgt))}
+        protos = {side: train_model(paths, lines=lines, **options)
+                  for side, paths in (("src", srcs), ("tgt", tgts))}
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"joint": joint, "model_type": model_type}
-    for side, path in (("src", src), ("tgt", tgt)):
+    summary = {"joint": joint, "model_type": model_type, "byte_fallback": byte_fallback}
+    for side, paths in (("src", srcs), ("tgt", tgts)):
         tok = Tokenizer(protos[side], name=side)
         atomic_write_bytes(out / f"{side}.model", protos[side])
-        summary[side] = {"vocab_size": len(tok), "unk_share": unknown_share(tok, read_lines(path)),
-                         "trained_on": str(path)}
+        text = itertools.chain.from_iterable(map(read_lines, paths))
+        summary[side] = {"vocab_size": len(tok), "unk_share": unknown_share(tok, text),
+                         "trained_on": ", ".join(map(str, paths))}
     atomic_write_text(out / "tokenizers.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
 
 from nmt import NMTError, alignment, checkpoint, constraints, markup
-from nmt.config import FORMATS, Config, DecodeConfig, RuntimeConfig
+from nmt.config import FORMATS, Config, DecodeConfig, RuntimeConfig, languages_of
 from nmt.data import pad_sources
 from nmt.ensemble import Ensemble, EnsembleState
 from nmt.fast.allocator import keep_freed_memory
@@ -402,15 +401,3 @@ class Translator:
                          *(spans(sentence) if cfg.keep_spans else []), *line_terms]
                 out.append(self.constraint_ids(terms, cfg, f"input line {first + k}") if terms else [])
         return out if any(out) else None
-
-
-def languages_of(config: Config) -> tuple[str, str] | None:
-    """(source, target) language codes from the names of the files a model was trained on (train.de,
-    train.en), or None when they do not say."""
-    codes = []
-    for name in (config.data.train_src, config.data.train_tgt):
-        suffixes = [s.lstrip(".") for s in Path(name).suffixes if s != ".gz"]
-        if not suffixes or not re.fullmatch(r"[a-z]{2,3}", suffixes[-1]):
-            return None
-        codes.append(suffixes[-1])
-    return codes[0], codes[1]

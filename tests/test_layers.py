@@ -8,8 +8,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 # lowest first; a name ending in "/" stands for every module of that subpackage
 LAYERS = [
     ("base", ["__init__", "fileio", "config", "hardware", "console"]),
-    ("text", ["tokenizer", "corpus", "data", "split", "fetch", "langid", "segment", "markup", "glossary",
-              "spans"]),
+    ("text", ["tokenizer", "corpus", "mixture", "data", "split", "fetch", "langid", "segment", "markup",
+              "glossary", "spans"]),
     ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
     ("search", ["scoring", "search", "constraints", "repeats"]),
     ("fast decoding", ["fast/"]),

@@ -40,7 +40,7 @@ def test_each_source_piece_lists_what_it_co_occurs_with_beyond_chance():
     # Dice(5, 4) = 2 * 2 / (2 + 4) = 0.67 and Dice(5, 7) = 2 * 2 / (2 + 2) = 1: 7 first, although 4 is as
     # frequent with 5 (raw counts would tie them and list 4 for every piece).
     pairs = [([5], [4, 7]), ([5, 9], [4, 7]), ([6], [4, 8]), ([6], [4, 8, 4])]
-    listed = shortlist.build(Pairs(pairs), Vocab(10), Vocab(10), ShortlistConfig(k=2, frequent=1))
+    listed = shortlist.build([Pairs(pairs)], Vocab(10), Vocab(10), ShortlistConfig(k=2, frequent=1))
     assert listed.lists[5].tolist() == [7, 4] and listed.lists[6].tolist() == [8, 4]
     assert listed.lists[9].tolist()[0] in (4, 7) and listed.lists[1].tolist() == [3, 3]  # unseen: EOS only
     assert listed.frequent.tolist() == [4]  # 5 occurrences
@@ -73,7 +73,7 @@ def test_shortlisted_search_stays_in_the_list_and_normalises_over_it(toy_run, to
     short = Translator.load(toy_run, device="cpu", shortlist=True)
     # The run's own shortlist (default sizes) lists the whole toy vocabulary; a short one restricts it.
     assert len(short.shortlist.select([[5]])[0]) == len(short.tgt_tok)
-    short.shortlist = shortlist.build(PreparedCorpus(toy_run / "prepared" / "train"), short.src_tok,
+    short.shortlist = shortlist.build([PreparedCorpus(toy_run / "prepared" / "train")], short.src_tok,
                                       short.tgt_tok, ShortlistConfig(k=4, frequent=6))
     lines = toy["valid_src"].read_text().splitlines()
     ids = [s for s in short.src_tok.encode(lines) if s]

@@ -114,13 +114,13 @@ def test_subword_regularisation_reads_the_sampled_segmentations_in_turn(toy, tmp
     read = []
     original = train_mod.Trainer._read
 
-    def recording(self, corpus):
-        read.append(corpus.dir.name)
-        original(self, corpus)
+    def recording(self, epoch):
+        read.append(" ".join(corpus.dir.name for corpus in epoch.corpora))
+        original(self, epoch)
     monkeypatch.setattr(train_mod.Trainer, "_read", recording)
     cfg = _with(tiny_config(toy, max_epochs=3, valid_every=0), **SAMPLED)
     train_mod.run(cfg, tmp_path / "r")
-    assert read == ["sampled-0", "sampled-1", "sampled-0"]
+    assert read == ["train.sampled-0", "train.sampled-1", "train.sampled-0"]
 
 
 def test_resume_with_a_new_learning_rate(toy, tmp_path):

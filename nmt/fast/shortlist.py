@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import ShortlistConfig
+from nmt.config import ShortlistConfig, train_corpora
 from nmt.corpus import PreparedCorpus, prepare
 from nmt.fileio import atomic_path
 from nmt.regroup import reorder_shared
@@ -102,16 +103,17 @@ class ShortlistMask:
         return ShortlistMask(outside, per)
 
 
-def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
+def build(corpora: Sequence[PreparedCorpus], src_tok: Tokenizer, tgt_tok: Tokenizer,
           cfg: ShortlistConfig | None = None) -> Shortlist:
-    """Count, over the corpus's sentence pairs, in how many pairs each (source, target) piece pair
-    appears together, and keep each source piece's `k` best by Dice coefficient."""
+    """Count, over the corpora's sentence pairs (each corpus once, whatever its share in training), in how
+    many pairs each (source, target) piece pair appears together, and keep each source piece's `k` best
+    by Dice coefficient."""
     cfg = cfg or ShortlistConfig()
     src_vocab, tgt_vocab = len(src_tok), len(tgt_tok)
     src_df, tgt_df = np.zeros(src_vocab, np.int64), np.zeros(tgt_vocab, np.int64)  # sentences holding each
     tgt_count = np.zeros(tgt_vocab, np.int64)                                      # occurrences
     keys = []  # per pair: source id * tgt_vocab + target id, each distinct pair once
-    for i in range(len(corpus)):
+    for corpus, i in ((c, i) for c in corpora for i in range(len(c))):
         src, tgt = corpus.pair(i)
         s, t = np.unique(src).astype(np.int64), np.unique(tgt).astype(np.int64)
         src_df[s] += 1
@@ -132,7 +134,7 @@ def build(corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer,
                      tokenizers_id(src_tok, tgt_tok))
 
 
-def ensure(path: Path, corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Tokenizer) -> bool:
+def ensure(path: Path, corpora: Sequence[PreparedCorpus], src_tok: Tokenizer, tgt_tok: Tokenizer) -> bool:
     """Build the shortlist at `path` (default settings) unless one for these tokenizers is there;
     True when it was built. `nmt train` calls this, so every run folder has one."""
     if path.is_file():
@@ -141,7 +143,7 @@ def ensure(path: Path, corpus: PreparedCorpus, src_tok: Tokenizer, tgt_tok: Toke
             return False
         except NMTError:
             pass  # damaged or stale: build it again
-    build(corpus, src_tok, tgt_tok).save(path)
+    build(corpora, src_tok, tgt_tok).save(path)
     return True
 
 
@@ -155,14 +157,16 @@ def build_for_run(model: Path, cfg: ShortlistConfig, *, src: Path | None = None,
         raise NMTError("give both --src and --tgt, or neither (the run's prepared corpus)")
     ckpt = checkpoint.load(model)  # the tokenizers and length limit the model was trained with
     src_tok, tgt_tok = Tokenizer(ckpt["src_tokenizer"]), Tokenizer(ckpt["tgt_tokenizer"])
+    config = checkpoint.config_of(ckpt)
+    prepared = [folder / "prepared" / corpus.name for corpus in train_corpora(config.data)]
     with tempfile.TemporaryDirectory() as tmp:
         if src is not None:
-            prepare(src, tgt, src_tok, tgt_tok, Path(tmp), checkpoint.config_of(ckpt).model.max_len)
-            corpus = PreparedCorpus(tmp)
-        elif (folder / "prepared" / "train" / "meta.json").is_file():
-            corpus = PreparedCorpus(folder / "prepared" / "train")
+            prepare(src, tgt, src_tok, tgt_tok, Path(tmp), config.model.max_len)
+            corpora = [PreparedCorpus(tmp)]
+        elif all((p / "meta.json").is_file() for p in prepared):
+            corpora = [PreparedCorpus(p) for p in prepared]
         else:
             raise NMTError(f"{folder}: no prepared training corpus here; give --src and --tgt "
                            "(the training texts)")
-        build(corpus, src_tok, tgt_tok, cfg).save(folder / FILE)
+        build(corpora, src_tok, tgt_tok, cfg).save(folder / FILE)
     return folder / FILE, len(tgt_tok)

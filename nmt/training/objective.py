@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from nmt.config import TrainConfig
-from nmt.corpus import PreparedCorpus
 from nmt.data import Batch
 from nmt.model import Seq2Seq
 from nmt.softmax import Sampler
-from nmt.tokenizer import EOS, PAD
-
-
-def target_counts(corpus: PreparedCorpus, vocab: int) -> torch.Tensor:
-    """(vocab,) how often each target piece occurs, EOS counted once per sentence: the sampler's data."""
-    counts = np.bincount(np.asarray(corpus.bins["tgt"]), minlength=vocab).astype(np.float64)
-    counts[EOS] += len(corpus)
-    return torch.from_numpy(counts)
+from nmt.tokenizer import PAD
 
 
 class Objective(nn.Module):

@@ -78,13 +78,16 @@ class Meter:
 
     def _to_board(self, record: dict) -> None:
         """The record as TensorBoard scalars: train/loss_sampled (or _full), train/ppl, train/lr,
-        train/tokens_per_s; valid/loss, valid/ppl, valid/bleu."""
+        train/tokens_per_s; valid/loss, valid/ppl, valid/bleu and, with several sets, valid/NAME/..."""
         step = record["step"]
         if record["type"] == "train":
             scalars = {f"train/loss_{self.train.loss}": record["loss"], "train/ppl": record["ppl"],
                        "train/lr": record["lr"], "train/tokens_per_s": record["tok_per_s"]}
         else:
             scalars = {f"valid/{key}": record[key] for key in ("loss", "ppl", "bleu") if key in record}
+            if len(record.get("sets", {})) > 1:  # each set's too, beside their mean
+                scalars.update({f"valid/{name}/{key}": r[key] for name, r in record["sets"].items()
+                                for key in ("loss", "ppl", "bleu")})
         for tag, value in scalars.items():
             self.board.add_scalar(tag, value, step)
         self.board.flush()

@@ -2,7 +2,9 @@
 
     config.yaml              the resolved config
     tokenizers/              src.model, tgt.model, when the config names no tokenizer folder
-    prepared/train/          the binarized training corpus, reused while inputs and tokenizers are unchanged
+    prepared/NAME/           each binarized training corpus (NAME: "train", or its name in data.corpora),
+                             reused while inputs and tokenizers are unchanged; NAME.sampled-K: with subword
+                             regularisation, its sampled segmentations
     train.log, metrics.jsonl what the run reported (see progress.py)
     last.pt, best.pt         the newest checkpoint, and the one with the best validation metric
     step_N.pt                the last `train.keep_last` validation checkpoints
@@ -22,14 +24,14 @@ import torch
 import yaml
 
 from nmt import NMTError, checkpoint
-from nmt.config import Config, from_dict
+from nmt.config import Config, from_dict, train_corpora, valid_sets
 from nmt.corpus import PreparedCorpus, Sampling, prepared_or_cached
-from nmt.fileio import atomic_write_text, check_parallel
-from nmt.tokenizer import Tokenizer, load_tokenizers, train_tokenizers
+from nmt.fileio import atomic_write_text, check_parallel, count_lines
+from nmt.mixture import counts, shares
+from nmt.tokenizer import SAMPLE, Tokenizer, load_tokenizers, train_tokenizers
 from nmt.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
-DATA_FILES = ("train_src", "train_tgt", "valid_src", "valid_tgt")
 LOCK = ".lock"
 
 
@@ -81,14 +83,17 @@ def open_run(out: Path, cfg: Config, *, resume: bool, changed: set[str]) -> tupl
         raise NMTError(f"{out} already holds a training run; continue it with --resume {out}, "
                        "or choose another --out")
     cfg.check()
-    for key in DATA_FILES:
-        value = getattr(cfg.data, key)
-        if not value:
-            flag = "--" + key.replace("_", "-")
-            raise NMTError(f"data.{key} is not set; give {flag} FILE or set it in the config")
-        if not Path(value).is_file():
-            raise NMTError(f"data.{key}: {value}: no such file "
-                           "(for Multi30k run `nmt data multi30k --out data/multi30k`)")
+    for kind, corpora in (("train", train_corpora(cfg.data)), ("valid", valid_sets(cfg.data))):
+        for corpus in corpora:
+            for side in ("src", "tgt"):
+                path, key = getattr(corpus, side), f"data.{kind}_{side}"
+                if not path:
+                    raise NMTError(f"{key} is not set; give --{kind}-{side} FILE or set it in the config")
+                if not Path(path).is_file():
+                    named = key if corpus.name == kind else f"{corpus.name}'s {side}"
+                    raise NMTError(f"{named}: {path}: no such file (for Multi30k run `nmt data multi30k "
+                                   "--out data/multi30k`, for Tatoeba `nmt data tatoeba --out "
+                                   "data/tatoeba-de-en`)")
     return cfg, saved
 
 
@@ -111,7 +116,8 @@ def create(out: Path) -> None:
 
 def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
                ) -> tuple[Tokenizer, Tokenizer]:
-    """The checkpoint's tokenizers on resume, else data.tokenizers, else ones trained into OUT/tokenizers."""
+    """The checkpoint's tokenizers on resume, else data.tokenizers, else ones trained into OUT/tokenizers
+    (over the training corpora, each sampled by its share of the mixture)."""
     if saved is not None:
         return (Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer"),
                 Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer"))
@@ -119,45 +125,58 @@ def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
     folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
     missing = not all((folder / f"{side}.model").is_file() for side in ("src", "tgt"))
     if ddp.main and not d.tokenizers and missing:
-        log.info("training tokenizers (vocab %d, %s) into %s", d.vocab_size, d.model_type, folder)
-        train_tokenizers(Path(d.train_src), Path(d.train_tgt), folder, d.vocab_size, d.model_type, d.joint,
-                         seed=cfg.train.seed)
+        corpora = train_corpora(d)
+        lines = None
+        if len(corpora) > 1:
+            sizes = [count_lines(c.src) for c in corpora]
+            share = shares(sizes, [c.weight for c in corpora], d.temperature)
+            lines = counts(min(SAMPLE, sum(sizes)), share).tolist()
+        log.info("training tokenizers (vocab %d, %s%s) into %s", d.vocab_size, d.model_type,
+                 ", byte fallback" if d.byte_fallback else "", folder)
+        train_tokenizers([Path(c.src) for c in corpora], [Path(c.tgt) for c in corpora], folder,
+                         d.vocab_size, d.model_type, d.joint, seed=cfg.train.seed, lines=lines,
+                         byte_fallback=d.byte_fallback)
     ddp.barrier()  # rank 0 trains them once; every rank loads them
     return load_tokenizers(folder)
 
 
-def training_corpus(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
-                    ddp: Distributed) -> PreparedCorpus:
-    """The binarized training data, prepared by rank 0 (or reused), and the resolved config beside it."""
-    d, folder, max_len = cfg.data, out / "prepared" / "train", cfg.model.max_len
-    n_train = check_parallel(d.train_src, d.train_tgt)
+def training_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
+                     ddp: Distributed) -> list[PreparedCorpus]:
+    """The binarized training corpora, prepared by rank 0 (or reused), and the resolved config beside them."""
+    corpora, max_len = train_corpora(cfg.data), cfg.model.max_len
     if ddp.main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        _, stats = prepared_or_cached(Path(d.train_src), Path(d.train_tgt), src_tok, tgt_tok, folder, max_len)
-        if stats is not None:
-            log.info("prepared %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
-                     stats.kept, n_train, stats.dropped_empty, stats.dropped_long, max_len)
+        for corpus in corpora:
+            n = check_parallel(corpus.src, corpus.tgt)
+            _, stats = prepared_or_cached(Path(corpus.src), Path(corpus.tgt), src_tok, tgt_tok,
+                                          out / "prepared" / corpus.name, max_len)
+            if stats is not None:
+                log.info("prepared %s: %d of %d training pairs (dropped %d empty, %d longer than %d tokens)",
+                         corpus.name, stats.kept, n, stats.dropped_empty, stats.dropped_long, max_len)
     ddp.barrier()
-    return PreparedCorpus(folder)
+    return [PreparedCorpus(out / "prepared" / corpus.name) for corpus in corpora]
 
 
 def sampled_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
-                    ddp: Distributed) -> list[PreparedCorpus]:
-    """data.sampling_variants encodings of the training data with sampled segmentations (prepared by
-    rank 0, or reused), in OUT/prepared/sampled-K; none without subword regularisation. Variant K's draw
-    is seeded by train.seed and K, so runs with other seeds see other segmentations."""
+                    ddp: Distributed) -> list[list[PreparedCorpus]]:
+    """data.sampling_variants encodings of the training corpora with sampled segmentations (prepared by
+    rank 0, or reused), in OUT/prepared/NAME.sampled-K; none without subword regularisation. Variant K's
+    draw is seeded by train.seed and K, so runs with other seeds see other segmentations."""
     d, max_len = cfg.data, cfg.model.max_len
-    folders = [out / "prepared" / f"sampled-{k}" for k in range(d.sampling_variants)]
+    corpora = train_corpora(d)
+    folders = [[out / "prepared" / f"{c.name}.sampled-{k}" for c in corpora]
+               for k in range(d.sampling_variants)]
     if ddp.main:
-        for k, folder in enumerate(folders):
+        for k, variant in enumerate(folders):
             sampling = Sampling(alpha=d.sampling_alpha, seed=cfg.train.seed * 1009 + k)
-            _, stats = prepared_or_cached(Path(d.train_src), Path(d.train_tgt), src_tok, tgt_tok, folder,
-                                          max_len, sampling)
-            if stats is not None:
-                log.info("prepared sampled segmentation %d of %d: %d pairs (alpha %g)", k + 1,
-                         len(folders), stats.kept, d.sampling_alpha)
+            for corpus, folder in zip(corpora, variant, strict=True):
+                _, stats = prepared_or_cached(Path(corpus.src), Path(corpus.tgt), src_tok, tgt_tok, folder,
+                                              max_len, sampling)
+                if stats is not None:
+                    log.info("prepared sampled segmentation %d of %d of %s: %d pairs (alpha %g)", k + 1,
+                             len(folders), corpus.name, stats.kept, d.sampling_alpha)
     ddp.barrier()
-    return [PreparedCorpus(folder) for folder in folders]
+    return [[PreparedCorpus(folder) for folder in variant] for variant in folders]
 
 
 def prune_steps(out: Path, keep: int) -> None:

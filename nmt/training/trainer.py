@@ -18,16 +18,16 @@ import numpy as np
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import Config
-from nmt.corpus import PreparedCorpus
+from nmt.config import Config, train_corpora
 from nmt.data import make_batch, token_batches
 from nmt.fast import shortlist
+from nmt.mixture import Epoch, Mixture, shares
 from nmt.model import Seq2Seq
 from nmt.training import distributed, progress, rundir
-from nmt.training.objective import Objective, make_optimizer, make_scheduler, target_counts
+from nmt.training.objective import Objective, make_optimizer, make_scheduler
 from nmt.training.rundir import TrainState
 from nmt.training.update import clip_and_step, forward_backward
-from nmt.training.validate import Validator, better
+from nmt.training.validate import Validation, better
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +85,26 @@ class Trainer:
         torch.manual_seed(t.seed)  # every rank builds the same initial weights
         self.cfg, self.out = cfg, out
         self.tokenizers = src_tok, tgt_tok = rundir.tokenizers(cfg, out, saved=saved, ddp=ddp)
-        self.corpus = rundir.training_corpus(cfg, out, src_tok, tgt_tok, ddp=ddp)
-        if ddp.main and shortlist.ensure(out / shortlist.FILE, self.corpus, src_tok, tgt_tok):
+        corpora = rundir.training_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp)
+        if ddp.main and shortlist.ensure(out / shortlist.FILE, corpora, src_tok, tgt_tok):
             log.info("built the decoding shortlist %s", out / shortlist.FILE)
-        # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpus
-        self.epoch_corpora = rundir.sampled_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp) or [self.corpus]
-        d = cfg.data
-        self.validator = Validator(d.valid_src, d.valid_tgt, src_tok, tgt_tok, cfg) if ddp.main else None
+        files = train_corpora(cfg.data)
+        share = shares([len(c) for c in corpora], [c.weight for c in files], cfg.data.temperature)
+        self.mixture = Mixture(corpora, share)
+        if len(corpora) > 1:
+            log.info("corpora: %s (pairs drawn per epoch of the pairs prepared)", ", ".join(
+                f"{c.name} {n:,} of {len(p):,} ({100 * s:.1f}%)"
+                for c, n, p, s in zip(files, self.mixture.counts, corpora, share, strict=True)))
+        # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpora
+        self.epoch_mixtures = [Mixture(variant, share) for variant in
+                               rundir.sampled_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp)] or [self.mixture]
+        self.validator = Validation(cfg, src_tok, tgt_tok) if ddp.main else None
 
         model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
         if saved is not None:
             self.counts = saved["target_counts"]
         else:
-            self.counts = target_counts(self.corpus, len(tgt_tok))
+            self.counts = torch.from_numpy(self.mixture.target_counts(len(tgt_tok)))
         self.objective = Objective.from_config(model, t, self.counts)
         optimizer = make_optimizer(model, t.lr)
         generator = torch.Generator().manual_seed(rundir.sampler_seed(t.seed, ddp.rank))
@@ -168,6 +175,9 @@ class Trainer:
         verdict = "new best" if improved else "not better" if last else f"{at.bad_evals} without improvement"
         log.info("validation step %d | loss %.3f | ppl %.2f | bleu %.2f | %s", at.step, result["loss"],
                  result["ppl"], result["bleu"], verdict)
+        if len(result["sets"]) > 1:
+            log.info("  %s", " | ".join(f"{name}: ppl {r['ppl']:.2f}, bleu {r['bleu']:.2f}"
+                                        for name, r in result["sets"].items()))
         self.save(f"step_{at.step}.pt")
         if improved:
             self.save("best.pt")
@@ -212,17 +222,17 @@ class Trainer:
         """
         t, at, group = self.cfg.train, self.state.progress, self.ddp.world * self.cfg.train.accum
         while at.epoch < t.max_epochs:
-            self._read(self.epoch_corpora[at.epoch % len(self.epoch_corpora)])
+            self._read(self.epoch_mixtures[at.epoch % len(self.epoch_mixtures)].epoch(t.seed, at.epoch))
             batches = token_batches(self.src_lens, self.tgt_lens, t.max_tokens, t.seed, at.epoch)
             self.updates_per_epoch = len(batches) // group
             while at.batch_in_epoch + group <= len(batches):
                 yield batches[at.batch_in_epoch : at.batch_in_epoch + group]
             yield None
 
-    def _read(self, corpus: PreparedCorpus) -> None:
-        """Take the batches of the coming epoch from `corpus`."""
-        self.batch_corpus = corpus
-        self.src_lens, self.tgt_lens = corpus.lengths("src"), corpus.lengths("tgt")  # (pairs,) each
+    def _read(self, epoch: Epoch) -> None:
+        """Take the batches of the coming epoch from `epoch`'s pairs."""
+        self.batch_corpus = epoch
+        self.src_lens, self.tgt_lens = epoch.lengths("src"), epoch.lengths("tgt")  # (pairs,) each
 
     def _end_epoch(self) -> str | None:
         at = self.state.progress

@@ -1,4 +1,4 @@
-"""Validation during training: full-softmax loss and perplexity, and greedy BLEU, on the validation set."""
+"""Validation during training: full-softmax loss and perplexity, and greedy BLEU, on each validation set."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from nmt.config import Config, DecodeConfig
+from nmt.config import Config, DecodeConfig, valid_sets
 from nmt.data import make_batch, token_batches
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import check_parallel, read_lines
@@ -53,3 +53,18 @@ class Validator:
         bleu = corpus_bleu(self.tgt_tok.decode([h[0].tokens for h in hyps]), self.refs)
         model.train()
         return {"loss": loss, "ppl": math.exp(min(loss, 50)), "bleu": bleu}
+
+
+class Validation:
+    """Every validation set of a run (data.valid, or valid_src/valid_tgt), each read once. A call scores
+    them all and gives their mean, which train.metric follows: {"loss": the mean loss, "ppl": exp of it,
+    "bleu": the mean BLEU, "sets": {name: {"loss", "ppl", "bleu"}}}."""
+
+    def __init__(self, cfg: Config, src_tok: Tokenizer, tgt_tok: Tokenizer):
+        self.sets = {v.name: Validator(v.src, v.tgt, src_tok, tgt_tok, cfg) for v in valid_sets(cfg.data)}
+
+    def __call__(self, model: Seq2Seq, device: torch.device) -> dict:
+        results = {name: validator(model, device) for name, validator in self.sets.items()}
+        loss = sum(r["loss"] for r in results.values()) / len(results)
+        bleu = sum(r["bleu"] for r in results.values()) / len(results)
+        return {"loss": loss, "ppl": math.exp(min(loss, 50)), "bleu": bleu, "sets": results}
