@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
+from nmt.dropout import Dropout
 from nmt.softmax import OutputLayer
 from nmt.tokenizer import PAD
 
@@ -41,7 +42,7 @@ class Encoder(nn.Module):
     def __init__(self, vocab: int, cfg: ModelConfig):
         super().__init__()
         self.embed = nn.Embedding(vocab, cfg.emb, padding_idx=PAD)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.bidirectional = cfg.bidirectional
         self.rnn = _rnn(cfg, cfg.emb, cfg.hidden // 2 if cfg.bidirectional else cfg.hidden, cfg.bidirectional)
 
@@ -113,7 +114,7 @@ class Decoder(nn.Module):
     def __init__(self, vocab: int, cfg: ModelConfig):
         super().__init__()
         self.embed = nn.Embedding(vocab, cfg.emb, padding_idx=PAD)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.input_feeding = cfg.input_feeding
         self.rnn = _rnn(cfg, cfg.emb + (cfg.hidden if cfg.input_feeding else 0), cfg.hidden)
         self.attention = Attention(cfg.attention, cfg.hidden) if cfg.attention != "none" else None

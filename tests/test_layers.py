@@ -10,7 +10,7 @@ LAYERS = [
     ("base", ["__init__", "fileio", "config", "hardware", "console"]),
     ("text", ["tokenizer", "corpus", "mixture", "data", "split", "fetch", "langid", "segment", "markup",
               "glossary", "spans"]),
-    ("network", ["regroup", "attention", "softmax", "model", "checkpoint"]),
+    ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint"]),
     ("search", ["scoring", "search", "constraints", "repeats"]),
     ("fast decoding", ["fast/"]),
     ("translation", ["ensemble", "lines", "alignment", "translate", "formatting", "evaluate", "export"]),
