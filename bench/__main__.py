@@ -62,6 +62,7 @@ BENCHMARKS = {
     "tune": Benchmark("RUN", _call("tune")),
     "ensemble": Benchmark("RUN RUN...", _call("ensemble")),
     "select": Benchmark("RUN", _call("select")),
+    "general": Benchmark("screen|budget|converge|splits|pairs ...", _call("general")),
     "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES]", _call("peers", convert=lambda rest: rest[:2])),
 }
 USAGE = "usage: python -m bench {" + " | ".join(

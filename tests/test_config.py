@@ -14,6 +14,7 @@ from nmt.config import (
     ShortlistConfig,
     apply_overrides,
     from_dict,
+    languages_of,
     load,
 )
 
@@ -54,11 +55,17 @@ def test_round_trip_through_dict():
 
 def test_shipped_configs_load():
     paths = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
-    assert [p.name for p in paths] == ["multi30k-de-en-attention.yaml", "multi30k-de-en-small.yaml",
+    assert [p.name for p in paths] == ["general-de-en.yaml", "general-fr-en.yaml",
+                                       "multi30k-de-en-attention.yaml", "multi30k-de-en-small.yaml",
                                        "multi30k-de-en.yaml"]
     for path in paths:
         cfg = load(path)
-        assert cfg.data.train_src.startswith("data/multi30k/")
+        if path.name.startswith("general"):  # Multi30k and Tatoeba, each validated
+            names = [c["name"] for c in cfg.data.corpora]
+            assert names == [v["name"] for v in cfg.data.valid] == ["multi30k", "tatoeba"]
+            assert cfg.data.byte_fallback and languages_of(cfg) == (path.name.split("-")[1], "en")
+        else:
+            assert cfg.data.train_src.startswith("data/multi30k/")
 
 
 @pytest.mark.parametrize("setting, allowed", [
