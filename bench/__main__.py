@@ -63,7 +63,8 @@ BENCHMARKS = {
     "ensemble": Benchmark("RUN RUN...", _call("ensemble")),
     "select": Benchmark("RUN", _call("select")),
     "general": Benchmark("screen|budget|converge|splits|pairs ...", _call("general")),
-    "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES]", _call("peers", convert=lambda rest: rest[:2])),
+    "peers": Benchmark("CHECKPOINT [quick] | train [MINUTES [general]]",
+                       _call("peers", convert=lambda rest: rest[:3])),
 }
 USAGE = "usage: python -m bench {" + " | ".join(
     f"{name} {b.args}".strip() for name, b in BENCHMARKS.items()) + " | all [CHECKPOINT]}"

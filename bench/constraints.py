@@ -24,7 +24,7 @@ from pathlib import Path
 from bench.common import DATA, report, require_data
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import read_lines
-from nmt.spans import spans
+from nmt.text.spans import spans
 from nmt.translate import Translator
 
 SPANS = Path(__file__).resolve().parent / "data" / "spans.tsv"

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from bench.common import DATA, report, require_data, run_command
+from nmt import shortlist
 from nmt.config import DecodeConfig
 from nmt.evaluate import corpus_bleu
-from nmt.fast import shortlist
 from nmt.fileio import read_lines
 from nmt.translate import Translator
 

@@ -38,6 +38,10 @@ SCREEN = {  # name -> --set overrides of configs/general-de-en.yaml
         {"name": "multi30k", "src": "data/multi30k/train.de", "tgt": "data/multi30k/train.en", "weight": 1},
         {"name": "tatoeba", "src": "data/tatoeba-de-en/train.de", "tgt": "data/tatoeba-de-en/train.en",
          "weight": 2}])],
+    "Multi30k 1 : Tatoeba 3": ["data.corpora=" + json.dumps([
+        {"name": "multi30k", "src": "data/multi30k/train.de", "tgt": "data/multi30k/train.en", "weight": 1},
+        {"name": "tatoeba", "src": "data/tatoeba-de-en/train.de", "tgt": "data/tatoeba-de-en/train.en",
+         "weight": 3}])],
     "vocabulary 16k": ["data.vocab_size=16000"],
     "joint vocabulary 16k": ["data.vocab_size=16000", "data.joint=true"],
     "hidden 768": ["model.hidden=768"],

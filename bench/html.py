@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from bench.common import report
-from nmt.markup import VOID
+from nmt.text.markup import VOID
 from nmt.translate import Translator
 
 SNIPPETS = Path(__file__).resolve().parent / "data" / "html_snippets.jsonl"

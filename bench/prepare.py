@@ -33,7 +33,7 @@ def bench_tokenizers() -> Path:
     """8k unigram tokenizers trained on Multi30k once, shared by the benchmarks."""
     tok = WORK / "tok"
     if not (tok / "src.model").exists():
-        from nmt.tokenizer import train_tokenizers
+        from nmt.text.tokenizer import train_tokenizers
         train_tokenizers(DATA / "train.de", DATA / "train.en", tok, vocab_size=8000)
     return tok
 

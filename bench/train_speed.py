@@ -23,7 +23,7 @@ from nmt.corpus import prepared_or_cached
 from nmt.data import Batch, make_batch, token_batches
 from nmt.mixture import target_counts
 from nmt.model import Seq2Seq
-from nmt.tokenizer import load_tokenizers, train_tokenizers
+from nmt.text.tokenizer import load_tokenizers, train_tokenizers
 from nmt.training.objective import Objective, make_optimizer
 from nmt.training.update import clip_and_step, forward_backward
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import DATA, ROOT, WORK, report, require_data
 from bench.train_speed import load_batches, nmt_speed
 from nmt.config import load
-from nmt.tokenizer import train_model
+from nmt.text.tokenizer import train_model
 
 CONFIG = "configs/multi30k-de-en.yaml"
 LANGS = ("de", "en", "fr", "cs")

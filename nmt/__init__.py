@@ -14,7 +14,10 @@ class NMTError(Exception):
 
 def __getattr__(name: str):
     # `from nmt import Translator` without importing torch for every `import nmt` (the CLI's start-up)
-    if name in ("Translator", "Translation"):
-        from nmt import translate
-        return getattr(translate, name)
+    if name == "Translator":
+        from nmt.translate import Translator
+        return Translator
+    if name == "Translation":
+        from nmt.text.lines import Translation
+        return Translation
     raise AttributeError(f"module 'nmt' has no attribute {name!r}")

@@ -18,7 +18,7 @@ from nmt import NMTError, __version__
 from nmt.config import Config, from_dict
 from nmt.fileio import atomic_path
 from nmt.model import Seq2Seq
-from nmt.tokenizer import Tokenizer
+from nmt.text.tokenizer import Tokenizer
 
 FORMAT = 1
 

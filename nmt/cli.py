@@ -18,10 +18,9 @@ except ImportError:  # the base install translates exported models only (nmt-lit
 
 from nmt import NMTError, __version__, cli_data, cli_decode
 from nmt.config import ShortlistConfig
-from nmt.tokenizer import SAMPLE
 from nmt.training.progress import for_console
 
-SL = ShortlistConfig()  # `nmt shortlist` defaults
+SHORTLIST = ShortlistConfig()  # `nmt shortlist` defaults
 
 
 class _Commands(TyperGroup):
@@ -46,6 +45,8 @@ app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, ric
                   help="nmt: recurrent neural machine translation. Train with `nmt train`, translate with "
                        "`nmt translate`, score with `nmt evaluate`.")
 app.add_typer(cli_data.app, name="data")
+app.command("train-tokenizer")(cli_data.train_tokenizer)  # tokenizers and prepared data (cli_data.py)
+app.command()(cli_data.prepare)
 
 
 def _version(value: bool) -> None:
@@ -63,69 +64,6 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 def _echo(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-# -- tokenizers and prepared data ---------------------------------------------------------------------
-
-@app.command("train-tokenizer")
-def train_tokenizer(
-    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True,
-                             help="Source training text."),
-    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True,
-                             help="Target training text."),
-    out: Path = typer.Option(..., "--out", help="Folder for src.model and tgt.model."),
-    vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
-    model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
-    joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
-    byte_fallback: bool = typer.Option(False, "--byte-fallback", help="Characters outside the vocabulary "
-                                       "become byte pieces instead of <unk>."),
-    sample: int = typer.Option(SAMPLE, "--sample", min=1,
-                               help="Sentences sampled for training (big corpora)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
-):
-    """Train sentencepiece tokenizers for both sides.
-
-    Special ids are fixed in every model: pad 0, unk 1, bos 2, eos 3.
-
-    \b
-    Example: nmt train-tokenizer --src data/multi30k/train.de --tgt data/multi30k/train.en --out tok
-    """
-    from nmt.tokenizer import train_tokenizers
-    if (out / "src.model").exists() and not force:
-        raise NMTError(f"{out} already holds tokenizers; pass --force to overwrite or choose another --out")
-    summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample,
-                               byte_fallback=byte_fallback)
-    for side in ("src", "tgt"):
-        s = summary[side]
-        typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  "
-                   f"unknown pieces {100 * s['unk_share']:.3f}%")
-
-
-@app.command()
-def prepare(
-    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True, help="Source text."),
-    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target text."),
-    tokenizers: Path = typer.Option(..., "--tokenizers", help="Folder with src.model and tgt.model."),
-    out: Path = typer.Option(..., "--out", help="Folder for the binarized corpus."),
-    max_len: int = typer.Option(100, "--max-len", min=1,
-                                help="Drop pairs with a side longer than this (tokens)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing prepared folder."),
-):
-    """Binarize a parallel corpus for training.
-
-    Encodes once into memory-mapped token arrays (nmt train does this itself, cached).
-
-    \b
-    Example: nmt prepare --src data/multi30k/train.de --tgt data/multi30k/train.en --tokenizers tok --out prep
-    """
-    from nmt.corpus import prepare as run_prepare
-    from nmt.tokenizer import load_tokenizers
-    if out.exists() and not force:
-        raise NMTError(f"{out} already exists; pass --force to replace it or choose another --out")
-    src_tok, tgt_tok = load_tokenizers(tokenizers)
-    stats = run_prepare(src, tgt, src_tok, tgt_tok, out, max_len)
-    typer.echo(f"{out}: kept {stats.kept} of {stats.pairs} pairs; dropped {stats.dropped_empty} empty, "
-               f"{stats.dropped_long} longer than {max_len} tokens")
 
 
 # -- training ----------------------------------------------------------------------------------------
@@ -194,8 +132,8 @@ app.command()(cli_decode.serve)
 @app.command("shortlist")
 def shortlist_cmd(
     model: Path = typer.Option(..., "--model", help="Run folder (or a checkpoint in it)."),
-    k: int = typer.Option(SL.k, "--k", min=1, help="Target pieces listed per source piece."),
-    frequent: int = typer.Option(SL.frequent, "--frequent", min=0,
+    k: int = typer.Option(SHORTLIST.k, "--k", min=1, help="Target pieces listed per source piece."),
+    frequent: int = typer.Option(SHORTLIST.frequent, "--frequent", min=0,
                                  help="Most frequent target pieces listed for every sentence."),
     src: Path | None = typer.Option(None, "--src", help="Training source text (default: the run's prepared "
                                     "corpus)."),
@@ -209,7 +147,7 @@ def shortlist_cmd(
     \b
     Example: nmt shortlist --model runs/small --k 100
     """
-    from nmt.fast.shortlist import build_for_run
+    from nmt.shortlist import build_for_run
     path, vocab = build_for_run(model, ShortlistConfig(k=k, frequent=frequent), src=src, tgt=tgt)
     typer.echo(f"{path}: {k} target pieces per source piece and the {frequent} most frequent, of {vocab}")
 

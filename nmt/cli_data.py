@@ -1,4 +1,5 @@
-"""`nmt data ...`: getting public corpora and splitting a corpus into train / valid / test without leaks."""
+"""`nmt data ...`: getting public corpora and splitting a corpus into train / valid / test without leaks;
+`nmt train-tokenizer` and `nmt prepare` (registered on the app in cli.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from nmt import NMTError
 from nmt.config import SplitConfig
 from nmt.fileio import refuse_existing
 from nmt.split import SPLITS, SplitReport
+from nmt.text.tokenizer import SAMPLE
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   help="Get public corpora (Multi30k, Tatoeba, newstest2014); split corpora without leaks.")
@@ -163,3 +165,61 @@ def _columns(text: str) -> tuple[int, int]:
         raise NMTError(f"--columns takes two different column numbers from 1, got {text!r}")
     return first, second
 
+
+def train_tokenizer(
+    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True,
+                             help="Source training text."),
+    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True,
+                             help="Target training text."),
+    out: Path = typer.Option(..., "--out", help="Folder for src.model and tgt.model."),
+    vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
+    model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
+    joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
+    byte_fallback: bool = typer.Option(False, "--byte-fallback", help="Characters outside the vocabulary "
+                                       "become byte pieces instead of <unk>."),
+    sample: int = typer.Option(SAMPLE, "--sample", min=1,
+                               help="Sentences sampled for training (big corpora)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),
+):
+    """Train sentencepiece tokenizers for both sides.
+
+    Special ids are fixed in every model: pad 0, unk 1, bos 2, eos 3.
+
+    \b
+    Example: nmt train-tokenizer --src data/multi30k/train.de --tgt data/multi30k/train.en --out tok
+    """
+    from nmt.text.tokenizer import train_tokenizers
+    if (out / "src.model").exists() and not force:
+        raise NMTError(f"{out} already holds tokenizers; pass --force to overwrite or choose another --out")
+    summary = train_tokenizers(src, tgt, out, vocab_size, model_type, joint, sample,
+                               byte_fallback=byte_fallback)
+    for side in ("src", "tgt"):
+        s = summary[side]
+        typer.echo(f"{side}: {out / (side + '.model')}  vocab {s['vocab_size']}  "
+                   f"unknown pieces {100 * s['unk_share']:.3f}%")
+
+
+def prepare(
+    src: Path = typer.Option(..., "--src", exists=True, dir_okay=False, readable=True, help="Source text."),
+    tgt: Path = typer.Option(..., "--tgt", exists=True, dir_okay=False, readable=True, help="Target text."),
+    tokenizers: Path = typer.Option(..., "--tokenizers", help="Folder with src.model and tgt.model."),
+    out: Path = typer.Option(..., "--out", help="Folder for the binarized corpus."),
+    max_len: int = typer.Option(100, "--max-len", min=1,
+                                help="Drop pairs with a side longer than this (tokens)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing prepared folder."),
+):
+    """Binarize a parallel corpus for training.
+
+    Encodes once into memory-mapped token arrays (nmt train does this itself, cached).
+
+    \b
+    Example: nmt prepare --src data/multi30k/train.de --tgt data/multi30k/train.en --tokenizers tok --out prep
+    """
+    from nmt.corpus import prepare as run_prepare
+    from nmt.text.tokenizer import load_tokenizers
+    if out.exists() and not force:
+        raise NMTError(f"{out} already exists; pass --force to replace it or choose another --out")
+    src_tok, tgt_tok = load_tokenizers(tokenizers)
+    stats = run_prepare(src, tgt, src_tok, tgt_tok, out, max_len)
+    typer.echo(f"{out}: kept {stats.kept} of {stats.pairs} pairs; dropped {stats.dropped_empty} empty, "
+               f"{stats.dropped_long} longer than {max_len} tokens")

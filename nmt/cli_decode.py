@@ -1,5 +1,5 @@
-"""The `nmt translate`, `nmt evaluate` and `nmt serve` commands (registered on the app in cli.py), with
-the decoding options they share: each default is DecodeConfig's or ServeConfig's (config.py)."""
+"""The `nmt translate`, `nmt evaluate` and `nmt serve` commands (registered on the app in cli.py); the
+decoding options they share are declared once, in cli_options.py."""
 
 from __future__ import annotations
 
@@ -15,39 +15,13 @@ from typing import Annotated
 import typer
 
 from nmt import NMTError
+from nmt.cli_options import decoding_options
 from nmt.config import FORMATS, DecodeConfig, RuntimeConfig, ServeConfig
 from nmt.console import Progress
 
-D, R, S = DecodeConfig(), RuntimeConfig(), ServeConfig()
+SERVE = ServeConfig()  # the defaults of `nmt serve`'s limits
 Models = Annotated[list[str],
                    typer.Option("--model", help="Run folder or checkpoint; repeat for an ensemble.")]
-Beam = Annotated[int, typer.Option("--beam", min=1, help="Beam size.")]
-Greedy = Annotated[bool, typer.Option("--greedy", help="Greedy search (same as --beam 1).")]
-LengthPenalty = Annotated[float, typer.Option("--length-penalty", min=0, help="GNMT alpha (0: none).")]
-MaxLenRatio = Annotated[float, typer.Option(
-    "--max-len-ratio", min=0, help=f"Hypotheses stop at ratio * source length + {D.max_len_extra}.")]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", min=1, help="Source tokens per batch.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Sentences per batch.")]
-Exhaustive = Annotated[bool, typer.Option("--exhaustive", help="Beam: continue a sentence until `beam` "
-                                          "hypotheses have ended (default: stop once its best candidate "
-                                          "has ended).")]
-Device = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present; "
-                                               "cpu with --quantize).")]
-Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: torch's default).")]
-Quantize = Annotated[str | None, typer.Option("--quantize", help="int8: int8 weights for faster CPU decoding "
-                                                 "(slightly different output; see README, Translating).")]
-Dtype = Annotated[str, typer.Option("--dtype", help="fp32, bf16 (bf16 matrix products, fp32 softmax and "
-                                    "scores) or auto (bf16 where the CPU or GPU has bf16 instructions).")]
-SplitSentences = Annotated[bool, typer.Option(
-    "--split-sentences/--no-split-sentences",
-    help="Translate each sentence of a line on its own and join them again, spacing kept (default: on).")]
-KeepSpans = Annotated[bool, typer.Option(
-    "--keep-spans/--no-keep-spans",
-    help="Numbers, times, dates in digits, URLs and e-mail addresses come out exactly as they went in "
-         "(constraints on the translation; default: on).")]
-NoRepeatNgram = Annotated[int, typer.Option(
-    "--no-repeat-ngram", min=0, help="N > 0: no N consecutive words twice in a translation (against "
-                                     "looping output); 0: no such rule.")]
 GlossaryFile = Annotated[str | None, typer.Option(
     "--glossary", help="TSV file, SOURCE<TAB>TARGET per line: a source term found in a sentence (whole "
                        "words) is translated as its target term; a term mapped to itself is kept as it "
@@ -55,27 +29,12 @@ GlossaryFile = Annotated[str | None, typer.Option(
                        "some decodes with that beam (also with --greedy).")]
 GlossaryCase = Annotated[bool, typer.Option("--glossary-ignore-case",
                                             help="Find glossary terms whatever their case.")]
-ShortlistFlag = Annotated[bool, typer.Option("--shortlist", help="Score only the target pieces the run's "
-                                             "shortlist.bin lists for each sentence (see `nmt shortlist`).")]
-
-
-def _decode_config(*, beam: int, greedy: bool, n_best: int = D.n_best, length_penalty: float,
-                   max_len_ratio: float, max_tokens: int, batch_size: int, exhaustive: bool,
-                   split_sentences: bool = D.split_sentences, keep_spans: bool = D.keep_spans,
-                   no_repeat_ngram: int = D.no_repeat_ngram) -> DecodeConfig:
-    beam = 1 if greedy else beam
-    if n_best > beam:
-        raise NMTError(f"--n-best {n_best} needs a beam at least as wide (--beam {n_best})")
-    return DecodeConfig(beam=beam, n_best=n_best, length_penalty=length_penalty, max_len_ratio=max_len_ratio,
-                        max_tokens=max_tokens, max_sentences=batch_size, stop_early=not exhaustive,
-                        split_sentences=split_sentences, keep_spans=keep_spans,
-                        no_repeat_ngram=no_repeat_ngram)
 
 
 def _glossary(path: str | None, ignore_case: bool):
     if path is None:
         return None
-    from nmt.glossary import Glossary
+    from nmt.text.glossary import Glossary
     return Glossary.load(path, ignore_case=ignore_case)
 
 
@@ -122,40 +81,25 @@ def _input_size(path: str) -> int | None:
     return None
 
 
+@decoding_options(n_best=True)
 def translate(
     model: Models,
     input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
     output: str = typer.Option("-", "--output", "-o",
                                help="File (written atomically), or - for standard output."),
-    beam: Beam = D.beam,
-    greedy: Greedy = False,
-    n_best: int = typer.Option(D.n_best, "--n-best", min=1,
-                               help="Print K hypotheses per line (see --scores format)."),
     scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
-    length_penalty: LengthPenalty = D.length_penalty,
-    max_len_ratio: MaxLenRatio = D.max_len_ratio,
-    max_tokens: MaxTokens = D.max_tokens,
-    batch_size: BatchSize = D.max_sentences,
-    exhaustive: Exhaustive = not D.stop_early,
-    split_sentences: SplitSentences = D.split_sentences,
-    keep_spans: KeepSpans = D.keep_spans,
-    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
     glossary: GlossaryFile = None,
     glossary_ignore_case: GlossaryCase = False,
     constraints: str | None = typer.Option(
         None, "--constraints", help="A JSON list of target phrases per input line (e.g. [\"red hat\"]; "
                                     "[] for none) that its translation must hold; lines are not split."),
-    device: Device = R.device,
-    threads: Threads = R.threads,
-    quantize: Quantize = R.quantize,
-    dtype: Dtype = R.dtype,
-    shortlist: ShortlistFlag = R.shortlist,
     format: str = typer.Option(FORMATS[0], "--format",
                                help="text: line by line; html: the whole input is one HTML page, "
                                     "translated with its markup kept (see README, Translating HTML)."),
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),
+    *, decode: DecodeConfig, runtime: RuntimeConfig,
 ):
     """Translate text: one output line per input line, in order.
 
@@ -168,49 +112,42 @@ def translate(
       echo 'Herr Müller und sein Hund.' | nmt translate --model runs/small --glossary terms.tsv
 
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
-    from 0; SCORE is the length-normalised log-probability), n-best lists best first.
-    With --attention-out each JSON line is {"index", "source": pieces, "target": pieces, "weights": one
-    row per target piece over the source pieces} for the best translation.
-    With --format html the input is one HTML page and the output that page translated: tags, attributes,
-    entities and comments kept, script, style, code, pre and translate="no" untouched.
+    from 0; SCORE is the length-normalised log-probability), n-best lists best first. With --attention-out
+    each JSON line is {"index", "source": pieces, "target": pieces, "weights": one row per target piece
+    over the source pieces} for the best translation. With --format html the input is one HTML page and
+    the output that page translated: tags, attributes, entities and comments kept, script, style, code, pre
+    and translate="no" untouched.
     """
-    from nmt.fileio import atomic_path
     if format not in FORMATS:
         raise NMTError(f"--format takes {' or '.join(FORMATS)}, got {format!r}")
-    if format == "html" and (scores or n_best > 1 or attention_out):
-        raise NMTError("--format html writes the translated page only; --scores, --n-best and "
-                       "--attention-out work with --format text")
-    cfg = _decode_config(beam=beam, greedy=greedy, n_best=n_best, length_penalty=length_penalty,
-                         max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                         exhaustive=exhaustive, split_sentences=split_sentences, keep_spans=keep_spans,
-                         no_repeat_ngram=no_repeat_ngram)
-    runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
-                            threads=threads)
-    terms = _glossary(glossary, glossary_ignore_case)
-    explicit = _constraint_lines(constraints)
-    if explicit is not None and format == "html":
-        raise NMTError("--constraints are per input line: use them with --format text")
+    if format == "html" and (scores or decode.n_best > 1 or attention_out or constraints):
+        raise NMTError("--format html writes the translated page only; --scores, --n-best, --attention-out "
+                       "and --constraints work with --format text")
+    terms, explicit = _glossary(glossary, glossary_ignore_case), _constraint_lines(constraints)
     lines = _input_lines(input)
     translator = _translator(model, runtime)
     if attention_out:
-        translator.attending_model()  # refuse before translating anything
-    from nmt.formatting import write_translations
+        translator.require_attention()  # refuse before translating anything
     with contextlib.ExitStack() as files:
-        weights = None
-        if attention_out:
-            weights = files.enter_context(open(files.enter_context(atomic_path(attention_out)), "wb"))
-        out = (sys.stdout.buffer if output == "-"
-               else files.enter_context(open(files.enter_context(atomic_path(output)), "wb")))
+        out = sys.stdout.buffer if output == "-" else _atomic_file(files, output)
         if format == "html":
             page = "".join(line + "\n" for line in lines)
-            translated = translator.translate(page, format="html", glossary=terms, **dataclasses.asdict(cfg))
-            out.write(translated.text.encode("utf-8"))
+            out.write(translator.translate(page, format="html", glossary=terms,
+                                           **dataclasses.asdict(decode)).text.encode("utf-8"))
         else:
+            from nmt.formatting import write_translations
             progress = Progress(_input_size(input))
-            write_translations(translator, lines, out, cfg=cfg, scored=scores or n_best > 1,
-                               attention=weights, progress=progress, glossary=terms, explicit=explicit)
+            write_translations(translator, lines, out, cfg=decode, scored=scores or decode.n_best > 1,
+                               attention=_atomic_file(files, attention_out) if attention_out else None,
+                               progress=progress, glossary=terms, explicit=explicit)
             progress.close()
     _report_long_inputs(translator)
+
+
+def _atomic_file(files: contextlib.ExitStack, path: str):
+    """A binary file at `path`, written atomically when `files` closes without an error."""
+    from nmt.fileio import atomic_path
+    return files.enter_context(open(files.enter_context(atomic_path(path)), "wb"))
 
 
 def _report_long_inputs(translator) -> None:
@@ -226,6 +163,7 @@ def _report_long_inputs(translator) -> None:
                    "and were truncated", err=True)
 
 
+@decoding_options()
 def evaluate(
     hyp: Path | None = typer.Option(None, "--hyp", help="Hypotheses, one per line."),
     ref: list[Path] = typer.Option(..., "--ref", help="References; repeat for several reference sets."),
@@ -237,21 +175,7 @@ def evaluate(
                                          help="With --model: also write the hypotheses here."),
     by_length: bool = typer.Option(False, "--by-length", help="Also score each source-length bucket "
                                    "(words: 1-10, 11-20, 21-30, 31-50, 51+) apart; needs --src."),
-    beam: Beam = D.beam,
-    greedy: Greedy = False,
-    length_penalty: LengthPenalty = D.length_penalty,
-    max_len_ratio: MaxLenRatio = D.max_len_ratio,
-    max_tokens: MaxTokens = D.max_tokens,
-    batch_size: BatchSize = D.max_sentences,
-    exhaustive: Exhaustive = not D.stop_early,
-    split_sentences: SplitSentences = D.split_sentences,
-    keep_spans: KeepSpans = D.keep_spans,
-    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
-    device: Device = R.device,
-    threads: Threads = R.threads,
-    quantize: Quantize = R.quantize,
-    dtype: Dtype = R.dtype,
-    shortlist: ShortlistFlag = R.shortlist,
+    *, decode: DecodeConfig, runtime: RuntimeConfig,
 ):
     """Score translations with sacreBLEU (BLEU, chrF, TER).
 
@@ -264,81 +188,74 @@ def evaluate(
       nmt evaluate --hyp hyp.en --src test2016.de --ref test2016.en --by-length
     """
     from nmt.evaluate import parse_metrics, score_files
-    from nmt.fileio import atomic_write_text, read_lines
+    from nmt.fileio import read_lines
     names = parse_metrics(metrics)
     if by_length and src is None:
         raise NMTError("--by-length needs --src FILE: the source lines whose lengths make the buckets")
     if bool(model) == (hyp is not None):
         raise NMTError("give either --hyp FILE, or --model M with --src FILE")
-    if model:
-        if src is None:
-            raise NMTError("--model needs --src FILE to translate")
-        cfg = _decode_config(beam=beam, greedy=greedy, length_penalty=length_penalty,
-                             max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                             exhaustive=exhaustive, split_sentences=split_sentences,
-                            keep_spans=keep_spans, no_repeat_ngram=no_repeat_ngram)
-        runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
-                                threads=threads)
-        lines = _input_lines(str(src))
-        translator = _translator(model, runtime)
-        from nmt.formatting import with_sources
-        progress, hyps = Progress(_input_size(str(src))), []
-        for source, nbest in with_sources(translator, lines, cfg):
-            hyps.append(nbest[0][0])
-            progress.done(source)
-        progress.close()
-        if save_hyp:
-            atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
-        _report_long_inputs(translator)
-    else:
-        hyps = list(read_lines(hyp))
+    if model and src is None:
+        raise NMTError("--model needs --src FILE to translate")
+    hyps = _translated(model, src, save_hyp, decode, runtime) if model else list(read_lines(hyp))
     for result in score_files(hyps, ref, names, hyp_name=str(hyp or src)):
         typer.echo(json.dumps(result) if as_json else f"{result['text']}\n  signature: {result['signature']}")
     if by_length:
-        from nmt.evaluate import by_length as buckets
-        table = buckets(hyps, [list(read_lines(r)) for r in ref], list(read_lines(src)), names)
-        if as_json:
-            typer.echo(json.dumps({"by_length": table}))
-        else:
-            typer.echo("by source length (words):")
-            for row in table:
-                typer.echo(f"  {row['bucket']:>6}  {row['sentences']:5d} sentences  " +
-                           "  ".join(f"{name} {row[name]:.2f}" for name in names))
+        _print_by_length(hyps, ref, src, names, as_json)
 
 
+def _translated(model: list[str], src: Path, save_hyp: Path | None, decode: DecodeConfig,
+                runtime: RuntimeConfig) -> list[str]:
+    """`evaluate --model`: the best translation of each line of `src`, saved to `save_hyp` if given."""
+    from nmt.fileio import atomic_write_text
+    from nmt.formatting import with_sources
+    lines = _input_lines(str(src))
+    translator = _translator(model, runtime)
+    progress, hyps = Progress(_input_size(str(src))), []
+    for source, nbest in with_sources(translator, lines, decode):
+        hyps.append(nbest[0][0])
+        progress.done(source)
+    progress.close()
+    if save_hyp:
+        atomic_write_text(save_hyp, "".join(h + "\n" for h in hyps))
+    _report_long_inputs(translator)
+    return hyps
+
+
+def _print_by_length(hyps: list[str], refs: list[Path], src: Path, names: list[str], as_json: bool) -> None:
+    from nmt.evaluate import by_length as buckets
+    from nmt.fileio import read_lines
+    table = buckets(hyps, [list(read_lines(r)) for r in refs], list(read_lines(src)), names)
+    if as_json:
+        typer.echo(json.dumps({"by_length": table}))
+        return
+    typer.echo("by source length (words):")
+    for row in table:
+        typer.echo(f"  {row['bucket']:>6}  {row['sentences']:5d} sentences  " +
+                   "  ".join(f"{name} {row[name]:.2f}" for name in names))
+
+
+@decoding_options()
 def serve(
     model: list[str] = typer.Option(..., "--model", help="Run folder or checkpoint; repeat for more language "
                                     "pairs, one model each."),
     pair: list[str] = typer.Option([], "--pair", help="SRC-TGT for each --model, in order (default: from "
                                    "the names of its training files, e.g. train.de/train.en: de-en)."),
-    host: str = typer.Option(S.host, "--host", help="Address to listen on (127.0.0.1: this machine only)."),
-    port: int = typer.Option(S.port, "--port", min=1, max=65535),
+    host: str = typer.Option(SERVE.host, "--host",
+                             help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(SERVE.port, "--port", min=1, max=65535),
     api_key: str | None = typer.Option(None, "--api-key", envvar="NMT_API_KEY",
                                        help="Require this key (header X-API-Key, Authorization: Bearer, or "
                                             "the api_key field); also read from $NMT_API_KEY."),
-    beam: Beam = D.beam,
-    length_penalty: LengthPenalty = D.length_penalty,
-    max_len_ratio: MaxLenRatio = D.max_len_ratio,
-    max_tokens: MaxTokens = D.max_tokens,
-    batch_size: BatchSize = D.max_sentences,
-    exhaustive: Exhaustive = not D.stop_early,
-    split_sentences: SplitSentences = D.split_sentences,
-    keep_spans: KeepSpans = D.keep_spans,
-    no_repeat_ngram: NoRepeatNgram = D.no_repeat_ngram,
-    device: Device = R.device,
-    threads: Threads = R.threads,
-    quantize: Quantize = R.quantize,
-    dtype: Dtype = R.dtype,
-    shortlist: ShortlistFlag = R.shortlist,
-    max_body: int = typer.Option(S.max_body, "--max-body", min=1, help="Bytes per request."),
-    max_chars: int = typer.Option(S.max_chars, "--max-chars", min=1, help="Characters per text."),
-    max_texts: int = typer.Option(S.max_texts, "--max-texts", min=1, help="Texts per request."),
-    max_queue: int = typer.Option(S.max_queue, "--max-queue", min=1,
+    max_body: int = typer.Option(SERVE.max_body, "--max-body", min=1, help="Bytes per request."),
+    max_chars: int = typer.Option(SERVE.max_chars, "--max-chars", min=1, help="Characters per text."),
+    max_texts: int = typer.Option(SERVE.max_texts, "--max-texts", min=1, help="Texts per request."),
+    max_queue: int = typer.Option(SERVE.max_queue, "--max-queue", min=1,
                                   help="Sentences waiting or being decoded; beyond it requests get 429."),
-    batch_wait_ms: float = typer.Option(S.batch_wait_ms, "--batch-wait-ms", min=0,
+    batch_wait_ms: float = typer.Option(SERVE.batch_wait_ms, "--batch-wait-ms", min=0,
                                         help="How long a lone request waits for others to share a decode."),
-    max_beam: int = typer.Option(S.max_beam, "--max-beam", min=1, help="Widest beam a request may ask for."),
-    allow_origin: list[str] = typer.Option(list(S.allow_origins), "--allow-origin",
+    max_beam: int = typer.Option(SERVE.max_beam, "--max-beam", min=1,
+                                 help="Widest beam a request may ask for."),
+    allow_origin: list[str] = typer.Option(list(SERVE.allow_origins), "--allow-origin",
                                            help="A web origin (e.g. http://localhost:8080) whose pages may "
                                                 "call the API from a browser; repeat for more, * for any "
                                                 "(default: none, same-origin only)."),
@@ -346,6 +263,7 @@ def serve(
                                help="torch, or onnx: folders written by `nmt export`, decoded without "
                                     "PyTorch (no glossaries, kept spans or attention weights; --quantize "
                                     "int8 takes the export's int8 graphs)."),
+    *, decode: DecodeConfig, runtime: RuntimeConfig,
 ):
     """Serve models over HTTP: a LibreTranslate-compatible API, nmt's own API and a page at /.
 
@@ -361,14 +279,8 @@ def serve(
            -d '{"q": "Ein Hund läuft.", "source": "de", "target": "en"}'
     """
     from nmt.serving.server import serve as run_server
-    decode = _decode_config(beam=beam, greedy=False, length_penalty=length_penalty,
-                            max_len_ratio=max_len_ratio, max_tokens=max_tokens, batch_size=batch_size,
-                            exhaustive=exhaustive, split_sentences=split_sentences,
-                            keep_spans=keep_spans, no_repeat_ngram=no_repeat_ngram)
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
                          allow_origins=tuple(allow_origin))
-    runtime = RuntimeConfig(device=device, dtype=dtype, quantize=quantize, shortlist=shortlist,
-                            threads=threads)
     run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime,
                engine=engine)

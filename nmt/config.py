@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 
 from nmt import NMTError
+from nmt.corpora import corpus_entries
 from nmt.fileio import read_yaml, yaml_problem
 
 
@@ -33,15 +33,15 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     train_src: str = ""           # one training corpus (data.corpora for several)
-    train_tgt: str = ""
+    train_tgt: str = ""           # its target side, aligned line by line
     valid_src: str = ""           # one validation set (data.valid for several)
-    valid_tgt: str = ""
+    valid_tgt: str = ""           # its target side (the references)
     # Several training corpora in one training (mixture.py): a list of {name, src, tgt, weight}. An epoch
     # draws as many pairs as the corpora hold together; corpus i's share is proportional to weight_i (weight
     # 1 each: equal shares), or with temperature T > 0 to weight_i * pairs_i ** (1 / T) (T 1: as if
     # concatenated; larger T: towards equal shares). name defaults to the src file's folder name.
     corpora: list = field(default_factory=list)
-    temperature: float = 0.0
+    temperature: float = 0.0      # 0: shares by weight alone; T > 0: weight * pairs ** (1 / T) (above)
     # Several validation sets, each scored at every validation: a list of {name, src, tgt}. train.metric
     # follows their mean: the mean BLEU, the mean loss, and exp(mean loss) for perplexity.
     valid: list = field(default_factory=list)
@@ -63,18 +63,18 @@ class TrainConfig:
     # unigram (counted target frequencies ** sampler_power) | log_uniform (over frequency ranks) | uniform
     sampler: str = "unigram"
     sampler_power: float = 0.75   # flattens the unigram proposal so rare words get sampled too
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # this share of each target's probability spread over the vocabulary
     max_tokens: int = 4096        # target tokens (with padding) per batch
     accum: int = 1                # batches per update on each process (gradient accumulation)
     lr: float = 1e-3              # Adam
     clip: float = 1.0             # gradient-norm clip: the guard against exploding gradients through time
     schedule: str = "plateau"     # plateau (multiply lr by lr_decay when the metric stalls) | constant
-    lr_decay: float = 0.5
+    lr_decay: float = 0.5         # plateau: the lr is multiplied by this when the metric stalls
     lr_patience: int = 0          # validations without improvement before the lr is decayed
-    min_lr: float = 1e-5
+    min_lr: float = 1e-5          # plateau: the lr never decays below this
     warmup_steps: int = 0         # the lr climbs linearly from lr/warmup_steps to lr over these first updates
     max_steps: int = 0            # 0: no limit
-    max_epochs: int = 30
+    max_epochs: int = 30          # passes over the training data (an epoch of a mixture: mixture.py)
     max_minutes: float = 0.0      # 0: no limit; wall-clock budget for the run
     valid_every: int = 0          # steps between validations; 0: once per epoch
     metric: str = "ppl"           # ppl | loss | bleu: followed by early stopping, best.pt and the schedule
@@ -83,7 +83,7 @@ class TrainConfig:
     log_every: int = 50           # steps between log lines
     tensorboard: bool = False     # also write TensorBoard event files into RUN/tensorboard (nmt[tensorboard])
     max_bad_steps: int = 5        # consecutive NaN/inf losses before the run stops
-    seed: int = 1
+    seed: int = 1                 # weights, batches, dropout, sampled negatives: the same seed, the same run
     threads: int = 0              # CPU threads; 0: torch's default
     dtype: str = "auto"           # auto (bf16 where the hardware runs it, else fp32) | fp32 | bf16 (autocast)
 
@@ -98,7 +98,7 @@ class DecodeConfig:
     length_penalty: float = 1.0   # GNMT alpha: score / ((5 + len) / 6) ** alpha
     length_norm: str = "gnmt"     # gnmt | average (score / len) | none
     max_len_ratio: float = 1.5    # hypotheses stop at ratio * source length + max_len_extra tokens
-    max_len_extra: int = 10
+    max_len_extra: int = 10       # (see max_len_ratio)
     stop_early: bool = True       # beam: end a sentence once its best candidate ended (else: once `beam` did)
     max_tokens: int = 8000        # source tokens per decoding batch
     max_sentences: int = 128      # sentences per decoding batch
@@ -166,7 +166,7 @@ class SplitConfig:
 @dataclass
 class ServeConfig:
     host: str = "127.0.0.1"       # loopback: only this machine can connect unless told otherwise
-    port: int = 5000
+    port: int = 5000              # the TCP port to listen on
     max_body: int = 1_000_000     # bytes per request body (413 above)
     max_chars: int = 5_000        # characters per text (413 above)
     max_texts: int = 128          # texts per request (413 above)
@@ -211,78 +211,6 @@ class Config:
             if getattr(d, many) and (getattr(d, f"{one}_src") or getattr(d, f"{one}_tgt")):
                 raise NMTError(f"data.{many} and data.{one}_src/{one}_tgt both name {one} data; keep one")
         return self
-
-
-@dataclass(frozen=True)
-class CorpusFiles:
-    """One parallel corpus of a run: training data (with its mixture weight) or a validation set."""
-    name: str
-    src: str
-    tgt: str
-    weight: float = 1.0
-
-
-def train_corpora(data: DataConfig) -> list[CorpusFiles]:
-    """data.corpora, or the one corpus of train_src/train_tgt (named "train")."""
-    if not data.corpora:
-        return [CorpusFiles("train", data.train_src, data.train_tgt)]
-    return [CorpusFiles(**entry) for entry in data.corpora]
-
-
-def valid_sets(data: DataConfig) -> list[CorpusFiles]:
-    """data.valid, or the one set of valid_src/valid_tgt (named "valid")."""
-    if not data.valid:
-        return [CorpusFiles("valid", data.valid_src, data.valid_tgt)]
-    return [CorpusFiles(**entry) for entry in data.valid]
-
-
-def languages_of(config: Config) -> tuple[str, str] | None:
-    """(source, target) language codes from the names of the files a model was trained on (train.de,
-    train.en; with several corpora, the codes all of them agree on), or None when they do not say."""
-    found = set()
-    for corpus in train_corpora(config.data):
-        codes = []
-        for name in (corpus.src, corpus.tgt):
-            suffixes = [s.lstrip(".") for s in Path(name).suffixes if s != ".gz"]
-            if not suffixes or not re.fullmatch(r"[a-z]{2,3}", suffixes[-1]):
-                return None
-            codes.append(suffixes[-1])
-        found.add(tuple(codes))
-    return found.pop() if len(found) == 1 else None
-
-
-def _corpus_entries(key: str, value: Any) -> list[dict]:
-    """data.corpora / data.valid checked: a list of mappings with src and tgt (text), an optional name
-    (default: the src file's folder) and, for corpora, an optional weight > 0; names distinct."""
-    allowed = ("name", "src", "tgt", "weight") if key == "corpora" else ("name", "src", "tgt")
-    if value is None or value == "":
-        return []
-    if not isinstance(value, list):
-        raise NMTError(f"data.{key} must be a list of {{{', '.join(allowed)}}} mappings, got {value!r}")
-    entries = []
-    for i, item in enumerate(value):
-        where = f"data.{key}[{i}]"
-        if not isinstance(item, dict) or not {"src", "tgt"} <= item.keys() or not item.keys() <= set(allowed):
-            raise NMTError(f"{where} must be a mapping with src and tgt (and optionally "
-                           f"{', '.join(k for k in allowed if k not in ('src', 'tgt'))}), got {item!r}")
-        entry = {k: item[k] for k in allowed if k in item}
-        entry.setdefault("name", Path(str(item["src"])).parent.name or f"corpus{i + 1}")
-        for text in ("name", "src", "tgt"):
-            if not isinstance(entry[text], str) or not entry[text]:
-                raise NMTError(f"{where}.{text} must be a non-empty text, got {entry[text]!r}")
-        if not re.fullmatch(r"[\w.-]+", entry["name"]) or entry["name"].startswith("."):
-            raise NMTError(f"{where}.name must be letters, digits, _ . or - (it names a folder), "
-                           f"got {entry['name']!r}")
-        if "weight" in item:
-            weight = item["weight"]
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-                raise NMTError(f"{where}.weight must be a number > 0, got {weight!r}")
-            entry["weight"] = float(weight)
-        entries.append(entry)
-    names = [e["name"] for e in entries]
-    if len(set(names)) < len(names):
-        raise NMTError(f"data.{key} names must differ (got {', '.join(names)}); give each a name")
-    return entries
 
 
 @dataclass(frozen=True)
@@ -372,7 +300,7 @@ def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
     if key not in fields:
         raise NMTError(f"unknown key {section}.{key}; valid keys in {section}: {', '.join(fields)}")
     kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list}[fields[key].type]
-    value = _corpus_entries(key, value) if kind is list else _coerce(section, key, value, kind)
+    value = corpus_entries(key, value) if kind is list else _coerce(section, key, value, kind)
     _check_value(section, key, value)
     setattr(getattr(cfg, section), key, value)
 

@@ -25,7 +25,7 @@ import sentencepiece as spm
 
 from nmt import NMTError
 from nmt.fileio import check_parallel, read_lines
-from nmt.tokenizer import Tokenizer
+from nmt.text.tokenizer import Tokenizer
 
 CHUNK = 20_000  # lines encoded per sentencepiece call
 
@@ -69,13 +69,13 @@ def _dtype_for(vocab_size: int) -> np.dtype:
 
 def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: Path,
             max_len: int = 100, num_threads: int = -1, sampling: Sampling | None = None) -> PrepareStats:
-    """Encode a parallel corpus into `out`, dropping empty pairs and pairs longer than `max_len` tokens.
-    With `sampling`, every sentence gets a sampled segmentation (one thread: a fixed order of draws)."""
+    """Encode a parallel corpus into `out`, dropping empty pairs and pairs longer than `max_len` tokens;
+    with `sampling`, every sentence gets a sampled segmentation."""
     check_parallel(src, tgt)
     if sampling is None:
         def encode(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
             return tok.sp.encode(lines, num_threads=num_threads)
-    else:
+    else:  # one thread: a fixed order of draws
         spm.set_random_generator_seed(sampling.seed)
 
         def encode(tok: Tokenizer, lines: list[str]) -> list[list[int]]:
@@ -91,22 +91,12 @@ def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: P
             bins = {side: files.enter_context(open(tmp / f"{side}.bin", "wb")) for side in dtypes}
             idxs = {side: files.enter_context(open(tmp / f"{side}.idx", "wb")) for side in dtypes}
             offsets = {side: 0 for side in dtypes}
-            for f in idxs.values():
+            for f in idxs.values():  # the first sentence starts at 0
                 f.write(np.zeros(1, np.int64).tobytes())
             pairs = zip(read_lines(src), read_lines(tgt), strict=True)
             while chunk := list(itertools.islice(pairs, CHUNK)):
-                stats.pairs += len(chunk)
-                src_lines, tgt_lines = zip(*chunk, strict=True)
-                encoded = {"src": encode(src_tok, list(src_lines)), "tgt": encode(tgt_tok, list(tgt_lines))}
-                keep = []
-                for s, t in zip(encoded["src"], encoded["tgt"], strict=True):
-                    if not s or not t:
-                        stats.dropped_empty += 1
-                    elif len(s) > max_len or len(t) > max_len:
-                        stats.dropped_long += 1
-                    else:
-                        keep.append((s, t))
-                stats.kept += len(keep)
+                src_lines, tgt_lines = (list(side) for side in zip(*chunk, strict=True))
+                keep = _kept(encode(src_tok, src_lines), encode(tgt_tok, tgt_lines), max_len, stats)
                 for k, side in enumerate(("src", "tgt")):
                     seqs = [pair[k] for pair in keep]
                     lengths = np.fromiter((len(x) for x in seqs), np.int64, len(seqs))
@@ -137,6 +127,22 @@ def prepare(src: Path, tgt: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, out: P
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return stats
+
+
+def _kept(src: list[list[int]], tgt: list[list[int]], max_len: int, stats: PrepareStats
+          ) -> list[tuple[list[int], list[int]]]:
+    """The encoded pairs to keep: empty ones and ones longer than max_len are dropped and counted."""
+    keep = []
+    for s, t in zip(src, tgt, strict=True):
+        if not s or not t:
+            stats.dropped_empty += 1
+        elif len(s) > max_len or len(t) > max_len:
+            stats.dropped_long += 1
+        else:
+            keep.append((s, t))
+    stats.pairs += len(src)
+    stats.kept += len(keep)
+    return keep
 
 
 class PreparedCorpus:

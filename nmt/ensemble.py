@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from nmt.fast.shortlist import ShortlistMask
 from nmt.model import reorder_state
+from nmt.shortlist import ShortlistMask
 
 
 @dataclass

@@ -8,7 +8,8 @@ The folder it writes:
                      keys (batch, src_len, hidden) and mask (batch, src_len)
     decoder.onnx     one step: tokens (rows,), h, c, and with attention memory, keys, mask (per source),
                      source (rows,) which source each row reads, feed (rows, hidden) the last attentional
-                     state (zeros at first) -> log_probs (rows, vocab), h_out, c_out, feed_out
+                     state (zeros at first) -> log_probs (rows, vocab), h_out, c_out, feed_out, and with
+                     attention its weights (rows, src_len) over the source as the encoder read it
     src.model, tgt.model   the sentencepiece models
     nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version
     *.int8.onnx      with --int8: the same graphs with int8 weights (ONNX Runtime's dynamic quantization)
@@ -35,10 +36,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt import NMTError, __version__, checkpoint
 from nmt.attention import AttentionState
-from nmt.config import languages_of
+from nmt.corpora import languages_of
 from nmt.data import pad_sources
 from nmt.model import Seq2Seq, join_directions
-from nmt.tokenizer import BOS, EOS, PAD, UNK
+from nmt.text.tokenizer import BOS, EOS, PAD, UNK
 
 TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime's and torch's log-probabilities
 OPSET = 17
@@ -83,9 +84,9 @@ class _Step(nn.Module):
             return (log_probs, *(state if self.lstm else (state,)))
         memory, keys, mask, source, *feed = rest  # feed: the last attentional state, with input feeding
         state = AttentionState(rnn, memory[source], keys[source], mask[source], feed[0] if feed else None)
-        log_probs, state = self.model.step(tokens, state)
+        hidden, weights, state = self.model.decoder.attend_step(tokens, state)
         new = state.rnn if self.lstm else (state.rnn,)
-        return (log_probs, *new, *([state.feed] if feed else []))
+        return (self.model.output.log_probs(hidden), *new, *([state.feed] if feed else []), weights)
 
 
 def names(model: Seq2Seq) -> dict[str, list[str]]:
@@ -96,7 +97,8 @@ def names(model: Seq2Seq) -> dict[str, list[str]]:
     feed = ["feed"] if attends and model.cfg.input_feeding else []
     return {"encoder_in": ["src", "src_lens"], "encoder_out": state + (memory or ["memory"]),
             "decoder_in": ["tokens", *state, *memory, *(["source"] if attends else []), *feed],
-            "decoder_out": ["log_probs", *(f"{s}_out" for s in [*state, *feed])]}
+            "decoder_out": ["log_probs", *(f"{s}_out" for s in [*state, *feed]),
+                            *(["attention"] if attends else [])]}
 
 
 def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
@@ -123,6 +125,7 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
         rows = src.size(0)
         step_inputs = _step_inputs(model, first, torch.full((rows,), BOS), rows)
         step_axes = {"tokens": {0: "rows"}, "log_probs": {0: "rows"}, "source": {0: "rows"},
+                     "attention": {0: "rows", 1: "src_len"},
                      "feed": {0: "rows"}, "feed_out": {0: "rows"},
                      **{s: {1: "rows"} for s in ("h", "c", "h_out", "c_out")},
                      **{k: {0: "sources", 1: "src_len"} for k in ("memory", "keys", "mask")}}
@@ -209,10 +212,15 @@ def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: to
         feeds.update(source=np.arange(rows, dtype=np.int64),
                      feed=np.zeros((rows, model.cfg.hidden), np.float32))
     feeds = {k: v for k, v in feeds.items() if k in n["decoder_in"] or k in n["encoder_out"]}
+    attends = "attention" in n["decoder_out"]
     for token in targets:
         tokens = torch.full((rows,), token)
         with torch.no_grad():
-            want, state = model.step(tokens, state)
+            if attends:  # the weights too, which place HTML's inline elements
+                hidden, weights, state = model.decoder.attend_step(tokens, state)
+                want = model.output.log_probs(hidden)
+            else:
+                want, state = model.step(tokens, state)
         feeds["tokens"] = tokens.numpy()
         outputs = decoder.run(None, {k: feeds[k] for k in n["decoder_in"]})
         finite = np.isfinite(want.numpy())
@@ -220,8 +228,11 @@ def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: to
             raise NMTError("export check failed: ONNX Runtime and torch disagree on which pieces are "
                            "impossible")
         worst = max(worst, float(np.abs(outputs[0][finite] - want.numpy()[finite]).max()))
+        if attends:
+            worst = max(worst, float(np.abs(outputs[-1] - weights.numpy()).max()))
         feeds.update({name.removesuffix("_out"): value
-                      for name, value in zip(n["decoder_out"][1:], outputs[1:], strict=True)})
+                      for name, value in zip(n["decoder_out"][1:], outputs[1:], strict=True)
+                      if name.endswith("_out")})
     if worst > TOLERANCE:
         raise NMTError(f"export check failed: ONNX Runtime's log-probabilities differ from torch's by "
                        f"{worst:.2e} (at most {TOLERANCE:g} allowed); the export was not written")

@@ -128,12 +128,18 @@ def default_mirror(corpus: str) -> str | None:
     return env or (str(shared) if shared.is_dir() else None)
 
 
+# Tatoeba's export is remade from time to time, and only the one whose sums nmt keeps is accepted here
+NEWER_TATOEBA = ("; an export of another date fails the checksum: split its .txt (English first) with "
+                 "`nmt data split --tsv deu-eng.txt --columns 2,1 --pair de-en --out DIR`")
+
+
 def _from_mirror(corpus: str, mirror: str | None, name: str, sums: dict[str, str]) -> Path:
     """The checked file `name` of a corpus read from a mirror folder only (`mirror`, else default_mirror)."""
     folder = mirror or default_mirror(corpus)
     env = f"NMT_{corpus.upper()}_MIRROR"
     if folder is None:
-        raise NMTError(f"no {corpus} mirror: pass --mirror DIR (or set {env}) to a folder holding {name}")
+        raise NMTError(f"no {corpus} mirror: pass --mirror DIR (or set {env}) to a folder holding {name}"
+                       + (NEWER_TATOEBA if corpus == "tatoeba" else ""))
     path = Path(folder) / name
     if not path.is_file():
         raise NMTError(f"{path}: not found in the mirror folder {folder}; it must hold {name}")

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from nmt import NMTError
 from nmt.config import DecodeConfig
 from nmt.console import Progress
-from nmt.scoring import Hypothesis
+from nmt.search.scoring import Hypothesis
 
 FLUSH_EVERY = 256  # lines between flushes: a pipe sees output as it is made
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt.corpus import PreparedCorpus
-from nmt.tokenizer import EOS
+from nmt.text.tokenizer import EOS
 
 
 def shares(sizes: Sequence[int], weights: Sequence[float], temperature: float = 0.0) -> np.ndarray:

@@ -16,7 +16,7 @@ from nmt.attention import Attention, AttentionState
 from nmt.config import ModelConfig
 from nmt.dropout import Dropout
 from nmt.softmax import OutputLayer
-from nmt.tokenizer import PAD
+from nmt.text.tokenizer import PAD
 
 # LSTM state is (h, c), each (layers, batch, hidden); GRU state is h alone. With attention the decoder's
 # state is an AttentionState holding one of these.
@@ -162,6 +162,13 @@ class Decoder(nn.Module):
             return self.drop(out[:, 0]), state
         att, _, state = self._attend_step(emb, state)
         return self.drop(att[:, 0]), state
+
+    def attend_step(self, tokens: torch.Tensor, state: AttentionState
+                    ) -> tuple[torch.Tensor, torch.Tensor, AttentionState]:
+        """decode_step of a model with attention, with its weights: tokens (batch,) -> hidden (batch,
+        hidden), weights (batch, src_len) over the source as the encoder read it, the next state."""
+        att, weights, state = self._attend_step(self.drop(self.embed(tokens[:, None])), state)
+        return self.drop(att[:, 0]), weights[:, 0], state
 
 
 class Seq2Seq(nn.Module):

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nmt.tokenizer import BOS, PAD
+from nmt.text.tokenizer import BOS, PAD
 
 
 class OutputLayer(nn.Module):

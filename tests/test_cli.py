@@ -182,8 +182,8 @@ def test_decoding_options_default_to_decode_config_in_translate_and_evaluate(tmp
 
     from nmt import cli
     from nmt.config import DecodeConfig, RuntimeConfig
-    from nmt.lines import Counts
-    from nmt.search import Hypothesis
+    from nmt.search.scoring import Hypothesis
+    from nmt.text.lines import Counts
     from nmt.translate import Translator
 
     calls = []

@@ -14,9 +14,9 @@ from nmt.config import (
     ShortlistConfig,
     apply_overrides,
     from_dict,
-    languages_of,
     load,
 )
+from nmt.corpora import languages_of
 
 
 def test_yaml_then_overrides(tmp_path):

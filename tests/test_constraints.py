@@ -5,8 +5,8 @@ import math
 
 import torch
 
-from nmt.constraints import Progress, advance, allocate, beam_for, constrained_beam_search, start
-from nmt.search import beam_search
+from nmt.search.beam import beam_search
+from nmt.search.constraints import Coverage, advance, allocate, beam_for, start
 
 from .test_search import BOS, EOS, reorder, table_step
 
@@ -27,9 +27,8 @@ def step_of(table):
 def search(table, constraints, *, beam=1, max_len=10, n_best=1, sentences=1, joins=None):
     k = max(beam_for(c, beam) for c in constraints)
     limit = torch.tensor([max_len] * sentences)
-    return constrained_beam_search(step_of(table), reorder, torch.zeros(1, sentences, 1),
-                                   constraints=constraints, max_lens=limit, bos=BOS, eos=EOS, beam=k,
-                                   norm="none", n_best=n_best, joins=joins)
+    return beam_search(step_of(table), reorder, torch.zeros(1, sentences, 1), constraints=constraints,
+                       max_lens=limit, bos=BOS, eos=EOS, beam=k, norm="none", n_best=n_best, joins=joins)
 
 
 def test_a_one_token_constraint_met_in_one_step():
@@ -56,16 +55,16 @@ def test_a_constraint_over_several_steps_and_an_abandoned_partial_match():
     assert hyp.tokens == [2, 3] and math.isclose(hyp.log_prob, L(0.4) + L(0.2) + L(0.4), rel_tol=1e-6)
     constraint = [[2, 3]]
     after_b = advance(start(constraint), 2, constraint)
-    assert after_b == Progress((False,), 0, 1) and after_b.count(constraint) == 1
-    assert advance(after_b, 1, constraint) == Progress((False,))               # abandoned: unwound
-    assert advance(after_b, 2, constraint) == Progress((False,), 0, 1)          # ... and begun again
-    assert advance(after_b, 3, constraint) == Progress((True,), just_met=True)
+    assert after_b == Coverage((False,), 0, 1) and after_b.count(constraint) == 1
+    assert advance(after_b, 1, constraint) == Coverage((False,))               # abandoned: unwound
+    assert advance(after_b, 2, constraint) == Coverage((False,), 0, 1)          # ... and begun again
+    assert advance(after_b, 3, constraint) == Coverage((True,), just_met=True)
 
 
 def test_two_constraints_in_either_order():
     both = [[1], [3]]
-    assert advance(advance(start(both), 3, both), 1, both) == Progress((True, True), just_met=True)
-    assert advance(advance(start(both), 1, both), 3, both) == Progress((True, True), just_met=True)
+    assert advance(advance(start(both), 3, both), 1, both) == Coverage((True, True), just_met=True)
+    assert advance(advance(start(both), 1, both), 3, both) == Coverage((True, True), just_met=True)
     # the model prefers c first: () c .5, (c,) a .6; "c a EOS" = .5 * .6 * .4 = .12
     table = {(): [0.0, 0.2, 0.3, 0.5], (3,): [0.1, 0.6, 0.2, 0.1]}
     [[hyp]] = search(table, [both])
@@ -79,8 +78,8 @@ def test_two_constraints_in_either_order():
 def test_shared_prefixes_switch_constraints():
     phrases = [[1, 2], [1, 3]]  # "a b" and "a c": after "a", "c" carries on the second
     after_a = advance(start(phrases), 1, phrases)
-    assert after_a == Progress((False, False), 0, 1)
-    assert advance(after_a, 3, phrases) == Progress((False, True), just_met=True)
+    assert after_a == Coverage((False, False), 0, 1)
+    assert advance(after_a, 3, phrases) == Coverage((False, True), just_met=True)
 
 
 def test_a_hypothesis_may_not_end_before_its_constraints():
@@ -119,8 +118,8 @@ def test_a_sentence_decodes_alike_alone_and_in_a_batch():
     constraints = [[[2, 3]], [[3]], [[1], [3]]]
     together = search(table, constraints, sentences=3)
     # the beam is the widest any sentence needs (3) in the batch: alone, each gets that beam too
-    alone = [constrained_beam_search(step_of(table), reorder, torch.zeros(1, 1, 1), constraints=[c],
-                                     max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=3, norm="none")[0]
+    alone = [beam_search(step_of(table), reorder, torch.zeros(1, 1, 1), constraints=[c],
+                         max_lens=torch.tensor([10]), bos=BOS, eos=EOS, beam=3, norm="none")[0]
              for c in constraints]
     assert [[h.tokens for h in hyps] for hyps in together] == [[h.tokens for h in hyps] for hyps in alone]
 

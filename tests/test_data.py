@@ -1,7 +1,7 @@
 import numpy as np
 
 from nmt.data import make_batch, pad_sources, token_batches
-from nmt.tokenizer import BOS, EOS, PAD
+from nmt.text.tokenizer import BOS, EOS, PAD
 
 
 def test_source_is_reversed_before_padding():

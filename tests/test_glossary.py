@@ -4,9 +4,9 @@ model, the command line and the server, with real glossary files."""
 import pytest
 
 from nmt import NMTError
-from nmt.glossary import Glossary
 from nmt.serving.launch import http
-from nmt.spans import spans
+from nmt.text.glossary import Glossary
+from nmt.text.spans import spans
 from nmt.translate import Translator
 
 from .helpers import needs_int8, nmt

@@ -7,17 +7,17 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 # lowest first; a name ending in "/" stands for every module of that subpackage
 LAYERS = [
-    ("base", ["__init__", "fileio", "config", "hardware", "console"]),
-    ("text", ["tokenizer", "corpus", "mixture", "data", "split", "fetch", "langid", "segment", "markup",
-              "glossary", "spans"]),
-    ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint"]),
-    ("search", ["scoring", "search", "constraints", "repeats"]),
+    ("base", ["__init__", "fileio", "corpora", "config", "hardware", "console"]),
+    ("text", ["text/"]),
+    ("data", ["corpus", "mixture", "data", "split", "fetch"]),
+    ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint", "shortlist"]),
+    ("search", ["search/"]),
     ("fast decoding", ["fast/"]),
-    ("translation", ["ensemble", "lines", "alignment", "translate", "formatting", "evaluate", "export"]),
-    ("torch-free decoding", ["lite/"]),
+    ("pipeline", ["alignment", "pipeline", "evaluate"]),
+    ("engines", ["ensemble", "translate", "export", "lite/"]),
     ("training", ["training/"]),
-    ("serving and tools", ["serving/", "plot"]),
-    ("command line", ["cli", "cli_data", "cli_decode", "__main__"]),
+    ("serving and tools", ["formatting", "serving/", "plot"]),
+    ("command line", ["cli", "cli_options", "cli_data", "cli_decode", "lite/cli", "__main__"]),
 ]
 
 
@@ -26,9 +26,13 @@ def _module(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
+    """A module's layer: the one that names it, else the one that names its subpackage."""
     rest = module.removeprefix("nmt").lstrip(".").replace(".", "/") or "__init__"
     for level, (_, names) in enumerate(LAYERS):
-        if any(rest == n or (n.endswith("/") and (rest + "/").startswith(n)) for n in names):
+        if rest in names:
+            return level
+    for level, (_, names) in enumerate(LAYERS):
+        if any(n.endswith("/") and (rest + "/").startswith(n) for n in names):
             return level
     raise AssertionError(f"{module} is in no layer of tests/test_layers.py: add it to LAYERS")
 
@@ -84,3 +88,16 @@ def test_no_import_circle():
 
     for module in graph:
         visit(module)
+
+
+def test_text_and_its_pipeline_import_no_torch():
+    """nmt/text/, the search strategies and the text pipeline are torch-free: they import nothing that
+    imports torch (nmt.lite decodes with them)."""
+    import subprocess
+    import sys
+    modules = [_module(p) for p in sorted((PACKAGE / "text").glob("*.py"))]
+    modules += ["nmt.pipeline", "nmt.alignment", "nmt.formatting", "nmt.search.constraints",
+                "nmt.search.repeats", "nmt.search.scoring", "nmt.lite.translator"]
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

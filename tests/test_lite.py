@@ -12,7 +12,7 @@ import torch
 
 from nmt import NMTError
 from nmt.lite import search as lite_search
-from nmt.search import beam_search, greedy_search
+from nmt.search.beam import beam_search, greedy_search
 from nmt.serving.launch import Server, http
 from nmt.translate import Translator
 
@@ -76,8 +76,8 @@ def test_an_exported_model_translates_as_the_torch_model_does(exported, toy, nam
     run, folder = exported[name]
     torch_side, lite = Translator.load(run, device="cpu"), Lite.load(folder)
     lines = toy["valid_src"].read_text().splitlines()[:40] + ["", "der hund läuft. die katze schläft!"]
-    for options in ({"beam": 1}, {"beam": 3}, {"beam": 4, "n_best": 3}):
-        want = torch_side.translate(lines, keep_spans=False, **options)
+    for options in ({"beam": 1}, {"beam": 3}, {"beam": 4, "n_best": 3}, {"beam": 3, "no_repeat_ngram": 2}):
+        want = torch_side.translate(lines, **options)
         got = lite.translate(lines, **options)
         assert [t.text for t in got] == [t.text for t in want], options
         assert [[a.text for a in t.alternatives] for t in got] == [[a.text for a in t.alternatives]
@@ -104,7 +104,7 @@ def test_without_torch_the_lite_command_the_api_and_the_server_translate(exporte
     env = {**ENV, "PYTHONPATH": str(tmp_path / "blocked")}
     run, folder = exported["attention"]
     lines = toy["valid_src"].read_text().splitlines()[:12]
-    want = [t.text for t in Translator.load(run, device="cpu").translate(lines, beam=5, keep_spans=False)]
+    want = [t.text for t in Translator.load(run, device="cpu").translate(lines, beam=5)]
     lite = os.path.join(os.path.dirname(sys.executable), "nmt-lite")
     done = subprocess.run([lite, "translate", "--model", str(folder)], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, env=env, timeout=120)
@@ -121,7 +121,7 @@ def test_without_torch_the_lite_command_the_api_and_the_server_translate(exporte
         assert status == 200 and body["translatedText"] == want[:3]
         status, body = http(server.url + "/translate", {"q": "der hund", "source": "de", "target": "en",
                                                         "glossary": [{"source": "hund", "target": "cat"}]})
-        assert status == 400 and "ONNX engine" in body["error"]
+        assert status == 200 and "cat" in body["translatedText"].split()
     finally:
         status, log = server.stop()
     assert status == 0 and "Traceback" not in log
@@ -135,5 +135,60 @@ def test_int8_graphs_and_bad_folders(exported, tmp_path):
         Lite.load(tmp_path)
     with pytest.raises(NMTError, match="no int8 graphs"):
         Lite.load(exported["attention"][1], int8=True)
-    with pytest.raises(NMTError, match="need the torch engine"):
-        Lite.load(folder).translate("x", glossary=[("a", "b")])
+    with pytest.raises(NMTError, match="needs a model with attention"):
+        Lite.load(folder).translate("der hund", attention=True)
+
+
+CONSTRAINED = {(): [0.0, 0.5, 0.4, 0.1], (2,): [0.1, 0.6, 0.1, 0.2], (1,): [0.1, 0.0, 0.8, 0.1]}
+
+
+@pytest.mark.parametrize("constraints, joins", [([[[2, 3]], [[3]], [[1], [3]]], None),
+                                                ([[[1]], [[1], [2]], [[3, 1]]], [False, False, True, False])])
+def test_the_numpy_loop_takes_the_same_constrained_strategy(constraints, joins):
+    """test_constraints' tables: the NumPy loop, with search/constraints.py's strategy, finds what the torch
+    loop finds, each sentence's constraints in its translation."""
+    from .test_constraints import step_of
+    options = dict(bos=BOS, eos=EOS, beam=4, n_best=2, norm="none", constraints=constraints, joins=joins)
+    want = beam_search(step_of(CONSTRAINED), reorder, start(3), max_lens=torch.tensor([8] * 3), **options)
+    got = lite_search.beam_search(_numpy(step_of(CONSTRAINED)), numpy_reorder, start(3).numpy(),
+                                  max_lens=np.array([8] * 3), **options)
+    assert [[h.tokens for h in hyps] for hyps in got] == [[h.tokens for h in hyps] for hyps in want]
+    assert [[round(h.log_prob, 4) for h in hyps] for hyps in got] == [[round(h.log_prob, 4) for h in hyps]
+                                                                      for hyps in want]
+    for hyps, phrases in zip(got, constraints, strict=True):
+        for phrase in phrases:
+            assert any(hyps[0].tokens[i : i + len(phrase)] == phrase for i in range(len(hyps[0].tokens)))
+
+
+def _numpy(step):
+    def run(tokens, state):
+        log_probs, state = step(torch.from_numpy(tokens), torch.from_numpy(state))
+        return log_probs.numpy(), state.numpy()
+    return run
+
+
+def test_kept_spans_glossaries_and_html_as_the_torch_engine(exported):
+    """The ONNX engine runs the same text pipeline: kept spans, glossary terms (with characters its
+    vocabulary lacks), constraints, HTML with inline elements placed by the graph's attention, and the
+    attention records themselves, all as the torch engine gives them on the toy attention model."""
+    from nmt.lite import Translator as Lite
+    run, folder = exported["attention"]
+    torch_side, lite = Translator.load(run, device="cpu"), Lite.load(folder)
+    glossary = [("hund", "cat"), ("park", "x@y.org")]
+    lines = ["der hund läuft im park", "ein mann mit 12 katzen und 3,5 hunden.",
+             "die frau sitzt 14:30 im gras"]
+    for options in ({}, {"glossary": glossary}, {"beam": 1, "glossary": glossary}):
+        want, got = torch_side.translate(lines, **options), lite.translate(lines, **options)
+        assert [t.text for t in got] == [t.text for t in want], options
+    assert "cat" in got[0].text.split() and "x@y.org" in got[0].text and "12" in got[1].text.split()
+    explicit = [["red"], [], ["blue dog"]]
+    assert [t.text for t in lite.translate(lines, constraints=explicit)] == \
+        [t.text for t in torch_side.translate(lines, constraints=explicit)]
+    page = '<p>ein <b>roter</b> hund läuft im <a href="/p">park</a>. die katze schläft.</p>'
+    assert lite.translate(page, format="html").text == torch_side.translate(page, format="html").text
+    want = torch_side.translate(lines[:1], attention=True)[0]
+    got = lite.translate(lines[:1], attention=True)[0]
+    [w], [g] = want.sentences, got.sentences
+    assert (g["text"], g["alignment"]["source"], g["alignment"]["target"]) == \
+        (w["text"], w["alignment"]["source"], w["alignment"]["target"])
+    assert np.allclose(g["alignment"]["weights"], w["alignment"]["weights"], atol=1e-3)

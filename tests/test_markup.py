@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from nmt import markup
+from nmt.text import htmlparse
+from nmt.text.markup import VOID
 
 
 def translated(source: str, pieces: list[str], target: list[tuple[str, int]]) -> SimpleNamespace:
@@ -26,14 +27,14 @@ def plain(text: str) -> SimpleNamespace:
 
 def tags(page: str) -> list[str]:
     """Every tag, comment and declaration of a page as written, in order."""
-    return [raw for kind, _, _, raw in markup._events(page) if kind not in ("data", "entity")]
+    return [raw for kind, _, _, raw in htmlparse.events(page) if kind not in ("data", "entity")]
 
 
 def balanced(page: str) -> bool:
     """Is every element closed, in order (void elements aside)?"""
     stack = []
-    for kind, name, _, _ in markup._events(page):
-        if kind == "start" and name not in markup.VOID:
+    for kind, name, _, _ in htmlparse.events(page):
+        if kind == "start" and name not in VOID:
             stack.append(name)
         elif kind == "end" and (not stack or stack.pop() != name):
             return False
@@ -41,7 +42,7 @@ def balanced(page: str) -> bool:
 
 
 def test_the_docstring_example():
-    doc = markup.parse('<p>Ein <b>großer</b> Hund.</p>')
+    doc = htmlparse.parse('<p>Ein <b>großer</b> Hund.</p>')
     assert doc.texts() == ["Ein großer Hund."]
     # source pieces ▁Ein ▁großer ▁Hund . (0-3); "big" attends to "großer" (1)
     t = translated("Ein großer Hund.", ["▁Ein", "▁großer", "▁Hund", "."],
@@ -56,7 +57,7 @@ def test_markup_outside_the_text_is_kept_as_written():
             '    <li data-x=\'1\'>Drei</li>\n  </ul>\n  <!-- a comment -->\n'
             '  <pre>  Kein   Text\n zum Übersetzen</pre>\n  <p translate="no">Firmenname GmbH</p>'
             '<p class="x notranslate">Auch nicht</p>\n</body></html>\n')
-    doc = markup.parse(page)
+    doc = htmlparse.parse(page)
     # script, style, pre and translate="no" left alone
     assert doc.texts() == ["Tiere", "Eins & zwei", "Drei"]
     # each text translated as itself: the page, byte for byte
@@ -67,13 +68,13 @@ def test_markup_outside_the_text_is_kept_as_written():
 
 
 def test_entities_come_back_as_the_page_wrote_them():
-    doc = markup.parse("<p>&copy; Tom &amp; Jerry&#33; &lt;3</p>")
+    doc = htmlparse.parse("<p>&copy; Tom &amp; Jerry&#33; &lt;3</p>")
     assert doc.texts(split=False) == ["© Tom & Jerry! <3"]
     assert doc.render([plain("© Tom & Jerry! <3")]) == "<p>&copy; Tom &amp; Jerry&#33; &lt;3</p>"
 
 
 def test_without_alignments_an_inline_element_wraps_its_whole_sentence():
-    doc = markup.parse("<p>Ein Hund läuft. Eine <b>Katze</b> schläft.</p>")
+    doc = htmlparse.parse("<p>Ein Hund läuft. Eine <b>Katze</b> schläft.</p>")
     assert doc.texts() == ["Ein Hund läuft.", "Eine Katze schläft."]
     assert doc.needs_alignment() == [False, True]
     out = doc.render([plain("A dog runs."), plain("A cat sleeps.")])
@@ -82,7 +83,7 @@ def test_without_alignments_an_inline_element_wraps_its_whole_sentence():
 
 def test_siblings_follow_the_targets_order():
     # "rote und blaue" -> "blue and red": the <i> (blaue) comes first in the translation
-    doc = markup.parse("<p><b>Rote</b> und <i>blaue</i> Bälle.</p>")
+    doc = htmlparse.parse("<p><b>Rote</b> und <i>blaue</i> Bälle.</p>")
     t = translated("Rote und blaue Bälle.", ["▁Rote", "▁und", "▁blaue", "▁Bälle", "."],
                    [("▁Blue", 2), ("▁and", 1), ("▁red", 0), ("▁balls", 3), (".", 4)])
     assert doc.render([t]) == "<p><i>Blue</i> and <b>red</b> balls.</p>"
@@ -91,7 +92,7 @@ def test_siblings_follow_the_targets_order():
 def test_nested_elements_stay_nested_and_cover_their_words():
     # <a> over "mit einer blauen Jacke", <b> inside it over "blauen"; punctuation stays outside
     page = '<p>Eine Frau <a href="/j">mit einer <b>blauen</b> Jacke</a>.</p>'
-    doc = markup.parse(page)
+    doc = htmlparse.parse(page)
     t = translated("Eine Frau mit einer blauen Jacke.",
                    ["▁Eine", "▁Frau", "▁mit", "▁einer", "▁blau", "en", "▁Jacke", "."],
                    [("▁A", 0), ("▁woman", 1), ("▁in", 2), ("▁a", 3), ("▁blue", 4), ("▁jacket", 6), (".", 7)])
@@ -101,7 +102,7 @@ def test_nested_elements_stay_nested_and_cover_their_words():
 
 
 def test_a_span_no_word_attends_to_most_goes_on_the_word_that_attends_to_it_most():
-    doc = markup.parse("<p>Klicken Sie <a href=\"/\">hier</a>.</p>")
+    doc = htmlparse.parse("<p>Klicken Sie <a href=\"/\">hier</a>.</p>")
     pieces = ["▁Klicken", "▁Sie", "▁hier", "."]
     rows = [[0.7, 0.1, 0.2, 0.0],   # "Click": mostly "Klicken", 0.2 on "hier"
             [0.5, 0.1, 0.4, 0.0],   # "here": mostly "Klicken" too, but 0.4 on "hier": the most of any
@@ -112,7 +113,7 @@ def test_a_span_no_word_attends_to_most_goes_on_the_word_that_attends_to_it_most
 
 
 def test_points_go_after_what_translates_the_text_before_them():
-    doc = markup.parse('<p>Ein Mann <img src="m.png" alt="Mann"> fährt<!-- c --> Rad.</p>')
+    doc = htmlparse.parse('<p>Ein Mann <img src="m.png" alt="Mann"> fährt<!-- c --> Rad.</p>')
     assert doc.texts() == ["Ein Mann fährt Rad."]
     t = translated("Ein Mann fährt Rad.", ["▁Ein", "▁Mann", "▁fährt", "▁Rad", "."],
                    [("▁A", 0), ("▁man", 1), ("▁rides", 2), ("▁a", 3), ("▁bike", 3), (".", 4)])
@@ -120,7 +121,7 @@ def test_points_go_after_what_translates_the_text_before_them():
 
 
 def test_untouched_inline_elements_are_kept_whole_inside_the_sentence():
-    doc = markup.parse("<p>Führen Sie <code>make <b>test</b></code> aus.</p>")
+    doc = htmlparse.parse("<p>Führen Sie <code>make <b>test</b></code> aus.</p>")
     assert doc.texts() == ["Führen Sie aus."]
     t = translated("Führen Sie aus.", ["▁Führen", "▁Sie", "▁aus", "."], [("▁Run", 0), (".", 3)])
     assert doc.render([t]) == "<p>Run <code>make <b>test</b></code>.</p>"
@@ -136,20 +137,20 @@ def test_untouched_inline_elements_are_kept_whole_inside_the_sentence():
     "",
 ])
 def test_broken_pages_are_translated_as_well_as_they_parse_and_keep_every_tag(page):
-    doc = markup.parse(page)
+    doc = htmlparse.parse(page)
     texts = doc.texts()
     out = doc.render([plain(f"T{k} done") for k in range(len(texts))])
     assert tags(out) == tags(page)
-    assert all(f"T{k} done" in markup.parse(out).text() for k in range(len(texts)))
+    assert all(f"T{k} done" in htmlparse.parse(out).text() for k in range(len(texts)))
 
 
 def test_an_element_left_open_runs_to_the_end_of_its_block():
-    doc = markup.parse("<p>Ein <b>Hund läuft.</p>")
+    doc = htmlparse.parse("<p>Ein <b>Hund läuft.</p>")
     t = translated("Ein Hund läuft.", ["▁Ein", "▁Hund", "▁läuft", "."],
                    [("▁A", 0), ("▁dog", 1), ("▁runs", 2), (".", 3)])
     assert doc.render([t]) == "<p>A <b>dog runs.</p>"
 
 
 def test_html_is_told_from_text():
-    assert markup.holds_html("<p>Ein Hund</p>") and markup.holds_html("Ein <b>Hund</b>")
-    assert not markup.holds_html("3 < 4 and 5 > 2") and not markup.holds_html("<Firma> GmbH")
+    assert htmlparse.holds_html("<p>Ein Hund</p>") and htmlparse.holds_html("Ein <b>Hund</b>")
+    assert not htmlparse.holds_html("3 < 4 and 5 > 2") and not htmlparse.holds_html("<Firma> GmbH")

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import Config, apply_overrides, from_dict, languages_of, train_corpora
+from nmt.config import Config, apply_overrides, from_dict
+from nmt.corpora import languages_of, train_corpora
 from nmt.mixture import Mixture, counts, draw, shares
 from nmt.plot import plot
-from nmt.tokenizer import _sample_lines
+from nmt.text.tokenizer import _sample_lines
 from nmt.training import trainer as train_mod
 from tests.helpers import nmt, tiny_config, toy_pairs, write_pairs
 
@@ -104,7 +105,8 @@ def test_batches_follow_the_weights(toy, tmp_path, monkeypatch):
     share = np.bincount(sources, minlength=2) / len(sources)
     assert share[0] == pytest.approx(0.75, abs=0.08), share  # 900 pairs an epoch: 675 toy, 225 other
     log = (tmp_path / "run" / "train.log").read_text()
-    assert "corpora: toy 675 of 600 (75.0%), other 225 of 300 (25.0%)" in log
+    assert ("an epoch draws toy 675 pairs (75.0%, 1.12 times its 600), "
+            "other 225 pairs (25.0%, 0.75 times its 300)") in log
 
 
 def test_interrupted_and_resumed_mixture_ends_with_the_same_parameters(toy, tmp_path):

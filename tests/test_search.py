@@ -6,7 +6,9 @@ import math
 import pytest
 import torch
 
-from nmt.search import beam_search, greedy_search, normalise, row_topk
+from nmt.search.beam import beam_search, greedy_search
+from nmt.search.scoring import normalise
+from nmt.search.topk import row_topk
 
 EOS, BOS = 0, 9  # a 4-token toy vocabulary {EOS, a=1, b=2, c=3}; BOS only ever fed in
 L = math.log
@@ -212,7 +214,7 @@ def bigram_step(table):
 
 
 def test_no_repeat_blocks_a_word_ngram_from_coming_twice():
-    from nmt.repeats import NoRepeat
+    from nmt.search.repeats import NoRepeat
     # a=1 and b=2 start words, c=3 continues one. The model loops "a b a b ...": a then b, b then a (.9).
     loop = bigram_step({BOS: [0.0, 0.9, 0.05, 0.05], 1: [0.001, 0.0, 0.9, 0.099],
                         2: [0.001, 0.9, 0.0, 0.099], 3: [0.1, 0.45, 0.45, 0.0]})

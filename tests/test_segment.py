@@ -2,7 +2,7 @@
 
 import pytest
 
-from nmt.segment import Line, cut_long, join, split, whole
+from nmt.text.segment import Line, cut_long, join, split, whole
 
 
 def test_the_docstring_example():

@@ -51,6 +51,12 @@ def test_alternatives_and_source_auto(server, local):
     request = {"q": ["der hund", "die katze"], **DE_EN, "alternatives": 1}
     status, body = http(server.url + "/translate", request)
     assert status == 200 and [len(a) for a in body["alternatives"]] == [1, 1]
+    # a text of two sentences: its alternatives are the Python API's, each joining the sentences' k-th best
+    # (test_translate.py holds that to the k-th best lists)
+    two = "der hund läuft. die katze schläft."
+    status, body = http(server.url + "/translate", {"q": two, **DE_EN, "alternatives": 2})
+    want = [a.text for a in local.translate(two, beam=5, n_best=3).alternatives]
+    assert status == 200 and body["alternatives"] == want
 
 
 def test_a_form_post_like_libretranslates_python_client(server, local):
@@ -150,7 +156,7 @@ def test_detect_names_the_language_among_all_it_knows_with_the_identifiers_confi
 
 
 def test_source_auto_translates_each_text_with_its_detected_pair(server, local):
-    from nmt import langid
+    from nmt.text import langid
     # German on top; a few words the identifier finds likelier Swedish, but under 50%: German is the
     # likeliest served source; an empty text
     texts = ["die frau sitzt im gras", "der hund läuft", ""]

@@ -3,13 +3,12 @@
 import pytest
 import torch
 
-from nmt import NMTError
+from nmt import NMTError, shortlist
 from nmt.config import DecodeConfig, ShortlistConfig
 from nmt.corpus import PreparedCorpus
-from nmt.fast import shortlist
-from nmt.fast.shortlist import Shortlist, ShortlistMask
 from nmt.fast.step import make_step
-from nmt.tokenizer import BOS, PAD
+from nmt.shortlist import Shortlist, ShortlistMask
+from nmt.text.tokenizer import BOS, PAD
 from nmt.translate import Translator
 from tests.helpers import lexicon_recall, needs_int8, nmt, texts
 

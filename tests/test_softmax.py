@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nmt.softmax import OutputLayer, Sampler
-from nmt.tokenizer import BOS, PAD
+from nmt.text.tokenizer import BOS, PAD
 
 V, H = 12, 6
 

@@ -4,7 +4,7 @@ import pytest
 import sentencepiece as spm
 
 from nmt import NMTError
-from nmt.tokenizer import (
+from nmt.text.tokenizer import (
     BOS,
     EOS,
     PAD,

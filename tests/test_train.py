@@ -9,9 +9,9 @@ from nmt import NMTError, checkpoint
 from nmt.config import ModelConfig
 from nmt.data import make_batch, pad_sources, token_batches
 from nmt.model import Seq2Seq, reorder_state
-from nmt.search import greedy_search
+from nmt.search.beam import greedy_search
 from nmt.softmax import Sampler
-from nmt.tokenizer import BOS, EOS
+from nmt.text.tokenizer import BOS, EOS
 from nmt.training import distributed
 from nmt.training import trainer as train_mod
 from nmt.training.objective import Objective

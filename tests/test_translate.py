@@ -1,13 +1,12 @@
 import pytest
 import torch
 
-from nmt import NMTError
-from nmt import translate as translate_mod
+from nmt import NMTError, pipeline
 from nmt.config import DecodeConfig
 from nmt.fast.lstm import Int8Encoder
 from nmt.fast.step import LSTMStep, ModelStep
-from nmt.search import beam_search
-from nmt.tokenizer import BOS, EOS
+from nmt.search.beam import beam_search
+from nmt.text.tokenizer import BOS, EOS
 from nmt.translate import Translator
 from tests.helpers import lexicon_recall, needs_int8, nmt, texts
 
@@ -87,7 +86,7 @@ def test_int8_output_does_not_depend_on_batching_either(run_dir, attention_run, 
 def test_chunked_streaming_keeps_input_order(translator, toy, monkeypatch):
     lines = toy["valid_src"].read_text().splitlines()
     whole = texts(translator, lines, beam=2)
-    monkeypatch.setattr(translate_mod, "CHUNK_LINES", 3)
+    monkeypatch.setattr(pipeline, "CHUNK_LINES", 3)
     assert texts(translator, iter(lines), beam=2) == whole
 
 
@@ -244,3 +243,21 @@ def test_a_translator_leaves_the_models_handed_to_it_as_they_were(attention_run,
     assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
     with pytest.raises(NMTError, match="eval mode"):
         Translator([model.train()], src_tok, tgt_tok)
+
+
+def test_alternative_k_joins_the_kth_best_of_each_line_and_sentence(translator):
+    """A text of two lines, the first of two sentences: its k-th alternative is each sentence's k-th best
+    (a list of fewer gives its last), joined with the text's own spacing and line break; its score is the
+    mean of its lines', each the mean of its sentences'."""
+    text = "der hund läuft.  Die katze schläft!\nein mann sitzt im park"  # the capital starts a sentence
+    cfg = DecodeConfig(beam=4, n_best=4)
+    sentences = ["der hund läuft.", "Die katze schläft!", "ein mann sitzt im park"]
+    nbests = [next(translator.translate_stream([s], cfg)) for s in sentences]
+    got = translator.translate(text, beam=4, n_best=4)
+    ranked = [got, *got.alternatives]
+    assert len(ranked) == max(len(n) for n in nbests) and len({r.text for r in ranked}) > 1
+    for k, alternative in enumerate(ranked):
+        first, second, third = (n[min(k, len(n) - 1)] for n in nbests)
+        assert alternative.text == f"{first[0]}  {second[0]}\n{third[0]}"
+        line_scores = [(first[1].score + second[1].score) / 2, third[1].score]
+        assert alternative.score == pytest.approx(sum(line_scores) / 2)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from nmt.corpus import prepare
-from nmt.tokenizer import load_tokenizers
+from nmt.text.tokenizer import load_tokenizers
 
 if __name__ == "__main__":
     src, tgt, tok, out = sys.argv[1:5]

@@ -21,7 +21,7 @@ if __name__ == "__main__":
     first = None
     if what == "prepare":
         from nmt.corpus import prepared_or_cached
-        from nmt.tokenizer import load_tokenizers
+        from nmt.text.tokenizer import load_tokenizers
         s, t = load_tokenizers(tok)
         prepared_or_cached(Path(src), Path(tgt), s, t, Path(out) / "prepared" / "train", cfg.model.max_len)
     else:

@@ -1,5 +1,5 @@
 """`python -m bench peers CHECKPOINT [quick]`: nmt and OpenNMT-py 3.5.1 decoding the same model, side by side.
-(`python -m bench peers train [MINUTES]`: training side by side, bench/peers/train.py.)
+(`python -m bench peers train [MINUTES [general]]`: training side by side, bench/peers/train.py.)
 
 The first run installs OpenNMT-py into its own environment (bench/work/peers-venv, from
 bench/peers/requirements.txt) and converts the checkpoint into an OpenNMT-py checkpoint of the same
@@ -52,9 +52,9 @@ def install() -> Path:
 
 
 def main(model: str, mode: str = "full", split: str = "test2016") -> None:
-    if model == "train":  # `peers train [MINUTES]`: training side by side
+    if model == "train":  # `peers train [MINUTES [general]]`: training side by side
         from bench.peers.train import main as train
-        train(float(mode) if mode != "full" else 10)
+        train(float(mode) if mode != "full" else 10, split if split != "test2016" else "multi30k")
         return
     require_data()
     batches = (64, 128) if mode == "quick" else (1, 64, 128)

@@ -7,8 +7,7 @@ wraps or replaces a network module from above, called as the original is:
     int8.py       Int8Linear: int8 weights, each input row quantized on its own
     lstm.py       an LSTM layer's weights for a fused cell, the cell, and Int8Encoder (the encoder in int8)
     quantize.py   int8 copies of a model (Int8Encoder swapped in; a GRU's dynamic quantization)
-    output.py     the output layer's rows for decoding: packed, int8, shortlisted
-    shortlist.py  the vocabulary shortlist and its per-sentence mask
+    output.py     the output layer's rows for decoding: packed, int8, shortlisted (nmt/shortlist.py's lists)
     step.py       the Step interface, its implementations and the factory that picks one
     allocator.py  keeping freed memory for the next step's tensors
 """

@@ -7,16 +7,18 @@ the lite install brings no command-line framework.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 
 from nmt import NMTError
 from nmt.config import DecodeConfig
 
-D = DecodeConfig()
+DECODE = DecodeConfig()  # where every default comes from
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """`nmt-lite`'s arguments; its `translate` subcommand's parser is its attribute `translate`."""
     parser = argparse.ArgumentParser(prog="nmt-lite", description="Translate with a model exported by "
                                      "`nmt export`, on ONNX Runtime (no PyTorch).")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -25,17 +27,30 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--input", "-i", default="-", help="Text file, or - for standard input.")
     tr.add_argument("--output", "-o", default="-",
                     help="File (written atomically), or - for standard output.")
-    tr.add_argument("--beam", type=int, default=D.beam, help="Beam size (default %(default)s).")
+    tr.add_argument("--beam", type=int, default=DECODE.beam, help="Beam size (default %(default)s).")
     tr.add_argument("--greedy", action="store_true", help="Greedy search (same as --beam 1).")
-    tr.add_argument("--n-best", type=int, default=D.n_best,
+    tr.add_argument("--n-best", type=int, default=DECODE.n_best,
                     help="Hypotheses per line, written INDEX<TAB>SCORE<TAB>TEXT.")
-    tr.add_argument("--length-penalty", type=float, default=D.length_penalty, help="GNMT alpha.")
-    tr.add_argument("--batch-size", type=int, default=D.max_sentences, help="Sentences per batch.")
+    tr.add_argument("--length-penalty", type=float, default=DECODE.length_penalty, help="GNMT alpha.")
+    tr.add_argument("--batch-size", type=int, default=DECODE.max_sentences, help="Sentences per batch.")
     tr.add_argument("--no-split-sentences", action="store_true", help="Translate each line whole.")
+    tr.add_argument("--no-keep-spans", action="store_true", help="Numbers, URLs and e-mail addresses are "
+                    "translated like other words (default: they come out as they went in).")
+    tr.add_argument("--glossary", help="TSV file, SOURCE<TAB>TARGET per line: a source term found in a "
+                    "sentence is translated as its target term (as in `nmt translate`).")
+    tr.add_argument("--glossary-ignore-case", action="store_true", help="Find glossary terms whatever "
+                    "their case.")
+    tr.add_argument("--format", choices=("text", "html"), default="text", help="text: line by line; html: "
+                    "the whole input is one HTML page, translated with its markup kept.")
     tr.add_argument("--int8", action="store_true", help="Use the int8 graphs (exported with --int8).")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads (0: ONNX Runtime's default).")
     tr.add_argument("--debug", action="store_true", help="Show tracebacks.")
-    args = parser.parse_args(argv)
+    parser.translate = tr
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return _translate(args)
@@ -48,22 +63,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def _translate(args) -> int:
     from nmt.fileio import atomic_path, decode_lines, read_lines
+    from nmt.formatting import scored_lines
     from nmt.lite.translator import Translator
+    from nmt.text.glossary import Glossary
     beam = 1 if args.greedy else args.beam
     if args.n_best > beam or beam < 1 or args.batch_size < 1:
         raise NMTError(f"--n-best {args.n_best} needs a beam at least as wide, and --beam and --batch-size "
                        "at least 1")
     cfg = DecodeConfig(beam=beam, n_best=args.n_best, length_penalty=args.length_penalty,
-                       max_sentences=args.batch_size, split_sentences=not args.no_split_sentences)
+                       max_sentences=args.batch_size, split_sentences=not args.no_split_sentences,
+                       keep_spans=not args.no_keep_spans)
+    glossary = Glossary.load(args.glossary, ignore_case=args.glossary_ignore_case) if args.glossary else None
+    if args.format == "html" and args.n_best > 1:
+        raise NMTError("--format html writes the translated page only; --n-best works with --format text")
     translator = Translator.load(args.model, int8=args.int8, threads=args.threads)
     lines = decode_lines(sys.stdin.buffer, "standard input") if args.input == "-" else read_lines(args.input)
 
     def write(out) -> None:
-        for index, nbest in enumerate(translator.translate_stream(lines, cfg)):
-            if args.n_best > 1:
-                out.write("".join(f"{index}\t{h.score:.4f}\t{text}\n" for text, h in nbest).encode("utf-8"))
-            else:
-                out.write((nbest[0][0] + "\n").encode("utf-8"))
+        if args.format == "html":
+            page = "".join(line + "\n" for line in lines)
+            out.write(translator.translate(page, format="html", glossary=glossary,
+                                           **dataclasses.asdict(cfg)).text.encode("utf-8"))
+        else:
+            for index, nbest in enumerate(translator.translate_stream(lines, cfg, glossary=glossary)):
+                text = scored_lines(index, nbest) if args.n_best > 1 else nbest[0][0] + "\n"
+                out.write(text.encode("utf-8"))
         out.flush()
 
     if args.output == "-":

@@ -1,13 +1,15 @@
-"""Greedy and beam search in NumPy, with search.py's rules, for the decoder without PyTorch.
+"""Greedy search and the beam loop in NumPy, with search/beam.py's rules, for the decoder without PyTorch.
 
-The same step interface as search.py: step(tokens (rows,), state) -> (log_probs (rows, vocab), state),
-and reorder(state, rows). Hypotheses are ranked by nmt.scoring, the module search.py ranks by too, and
-every choice is made as search.py makes it: the best 2k (hypothesis, token) pairs of a step, EOS pairs
-among the first k finishing, the best k others going on, OpenNMT-py's stop-early rule, equal scores
-ranked by the lower index. So on the same log-probabilities both return the same hypotheses
-(tests/test_lite.py runs both on test_search.py's hand-made tables). Kept as a second loop rather than
-one loop over an array interface both libraries satisfy: the torch loop is the one tuned for speed
-(on-device tensors, no copies), and a shared one would slow it or hide its tensor work behind wrappers.
+The same step interface as search/beam.py: step(tokens (rows,), state) -> (log_probs (rows, vocab), state),
+and reorder(state, rows). Hypotheses are ranked by search/scoring.py, and every choice is made as the torch
+loop makes it: with the plain strategy the best 2k (hypothesis, token) pairs of a step, EOS pairs among the
+first k finishing, the best k others going on, OpenNMT-py's stop-early rule, equal scores ranked by the
+lower index; with constraints, the very same strategy object (search/constraints.py's Constrained, reading
+NumPy arrays through NumpyOps); the no-repeat block of search/repeats.py. So on the same log-probabilities
+both return the same hypotheses (tests/test_lite.py runs both on test_search.py's and test_constraints.py's
+hand-made tables). The loop is a deliberate twin rather than one loop over an array interface both libraries
+satisfy: the torch loop is the one tuned for speed (on-device tensors, no copies), and a shared one would
+slow it or hide its tensor work behind wrappers.
 """
 
 from __future__ import annotations
@@ -17,19 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from nmt.scoring import DEFAULT, Hypothesis, normalise
+from nmt.search.constraints import Constrained
+from nmt.search.repeats import NoRepeat
+from nmt.search.scoring import DEFAULT, Choice, Hypothesis, normalise
 
 NEG_INF = np.float32(-np.inf)
-
-
-def _force_eos(log_probs: np.ndarray, at_limit: np.ndarray, eos: int) -> np.ndarray:
-    """Only EOS possible in rows at their length limit."""
-    if not at_limit.any():
-        return log_probs
-    out = log_probs.copy()
-    out[at_limit] = NEG_INF
-    out[at_limit, eos] = log_probs[at_limit, eos]
-    return out
 
 
 def top(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,9 +39,52 @@ def top(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(x, cols, -1), cols
 
 
+class NumpyOps:
+    """What the constrained strategy reads of NumPy log-probabilities (rows, vocab): search/beam.TorchOps'
+    twin."""
+
+    @staticmethod
+    def width(x: np.ndarray) -> int:
+        return x.shape[-1]
+
+    @staticmethod
+    def topk(x: np.ndarray, k: int) -> tuple[list[list[float]], list[list[int]]]:
+        values, cols = top(x, k)
+        return values.tolist(), cols.tolist()
+
+    @staticmethod
+    def take(x: np.ndarray, rows: list[int], cols: list[int]) -> list[float]:
+        return x[np.asarray(rows), np.asarray(cols)].tolist()
+
+    @staticmethod
+    def mask_rows(x: np.ndarray, rows: list[int], mask: list[bool]) -> np.ndarray:
+        out = x.copy()
+        out[np.ix_(np.asarray(rows), np.flatnonzero(mask))] = NEG_INF
+        return out
+
+
+def _force_eos(log_probs: np.ndarray, at_limit: np.ndarray, eos: int) -> np.ndarray:
+    """Only EOS possible in rows at their length limit."""
+    if not at_limit.any():
+        return log_probs
+    out = log_probs.copy()
+    out[at_limit] = NEG_INF
+    out[at_limit, eos] = log_probs[at_limit, eos]
+    return out
+
+
+def _blocked(block: NoRepeat | None, log_probs: np.ndarray, history: np.ndarray, at_limit: np.ndarray
+             ) -> np.ndarray:
+    """`block` applied to the rows not at their length limit."""
+    if block is None or history.shape[1] == 0:
+        return log_probs
+    rows = [r for r in block.rows(history.tolist()) if not at_limit[r]]
+    return NumpyOps.mask_rows(log_probs, rows, block.blocked) if rows else log_probs
+
+
 def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.ndarray, bos: int, eos: int,
-                  alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm
-                  ) -> list[list[Hypothesis]]:
+                  alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
+                  block: NoRepeat | None = None) -> list[list[Hypothesis]]:
     batch = len(max_lens)
     alive = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
@@ -56,7 +93,8 @@ def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step(tokens, state)
-        log_probs = _force_eos(log_probs, t >= max_lens[alive], eos)
+        at_limit = t >= max_lens[alive]
+        log_probs = _force_eos(_blocked(block, log_probs, history, at_limit), at_limit, eos)
         best, cols = top(log_probs, 1)
         tokens = cols[:, 0].astype(np.int64)
         total = total + best[:, 0]
@@ -75,60 +113,81 @@ def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np
     return results
 
 
+class Plain:
+    """search/beam.Plain in NumPy."""
+
+    def __init__(self, batch: int, k: int, eos: int):
+        self.k, self.eos = k, eos
+        self.scores = np.full((batch, k), NEG_INF, dtype=np.float32)
+        self.scores[:, 0] = 0
+
+    def choose(self, log_probs: np.ndarray, at_limit: list[bool]) -> Choice:
+        k, n = self.k, len(self.scores)
+        best = min(k + 1, log_probs.shape[-1])
+        row_lp, row_tok = top(log_probs, best)                              # (n * k, best)
+        cand = (self.scores[:, :, None] + row_lp.reshape(n, k, best)).reshape(n, k * best)
+        top_scores, top_idx = top(cand, min(2 * k, k * best))               # (n, 2k)
+        from_beam = top_idx // best
+        top_tok = np.take_along_axis(row_tok.reshape(n, k * best), top_idx, 1)
+        is_eos = top_tok == self.eos
+        to_finish = is_eos & (np.arange(top_scores.shape[1]) < k) & np.isfinite(top_scores)
+        finish = [(int(i), int(from_beam[i, j]), float(top_scores[i, j]))
+                  for i, j in zip(*np.nonzero(to_finish), strict=True)]
+        live_scores, pos = top(np.where(is_eos, NEG_INF, top_scores), k)  # (n, k)
+        rows = (np.arange(n)[:, None] * k + np.take_along_axis(from_beam, pos, 1)).reshape(-1)
+        self.scores = live_scores
+        return Choice(finish, to_finish[:, 0], rows, np.take_along_axis(top_tok, pos, 1).reshape(-1))
+
+    def keep(self, kept: list[int]) -> None:
+        self.scores = self.scores[np.asarray(kept, dtype=np.int64)]
+
+
 def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.ndarray, bos: int, eos: int,
                 beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty,
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
-                stop_early: bool = DEFAULT.stop_early) -> list[list[Hypothesis]]:
-    """search.beam_search in NumPy (see its docstring for the rules)."""
+                stop_early: bool = DEFAULT.stop_early, block: NoRepeat | None = None,
+                constraints: list[list[list[int]]] | None = None, joins: Any = None
+                ) -> list[list[Hypothesis]]:
+    """search/beam.beam_search in NumPy (see its docstring for the rules)."""
     batch, k = len(max_lens), beam
+    strategy = Plain(batch, k, eos) if constraints is None else \
+        Constrained(constraints, k, eos, NumpyOps, joins)
     copies = np.repeat(np.arange(batch), k)
     alive = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
     history = np.zeros((batch * k, 0), dtype=np.int64)
-    scores = np.full((batch, k), NEG_INF, dtype=np.float32)
-    scores[:, 0] = 0
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = np.zeros(batch, dtype=np.int64)
     top_finished = np.zeros(batch, dtype=bool)
     for t in range(int(max_lens.max()) + 1):
-        n = len(alive)
         log_probs, state = step(tokens, state)
         if t == 0:
             log_probs, state = log_probs[copies], reorder(state, copies)
         at_limit = t >= max_lens[alive]
-        log_probs = _force_eos(log_probs, np.repeat(at_limit, k), eos)
-        best = min(k + 1, log_probs.shape[-1])
-        row_lp, row_tok = top(log_probs, best)                              # (n * k, best)
-        cand = (scores[:, :, None] + row_lp.reshape(n, k, best)).reshape(n, k * best)
-        top_scores, top_idx = top(cand, min(2 * k, k * best))               # (n, 2k)
-        from_beam = top_idx // best
-        top_tok = np.take_along_axis(row_tok.reshape(n, k * best), top_idx, 1)
-        is_eos = top_tok == eos
-        to_finish = is_eos & (np.arange(top_scores.shape[1]) < k) & np.isfinite(top_scores)
-        for i, j in zip(*np.nonzero(to_finish), strict=True):
+        limit_rows = np.repeat(at_limit, k)
+        log_probs = _force_eos(_blocked(block, log_probs, history, limit_rows), limit_rows, eos)
+        choice = strategy.choose(log_probs, at_limit.tolist())
+        for i, place, lp in choice.finish:
             sentence = int(alive[i])
             if n_finished[sentence] < k:
-                lp = float(top_scores[i, j])
-                row = i * k + int(from_beam[i, j])
-                score = normalise(lp, t + 1, alpha, norm)
-                finished[sentence].append(Hypothesis(history[row].tolist(), lp, score))
+                hyp = Hypothesis(history[i * k + place].tolist(), lp, normalise(lp, t + 1, alpha, norm))
+                finished[sentence].append(hyp)
                 n_finished[sentence] += 1
-        live_scores, pos = top(np.where(is_eos, NEG_INF, top_scores), k)  # (n, k)
-        rows = (np.arange(n)[:, None] * k + np.take_along_axis(from_beam, pos, 1)).reshape(-1)
-        tokens = np.take_along_axis(top_tok, pos, 1).reshape(-1).astype(np.int64)
+        rows = np.asarray(choice.rows, dtype=np.int64)
+        tokens = np.asarray(choice.tokens, dtype=np.int64)
         history = np.concatenate([history[rows], tokens[:, None]], axis=1)
-        scores = live_scores
         state = reorder(state, rows)
         done = at_limit | (n_finished[alive] >= k)
         if stop_early:
-            top_finished[alive] |= to_finish[:, 0]
+            top_finished[alive] |= np.asarray(choice.best_ended, dtype=bool)
             done |= top_finished[alive] & (n_finished[alive] >= n_best)
         if done.any():
             keep = np.flatnonzero(~done)
             if len(keep) == 0:
                 break
             keep_rows = (keep[:, None] * k + np.arange(k)).reshape(-1)
-            alive, scores = alive[keep], scores[keep]
-            tokens, history = tokens[keep_rows], history[keep_rows]
+            alive, tokens, history = alive[keep], tokens[keep_rows], history[keep_rows]
+            strategy.keep(keep.tolist())
             state = reorder(state, keep_rows)
-    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+    nothing = Hypothesis([], float("-inf"), float("-inf"))
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] or [nothing] for hyps in finished]

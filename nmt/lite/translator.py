@@ -5,39 +5,34 @@
     >>> [t.text for t in translator.translate(["Ein Hund läuft.", ""], beam=5)]
     ['A dog is running.', '']
 
-The same rules as nmt.Translator: one Translation per text, in order; a text's lines translated line by
-line, each sentence by sentence (lines.py), long sentences cut and counted; sentences sorted by length
-into batches of at most max_sentences and max_tokens; the same search rules (lite/search.py). Not here:
-constraints (glossaries, spans kept), attention weights, ensembles, shortlists (use nmt.Translator).
+The engine under the same text pipeline as nmt.Translator (pipeline.py): one Translation per text, in
+order; lines, sentences, HTML, kept spans, glossaries and constraints alike; the same search rules
+(lite/search.py, with search/constraints.py's strategy and search/repeats.py's block). Attention weights
+(HTML's inline elements placed on their words, `attention=True`) come from the decoder graph's attention
+output, which exports since this version have. Not here: ensembles and shortlists (use nmt.Translator).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from nmt import NMTError
 from nmt.config import DecodeConfig
-from nmt.lines import Counts, Translation, join_lines, length_batches, rejoin, sentences
 from nmt.lite.search import beam_search, greedy_search
-from nmt.scoring import Hypothesis
-from nmt.tokenizer import Tokenizer
+from nmt.pipeline import TextPipeline
+from nmt.search.repeats import NoRepeat
+from nmt.search.scoring import Hypothesis
+from nmt.text.lines import Counts
+from nmt.text.terms import word_marks
+from nmt.text.tokenizer import Tokenizer
 
 META = "nmt-export.json"
-CHUNK_LINES = 4096
-DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
-UNSUPPORTED = {"no_repeat_ngram": 0}  # options lite cannot honour, with the only value it takes
 
 
-
-
-class Translator:
-    constrains = False  # no glossaries or constraints here (the server asks)
+class Translator(TextPipeline):
 
     def __init__(self, folder: Path, *, int8: bool = False, threads: int = 0):
         import onnxruntime as ort
@@ -92,10 +87,15 @@ class Translator:
     def step(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
         feeds = {name: (tokens if name == "tokens" else state[name]) for name in self.names["decoder_in"]}
         outputs = self.decoder.run(None, feeds)
+        return outputs[0], self._advanced(state, outputs)
+
+    def _advanced(self, state: dict, outputs: list[np.ndarray]) -> dict:
+        """The state after a step: its recurrent state (and feed) from the graph's *_out outputs."""
         new = dict(state)
-        for name, value in zip(self.names["decoder_out"][1:], outputs[1:], strict=True):
-            new[name.removesuffix("_out")] = value
-        return outputs[0], new
+        for name, value in zip(self.names["decoder_out"], outputs, strict=True):
+            if name.endswith("_out"):
+                new[name.removesuffix("_out")] = value
+        return new
 
     @staticmethod
     def reorder(state: dict, rows: np.ndarray) -> dict:
@@ -110,75 +110,49 @@ class Translator:
                 out[name] = out[name][rows]
         return out
 
-    def search(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
+    def search(self, src_ids: list[list[int]], cfg: DecodeConfig,
+               phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+        """One batch of non-empty id sequences (pipeline.py's engine contract): greedy for beam 1, else
+        beam search; with `phrases`, the constrained strategy."""
+        starts, joins = word_marks(self.tgt_tok)
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)
+        block = NoRepeat(cfg.no_repeat_ngram, starts, self.eos) if cfg.no_repeat_ngram else None
         common = dict(max_lens=max_lens, bos=self.bos, eos=self.eos, alpha=cfg.length_penalty,
-                      norm=cfg.length_norm)
-        if cfg.beam <= 1:
+                      norm=cfg.length_norm, block=block)
+        if cfg.beam <= 1 and phrases is None:
             return greedy_search(self.step, self.reorder, state, **common)
         return beam_search(self.step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
-                           stop_early=cfg.stop_early, **common)
+                           stop_early=cfg.stop_early, constraints=phrases, joins=joins if phrases else None,
+                           **common)
 
-    # -- texts -------------------------------------------------------------------------------------
-    def translate(self, texts: str | Iterable[str], *, glossary=None, constraints=None,
-                  attention: bool = False, format: str = "text", **options
-                  ) -> Translation | list[Translation]:
-        """nmt.Translator.translate without constraints or attention: one Translation per text, in order.
-        options: DecodeConfig's fields (keep_spans is ignored: spans are kept by constraints)."""
-        if glossary or constraints or attention:
-            raise NMTError("glossaries, constraints and attention weights need the torch engine "
-                           "(nmt.Translator, or `nmt serve` without --engine onnx)")
-        unknown = sorted(set(options) - set(DECODE_OPTIONS))
-        if unknown:
-            raise NMTError(f"unknown decoding option {', '.join(unknown)}; "
-                           f"valid: {', '.join(DECODE_OPTIONS)}")
-        for name, only in UNSUPPORTED.items():
-            if options.get(name, only) != only:
-                raise NMTError(f"{name} is not supported by the ONNX engine; use nmt.Translator")
-        cfg = DecodeConfig(**options)
-        one = isinstance(texts, str)
-        texts = [texts] if one else list(texts)
-        if format == "html":
-            from nmt import markup
-            docs = [markup.parse(text) for text in texts]
-            source = self.languages[0] if self.languages else None
-            parts = [doc.texts(split=cfg.split_sentences, language=source) for doc in docs]
-            whole = dataclasses.replace(cfg, split_sentences=False)
-            done = iter(Translation(nbest[0][0], nbest[0][1].score)
-                        for nbest in self.translate_stream([p for page in parts for p in page], whole))
-            out = [Translation(doc.render([next(done) for _ in page]), 0.0) for doc, page in zip(docs, parts,
-                                                                                                strict=True)]
-            return out[0] if one else out
-        pieces = [text.split("\n") for text in texts]
-        results = iter(self.translate_stream([line for lines in pieces for line in lines], cfg))
-        out = [join_lines([next(results) for _ in lines], self.max_src_len) for lines in pieces]
-        return out[0] if one else out
+    @property
+    def attends(self) -> bool:
+        return "attention" in self.names["decoder_out"]
 
-    def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig
-                         ) -> Iterator[list[tuple[str, Hypothesis]]]:
-        """For each input line, in order, its n-best list of (text, hypothesis); CHUNK_LINES at a time."""
-        lines, first = iter(lines), 1
-        source = self.languages[0] if self.languages else None
-        while chunk := list(itertools.islice(lines, CHUNK_LINES)):
-            parsed, src_ids = sentences(chunk, self.src_tok, limit=self.max_src_len,
-                                        split=cfg.split_sentences, language=source, first=first,
-                                        counts=self.counts)
-            first += len(chunk)
-            found = iter(self._translate_ids(src_ids, cfg))
-            for line in parsed:
-                nbests = []
-                for _ in line.sentences:
-                    hyps = next(found)
-                    nbests.append(list(zip(self.tgt_tok.decode([h.tokens for h in hyps]), hyps, strict=True)))
-                yield rejoin(line, nbests)
-
-    def _translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig) -> list[list[Hypothesis]]:
-        results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in src_ids]
-        for batch in length_batches([len(s) for s in src_ids], cfg):
-            for row, hyps in zip(batch, self.search([src_ids[r] for r in batch], cfg), strict=True):
-                results[row] = hyps
-        return results
-
-    def attending_model(self):
-        raise NMTError("the ONNX engine does not show attention weights")
+    def attention_weights(self, src_ids: list[list[int]], targets: list[list[int]], chunk: int = 64
+                          ) -> list[list[list[float]]]:
+        """For each source and its translation (ids, no BOS or EOS): the decoder graph's attention
+        weights, teacher-forced, one row per target piece and EOS over the source pieces in reading
+        order (the torch engine's attention_weights, from the graphs)."""
+        self.require_attention()
+        out = []
+        for start in range(0, len(src_ids), chunk):
+            sources, wanted = src_ids[start : start + chunk], targets[start : start + chunk]
+            state, _ = self.encode(sources)
+            steps = max(len(t) for t in wanted) + 1
+            fed = np.full((len(wanted), steps), self.eos, dtype=np.int64)   # BOS, the target, then anything
+            fed[:, 0] = self.bos
+            for row, target in enumerate(wanted):
+                fed[row, 1 : len(target) + 1] = target
+            rows = []
+            for t in range(steps):
+                outputs = self.decoder.run(None, {name: (fed[:, t] if name == "tokens" else state[name])
+                                                  for name in self.names["decoder_in"]})
+                state = self._advanced(state, outputs)
+                rows.append(outputs[-1])                                     # (rows, src_len)
+            weights = np.stack(rows, 1)                                      # (rows, steps, src_len)
+            for row, (source, target) in enumerate(zip(sources, wanted, strict=True)):
+                w = weights[row, : len(target) + 1, : len(source)]
+                out.append((w[:, ::-1] if self.reverse else w).tolist())  # the encoder read it backwards
+        return out

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -47,19 +46,28 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from nmt import NMTError, langid, markup
-from nmt.config import FORMATS, DecodeConfig, ServeConfig
+from nmt.config import DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
-from nmt.lines import Translation
 from nmt.serving.batcher import MicroBatcher, QueueFull
-from nmt.serving.fields import ApiError, integer, number, read_fields
+from nmt.serving.fields import (
+    NAMES,
+    ApiError,
+    check_size,
+    detect,
+    glossary_of,
+    integer,
+    number,
+    read_fields,
+    readable,
+    request_format,
+    source_of,
+)
+from nmt.text.lines import Translation
 
 if TYPE_CHECKING:
     from nmt.translate import Translator
 
 log = logging.getLogger(__name__)
-NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
-         "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
 NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format", "glossary",
                   "keep_spans")
 
@@ -139,13 +147,14 @@ class Service:
         texts = [q] if isinstance(q, str) else q
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ApiError(400, "q must be a text or a list of texts")
-        format = _format(fields, guess_from=texts)
+        format = request_format(fields, guess_from=texts)
         alternatives = integer(fields.get("alternatives", 0), "alternatives", 0, self.limits.max_beam - 1)
-        self._check_size(texts)
-        pairs, detected = self._pairs(fields, _readable(texts, format))
+        check_size(texts, self.limits)
+        pairs, detected = self._pairs(fields, readable(texts, format))
         options = dataclasses.replace(self.decode, n_best=alternatives + 1,
                                       beam=max(self.decode.beam, alternatives + 1))
-        results = await self._translate(pairs, texts, options, format=format, glossary=self._glossary(fields))
+        glossary = glossary_of(fields, self.limits.max_glossary)
+        results = await self._translate(pairs, texts, options, format=format, glossary=glossary)
         body = {"translatedText": [r.text for r in results]}
         if alternatives:
             body["alternatives"] = [[a.text for a in r.alternatives] for r in results]
@@ -164,8 +173,8 @@ class Service:
         q = fields.get("q")
         if not isinstance(q, str) or not q.strip():
             raise ApiError(400, "q must be a text to detect the language of")
-        self._check_size([q])
-        ranked = _detect(q, 3)
+        check_size([q], self.limits)
+        ranked = detect(q, 3)
         return JSONResponse([{"language": code, "confidence": confidence} for code, confidence in ranked])
 
     async def native(self, request: Request) -> JSONResponse:
@@ -184,9 +193,9 @@ class Service:
                                  0, 10)
         ratio = number(fields.get("max_len_ratio", self.decode.max_len_ratio), "max_len_ratio", 0,
                         max(self.decode.max_len_ratio, 3.0))
-        self._check_size(texts)
-        format = _format(fields)
-        pairs, _ = self._pairs(fields, _readable(texts, format))
+        check_size(texts, self.limits)
+        format = request_format(fields)
+        pairs, _ = self._pairs(fields, readable(texts, format))
         if len(set(pairs)) > 1:
             found = ", ".join(sorted({source for source, _ in pairs}))
             raise ApiError(400, f"the texts are in several languages ({found}) by detection; send each "
@@ -203,16 +212,12 @@ class Service:
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
                                       max_len_ratio=ratio, keep_spans=keep_spans)
         results = await self._translate(pairs, texts, options, attention=attention, format=format,
-                                        glossary=self._glossary(fields))
+                                        glossary=glossary_of(fields, self.limits.max_glossary))
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
                              "translations": [translation_json(r) for r in results]})
 
     def _attends(self, pair: tuple[str, str]) -> bool:
-        try:
-            self.models[pair].translator.attending_model()
-        except NMTError:
-            return False
-        return True
+        return self.models[pair].translator.attends
 
     # -- request checks -----------------------------------------------------------------------------
     def _check_key(self, request: Request, fields: dict) -> None:
@@ -241,55 +246,10 @@ class Service:
                                 f"{served}")
         pairs, detected = [], []
         for text in texts:
-            language, confidence = self._source_of(text, sources, served)
+            language, confidence = source_of(text, sources, served)
             pairs.append((language, target))
             detected.append({"language": language, "confidence": confidence})
         return pairs, detected
-
-    @staticmethod
-    def _source_of(text: str, sources: list[str], served: str) -> tuple[str, float]:
-        """The language of `text` among `sources` (the served sources for the target): the identifier's
-        likeliest language if one of them, else the likeliest of them, unless the identifier is more
-        sure than not (50%) that the text is in another language: that is refused. (A few words are
-        often ambiguous: "der hund läuft" is 27% Swedish, 22% Danish and 15% German to it.)"""
-        if not text.strip():
-            return sources[0], 0.0  # an empty text has no language, and translates to "" with any pair
-        ranked = _detect(text, None)
-        language, confidence = ranked[0]
-        if language not in sources and confidence >= 50:
-            name = NAMES.get(language, language)
-            raise ApiError(400, f"the text is in {name} ({language}) by detection ({confidence:g}% sure); "
-                                f"this server translates {served}: give source if that is wrong")
-        return next(((lang, c) for lang, c in ranked if lang in sources), (sources[0], 0.0))
-
-    def _glossary(self, fields: dict) -> tuple[tuple[str, str], ...]:
-        """The request's glossary, [{"source": term, "target": term}, ...], as (source, target) pairs."""
-        given = fields.get("glossary", [])
-        if isinstance(given, str):  # from a form or the query string: JSON text
-            try:
-                given = json.loads(given) if given.strip() else []
-            except json.JSONDecodeError:
-                given = None
-        shape = 'glossary must be a list of {"source": term, "target": term}'
-        if not isinstance(given, list):
-            raise ApiError(400, shape)
-        if len(given) > self.limits.max_glossary:
-            raise ApiError(413, f"{len(given)} glossary entries; at most {self.limits.max_glossary}")
-        pairs = []
-        for k, entry in enumerate(given, start=1):
-            if not isinstance(entry, dict) or set(entry) != {"source", "target"} or not all(
-                    isinstance(v, str) and v.strip() for v in entry.values()):
-                raise ApiError(400, f"{shape}, both non-empty texts; entry {k} is {entry!r}"[:300])
-            pairs.append((entry["source"].strip(), entry["target"].strip()))
-        return tuple(pairs)
-
-    def _check_size(self, texts: list[str]) -> None:
-        limits = self.limits
-        if len(texts) > limits.max_texts:
-            raise ApiError(413, f"{len(texts)} texts in one request; at most {limits.max_texts}")
-        longest = max((len(t) for t in texts), default=0)
-        if longest > limits.max_chars:
-            raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
 
     async def _translate(self, pairs: list[tuple[str, str]], texts: list[str], options: DecodeConfig, *,
                          attention: bool = False, format: str = "text", glossary: tuple = ()
@@ -298,9 +258,6 @@ class Service:
         by_pair: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairs):
             by_pair.setdefault(pair, []).append(i)
-        if glossary and not all(getattr(self.models[p].translator, "constrains", True) for p in by_pair):
-            raise ApiError(400, "this server decodes with the ONNX engine, which takes no glossary; "
-                                "send the request without one")
         try:
             done = await asyncio.gather(*(self.models[pair].batcher.submit([texts[i] for i in rows],
                                                                            (options, attention, format,
@@ -315,29 +272,6 @@ class Service:
             for i, translation in zip(rows, translated, strict=True):
                 results[i] = translation
         return results
-
-
-def _readable(texts: list[str], format: str) -> list[str]:
-    """What the language identifier reads of each text: HTML's text without its markup."""
-    return texts if format == "text" else [markup.parse(text).text() for text in texts]
-
-
-def _format(fields: dict, guess_from: list[str] | None = None) -> str:
-    """The request's format; without one, text, or (LibreTranslate's endpoint, whose own Python client
-    sends no format) html when one of the texts `guess_from` holds HTML elements."""
-    format = fields.get("format")
-    if format is None:
-        return "html" if guess_from and any(markup.holds_html(t) for t in guess_from) else "text"
-    if format not in FORMATS:
-        raise ApiError(400, f"format {format!r} is not supported; send {' or '.join(FORMATS)}")
-    return format
-
-
-def _detect(text: str, best: int | None) -> list[tuple[str, float]]:
-    try:
-        return langid.detect(text, best)
-    except NMTError as e:  # the optional identifier is not installed
-        raise ApiError(501, str(e)) from None
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -1,5 +1,6 @@
 """What a request to `nmt serve` says: its fields from JSON, a form or the query string, size-checked, and
-the values read from them; anything wrong is an ApiError, answered as {"error": "one line"}."""
+the values read from them (the format, the glossary, each text's source language); anything wrong is an
+ApiError, answered as {"error": "one line"}."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import re
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
+
+from nmt import NMTError
+from nmt.config import FORMATS, ServeConfig
+from nmt.text import htmlparse, langid
 
 
 class ApiError(Exception):
@@ -71,3 +76,77 @@ def number(value, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ApiError(400, f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
     return float(value)
+
+
+NAMES = {"cs": "Czech", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "it": "Italian",
+         "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
+
+
+def source_of(text: str, sources: list[str], served: str) -> tuple[str, float]:
+    """The language of `text` among `sources` (the served sources for the target): the identifier's
+    likeliest language if one of them, else the likeliest of them, unless the identifier is more
+    sure than not (50%) that the text is in another language: that is refused. (A few words are
+    often ambiguous: "der hund läuft" is 27% Swedish, 22% Danish and 15% German to it.)"""
+    if not text.strip():
+        return sources[0], 0.0  # an empty text has no language, and translates to "" with any pair
+    ranked = detect(text, None)
+    language, confidence = ranked[0]
+    if language not in sources and confidence >= 50:
+        name = NAMES.get(language, language)
+        raise ApiError(400, f"the text is in {name} ({language}) by detection ({confidence:g}% sure); "
+                            f"this server translates {served}: give source if that is wrong")
+    return next(((lang, c) for lang, c in ranked if lang in sources), (sources[0], 0.0))
+
+
+def glossary_of(fields: dict, most: int) -> tuple[tuple[str, str], ...]:
+    """The request's glossary, [{"source": term, "target": term}, ...], as (source, target) pairs."""
+    given = fields.get("glossary", [])
+    if isinstance(given, str):  # from a form or the query string: JSON text
+        try:
+            given = json.loads(given) if given.strip() else []
+        except json.JSONDecodeError:
+            given = None
+    shape = 'glossary must be a list of {"source": term, "target": term}'
+    if not isinstance(given, list):
+        raise ApiError(400, shape)
+    if len(given) > most:
+        raise ApiError(413, f"{len(given)} glossary entries; at most {most}")
+    pairs = []
+    for k, entry in enumerate(given, start=1):
+        if not isinstance(entry, dict) or set(entry) != {"source", "target"} or not all(
+                isinstance(v, str) and v.strip() for v in entry.values()):
+            raise ApiError(400, f"{shape}, both non-empty texts; entry {k} is {entry!r}"[:300])
+        pairs.append((entry["source"].strip(), entry["target"].strip()))
+    return tuple(pairs)
+
+
+def check_size(texts: list[str], limits: ServeConfig) -> None:
+    """Too many texts, or one too long: 413."""
+    if len(texts) > limits.max_texts:
+        raise ApiError(413, f"{len(texts)} texts in one request; at most {limits.max_texts}")
+    longest = max((len(t) for t in texts), default=0)
+    if longest > limits.max_chars:
+        raise ApiError(413, f"a text of {longest} characters; at most {limits.max_chars}")
+
+
+def readable(texts: list[str], format: str) -> list[str]:
+    """What the language identifier reads of each text: HTML's text without its markup."""
+    return texts if format == "text" else [htmlparse.parse(text).text() for text in texts]
+
+
+def request_format(fields: dict, guess_from: list[str] | None = None) -> str:
+    """The request's format; without one, text, or (LibreTranslate's endpoint, whose own Python client
+    sends no format) html when one of the texts `guess_from` holds HTML elements."""
+    format = fields.get("format")
+    if format is None:
+        return "html" if guess_from and any(htmlparse.holds_html(t) for t in guess_from) else "text"
+    if format not in FORMATS:
+        raise ApiError(400, f"format {format!r} is not supported; send {' or '.join(FORMATS)}")
+    return format
+
+
+def detect(text: str, best: int | None) -> list[tuple[str, float]]:
+    try:
+        return langid.detect(text, best)
+    except NMTError as e:  # the optional identifier is not installed
+        raise ApiError(501, str(e)) from None

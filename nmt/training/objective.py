@@ -9,7 +9,7 @@ from nmt.config import TrainConfig
 from nmt.data import Batch
 from nmt.model import Seq2Seq
 from nmt.softmax import Sampler
-from nmt.tokenizer import PAD
+from nmt.text.tokenizer import PAD
 
 
 class Objective(nn.Module):

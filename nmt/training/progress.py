@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nmt import NMTError
 from nmt.config import TrainConfig
+from nmt.hardware import resident_mb
 
 log = logging.getLogger(__name__)
 # A record logged with this goes to train.log but not to the terminal, which shows it as the live line.
@@ -61,6 +62,7 @@ class Meter:
         self.loss = self.tokens = 0.0
         self.n = 0
         self.updates_left: int | None = None  # set by the loop: updates until max_epochs
+        self.epoch = 0                        # set by the loop: the epoch being trained (0-based)
         self.board = _board_writer(out / "tensorboard") if train.tensorboard and enabled else None
 
     def add(self, loss_sum: float, ntokens: int) -> None:
@@ -121,8 +123,8 @@ class Meter:
             if self.live:
                 print(file=sys.stderr)
             log.info(line, extra=FILE_ONLY if self.live else None)
-            self.write({"type": "train", "step": step, "loss": loss, "ppl": ppl, "lr": lr, "tok_per_s": tps,
-                        "time": time.time()})
+            self.write({"type": "train", "step": step, "epoch": self.epoch, "loss": loss, "ppl": ppl,
+                        "lr": lr, "tok_per_s": tps, "rss_mb": resident_mb(), "time": time.time()})
             self.loss = self.tokens = 0.0
             self.n = 0
             self.t_last = time.time()

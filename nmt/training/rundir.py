@@ -24,11 +24,12 @@ import torch
 import yaml
 
 from nmt import NMTError, checkpoint
-from nmt.config import Config, from_dict, train_corpora, valid_sets
+from nmt.config import Config, from_dict
+from nmt.corpora import train_corpora, valid_sets
 from nmt.corpus import PreparedCorpus, Sampling, prepared_or_cached
 from nmt.fileio import atomic_write_text, check_parallel, count_lines
 from nmt.mixture import counts, shares
-from nmt.tokenizer import SAMPLE, Tokenizer, load_tokenizers, train_tokenizers
+from nmt.text.tokenizer import SAMPLE, Tokenizer, load_tokenizers, train_tokenizers
 from nmt.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def prune_steps(out: Path, keep: int) -> None:
 
 
 @dataclass
-class Progress:
+class Position:
     """Where training stands; saved in every checkpoint so a resume continues exactly here."""
     step: int = 0
     epoch: int = 0
@@ -208,7 +209,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None
     generator: torch.Generator       # the sampler's random numbers (dropout uses torch's global generator)
-    progress: Progress = field(default_factory=Progress)
+    progress: Position = field(default_factory=Position)
 
     @property
     def lr(self) -> float:
@@ -238,7 +239,7 @@ class TrainState:
         """Bring back a checkpoint's state. `lr`: a new learning rate, which also restarts the schedule;
         `reset_optimizer`: fresh Adam moments and schedule."""
         self.model.load_state_dict(saved["model"])
-        self.progress = Progress(**saved["progress"])
+        self.progress = Position(**saved["progress"])
         if not reset_optimizer:
             self.optimizer.load_state_dict(saved["optimizer"])
         if lr is not None:

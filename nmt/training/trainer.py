@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nmt import NMTError, checkpoint
-from nmt.config import Config, train_corpora
+from nmt import NMTError, checkpoint, shortlist
+from nmt.config import Config
+from nmt.corpora import train_corpora
 from nmt.data import make_batch, token_batches
-from nmt.fast import shortlist
 from nmt.mixture import Epoch, Mixture, shares
 from nmt.model import Seq2Seq
 from nmt.training import distributed, progress, rundir
@@ -92,8 +92,8 @@ class Trainer:
         share = shares([len(c) for c in corpora], [c.weight for c in files], cfg.data.temperature)
         self.mixture = Mixture(corpora, share)
         if len(corpora) > 1:
-            log.info("corpora: %s (pairs drawn per epoch of the pairs prepared)", ", ".join(
-                f"{c.name} {n:,} of {len(p):,} ({100 * s:.1f}%)"
+            log.info("an epoch draws %s", ", ".join(
+                f"{c.name} {n:,} pairs ({100 * s:.1f}%, {n / len(p):.2f} times its {len(p):,})"
                 for c, n, p, s in zip(files, self.mixture.counts, corpora, share, strict=True)))
         # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpora
         self.epoch_mixtures = [Mixture(variant, share) for variant in
@@ -258,6 +258,7 @@ class Trainer:
             self.bad_steps = 0
             at.step += 1
             self.meter.add(loss_sum, tokens)
+            self.meter.epoch = at.epoch
             self.meter.updates_left = ((t.max_epochs - at.epoch) * self.updates_per_epoch
                                        - at.batch_in_epoch // len(chunk))
             self.meter.tick(at.step, state.lr)

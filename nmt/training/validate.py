@@ -7,12 +7,13 @@ import math
 import numpy as np
 import torch
 
-from nmt.config import Config, DecodeConfig, valid_sets
+from nmt.config import Config, DecodeConfig
+from nmt.corpora import valid_sets
 from nmt.data import make_batch, token_batches
 from nmt.evaluate import corpus_bleu
 from nmt.fileio import check_parallel, read_lines
 from nmt.model import Seq2Seq
-from nmt.tokenizer import Tokenizer
+from nmt.text.tokenizer import Tokenizer
 from nmt.training.objective import Objective
 from nmt.translate import Translator
 

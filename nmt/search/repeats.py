@@ -7,29 +7,28 @@ piece nor EOS may follow (the current word may still grow into another word). Se
 row at its length limit, where only EOS is left. Worked example, n = 2, pieces "▁a ▁b ▁a ▁b": the words
 are a, b, a, b; the bigram "a b" occurred before, so the next piece must continue "b". tests/test_search.py
 checks it with beam and greedy search.
+
+No array library here: `rows` says which rows to block, and each search loop masks `blocked` in them with
+its own arrays (torch in search/beam.py, NumPy in lite/search.py).
 """
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Sequence
 
 
 class NoRepeat:
-    """A block for search: (log_probs (rows, vocab), each row's tokens so far) -> log_probs."""
+    """What may not follow a row whose last n words repeat: pieces that start a word, and EOS."""
 
-    def __init__(self, n: int, starts_word: torch.Tensor, eos: int):
+    def __init__(self, n: int, starts_word: Sequence[bool], eos: int):
         self.n = n
-        self._starts = starts_word.tolist()  # (vocab,) bool: pieces with the word-start mark
-        self.blocked = starts_word.clone()    # what may not follow a repeat: those, and EOS
+        self._starts = [bool(s) for s in starts_word]  # (vocab,) pieces with the word-start mark
+        self.blocked = list(self._starts)             # what may not follow a repeat: those, and EOS
         self.blocked[eos] = True
 
-    def __call__(self, log_probs: torch.Tensor, histories: list[list[int]]) -> torch.Tensor:
-        rows = [r for r, tokens in enumerate(histories) if self.repeats(tokens, self._starts)]
-        if rows:
-            index = torch.tensor(rows, device=log_probs.device)
-            blocked = log_probs[index].masked_fill(self.blocked.to(log_probs.device), float("-inf"))
-            log_probs = log_probs.index_put((index,), blocked)
-        return log_probs
+    def rows(self, histories: list[list[int]]) -> list[int]:
+        """The rows (each row's tokens so far) whose next piece must not start a word or end."""
+        return [r for r, tokens in enumerate(histories) if self.repeats(tokens, self._starts)]
 
     def repeats(self, tokens: list[int], starts: list[bool]) -> bool:
         """Do the last n words, the current one included, occur earlier in `tokens`?"""

@@ -1,5 +1,6 @@
-"""What search ranks by, without PyTorch: a hypothesis and its length-normalised score. search.py (torch)
-and lite/search.py (NumPy) both rank by these, so their rules are one.
+"""What search ranks by, without PyTorch: a hypothesis and its length-normalised score, and what a
+strategy chooses at a step. search/beam.py (torch) and lite/search.py (NumPy) both rank by these, so their
+rules are one.
 
 Worked example: a hypothesis of 3 tokens and EOS with log-probability -2.0 scores, with GNMT's alpha 1,
 -2.0 / ((5 + 4) / 6) = -1.333; averaged, -2.0 / 4 = -0.5.
@@ -8,6 +9,7 @@ Worked example: a hypothesis of 3 tokens and EOS with log-probability -2.0 score
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nmt.config import DecodeConfig
 
@@ -28,3 +30,12 @@ def normalise(log_prob: float, length: int, alpha: float, mode: str = DEFAULT.le
     if mode == "none" or alpha == 0:
         return log_prob
     return log_prob / ((5 + length) / 6) ** alpha
+
+
+@dataclass
+class Choice:
+    """What a strategy chose at a step, for the live sentences in order (n of them, k places each)."""
+    finish: list[tuple[int, int, float]]  # (sentence position, place, summed log-prob): EOS pairs that end
+    best_ended: list[bool]                # (n,) the sentence's best candidate was an EOS
+    rows: Any                             # (n * k,) the place each new hypothesis extends (i * k + place)
+    tokens: Any                           # (n * k,) the token it adds

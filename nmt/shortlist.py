@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from nmt import NMTError, checkpoint
-from nmt.config import ShortlistConfig, train_corpora
+from nmt.config import ShortlistConfig
+from nmt.corpora import train_corpora
 from nmt.corpus import PreparedCorpus, prepare
 from nmt.fileio import atomic_path
 from nmt.regroup import reorder_shared
-from nmt.tokenizer import EOS, Tokenizer
+from nmt.text.tokenizer import EOS, Tokenizer
 
 FILE = "shortlist.bin"  # in the run folder, beside the checkpoints
 FORMAT = 1
