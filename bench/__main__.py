@@ -56,7 +56,7 @@ BENCHMARKS = {
     "constraints": Benchmark("RUN...", _call("constraints")),
     "lite": Benchmark("RUN...", _call("lite")),
     "length": Benchmark("[LABEL=]RUN...", _call("length")),
-    "pairs": Benchmark("[MINUTES]", _call("pairs", convert=_numbers(float, 1))),
+    "pairs": Benchmark("[MINUTES [general]]", _call("pairs", convert=_first_float(2))),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),
     "recipes": Benchmark("[MINUTES [ROW...]]", _call("recipes", convert=_first_float(None))),
     "tune": Benchmark("RUN", _call("tune")),

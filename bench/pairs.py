@@ -1,4 +1,6 @@
-"""Every direction Multi30k ships: `python -m bench pairs [MINUTES]` (15 by default).
+"""Every direction Multi30k ships: `python -m bench pairs [MINUTES]` (15 by default); and with `general`
+(`python -m bench pairs MINUTES general`), the general recipes' four directions instead: de-en, en-de, fr-en
+and en-fr on Tatoeba and Multi30k, scored on test2016, the Tatoeba test and newstest2014 (bench/general.py).
 
 For de→en, en→de, fr→en, en→fr, cs→en and en→cs: the pair's data from `nmt data multi30k` (from
 $NMT_MULTI30K_MIRROR or ../shared/data/multi30k when there, else the official repository), then what
@@ -27,7 +29,11 @@ def _mirror() -> list[str]:
     return ["--mirror", mirror] if os.environ.get("NMT_MULTI30K_MIRROR") or os.path.isdir(mirror) else []
 
 
-def main(minutes: float = 15) -> None:
+def main(minutes: float = 15, recipes: str = "multi30k") -> None:
+    if recipes == "general":
+        from bench.general import pairs
+        pairs(minutes)
+        return
     rows = []
     for src, tgt in PAIRS:
         data = WORK / "pairs" / f"{src}-{tgt}"
