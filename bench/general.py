@@ -45,6 +45,7 @@ SCREEN = {  # name -> --set overrides of configs/general-de-en.yaml
          "weight": 3}])],
     "vocabulary 16k": ["data.vocab_size=16000"],
     "hidden 768, 1 : 2": [],  # filled below: the weights of "Multi30k 1 : Tatoeba 2" with a wider model
+    "dropout 0.2, 1 : 3": [],  # filled below: the weights of "Multi30k 1 : Tatoeba 3", dropout 0.2
     "joint vocabulary 16k": ["data.vocab_size=16000", "data.joint=true"],
     "hidden 768": ["model.hidden=768"],
     "2 layers": ["model.layers=2"],
@@ -52,6 +53,7 @@ SCREEN = {  # name -> --set overrides of configs/general-de-en.yaml
     "no label smoothing": ["train.label_smoothing=0"],
 }
 SCREEN["hidden 768, 1 : 2"] = [*SCREEN["Multi30k 1 : Tatoeba 2"], "model.hidden=768"]
+SCREEN["dropout 0.2, 1 : 3"] = [*SCREEN["Multi30k 1 : Tatoeba 3"], "model.dropout=0.2"]
 for _name in ("Multi30k 1 : Tatoeba 2", "Multi30k 1 : Tatoeba 3"):  # a second seed where rows are close
     SCREEN[f"{_name}, seed 2"] = [*SCREEN[_name], "train.seed=2"]
 

@@ -17,7 +17,7 @@ WIDE_MINUTES=${WIDE_MINUTES:-5}
 DEVICE=${DEVICE:-cuda}
 RUNS=${RUNS:-/tmp/nmt-gpu-general}
 CONFIG=configs/general-de-en.yaml
-WIDE=(--set model.layers=2 --set model.hidden=1024 --set model.emb=512 --set train.max_tokens=8192
+WIDE=(--set model.layers=2 --set model.hidden=1024 --set model.emb=512 --set model.dropout=0.3 --set train.max_tokens=8192
       --set train.valid_every=300 --set train.patience=4)
 mkdir -p "$OUT" "$RUNS"
 export PYTHONUNBUFFERED=1
