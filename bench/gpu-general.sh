@@ -27,7 +27,7 @@ summary="$OUT/summary.txt"
   $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
   git rev-parse --short HEAD 2>/dev/null
 } > "$summary"
-$PY -c "import nmt.cli, nmt.segment, nmt.spans" >> "$summary" 2>&1 || { cat "$summary"; exit 1; }
+$PY -c "import nmt.cli, nmt.text.segment, nmt.text.spans" >> "$summary" 2>&1 || { cat "$summary"; exit 1; }
 
 echo "== 1. the shipped recipe alone, $SPEED_MINUTES min: training speed" | tee -a "$summary"
 rm -rf "$RUNS/speed"
