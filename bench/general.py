@@ -29,6 +29,7 @@ from pathlib import Path
 from bench.common import ROOT, WORK, evaluate, report, run_command
 from bench.converge import trained_minutes
 from nmt.config import load
+from nmt.corpora import languages_of
 
 CONFIGS = {"de": "configs/general-de-en.yaml", "fr": "configs/general-fr-en.yaml"}
 DATA = ROOT / "data"
@@ -161,7 +162,10 @@ def screen(minutes: float = 10, *names: str) -> None:
                                           *(f"{k}_val_bleu" for k in scores), "mean_val_bleu"])
 
 
-def budget(minutes: float = 30, config: str = CONFIGS["de"], *overrides: str, pair: str = "de-en") -> dict:
+def budget(minutes: float = 30, config: str = CONFIGS["de"], *overrides: str, pair: str = "") -> dict:
+    """Train `config` for `minutes`, then score best.pt on the three tests of `pair` (default: the language
+    pair the config's corpora say)."""
+    pair = pair or "-".join(languages_of(load(ROOT / config)))
     src, tgt = pair.split("-")
     ensure_data(src, tgt)
     out = WORK / f"general-{pair}-{Path(config).stem}-{minutes:g}min{_suffix(overrides)}"
