@@ -95,7 +95,7 @@ def translate(
                                     "[] for none) that its translation must hold; lines are not split."),
     format: str = typer.Option(FORMATS[0], "--format",
                                help="text: line by line; html: the whole input is one HTML page, "
-                                    "translated with its markup kept (see README, Translating HTML)."),
+                                    "translated with its markup kept (see docs/guide/html.md)."),
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),

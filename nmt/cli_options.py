@@ -67,8 +67,8 @@ RUNTIME = [
     _option("threads", int, RUNTIME_DEFAULTS.threads, "--threads", min=0,
             help="CPU threads (0: torch's default)."),
     _option("quantize", str | None, RUNTIME_DEFAULTS.quantize, "--quantize",
-            help="int8: int8 weights for faster CPU decoding (slightly different output; see README, "
-                 "Translating)."),
+            help="int8: int8 weights for faster CPU decoding (slightly different output; see "
+                 "docs/guide/translating.md)."),
     _option("dtype", str, RUNTIME_DEFAULTS.dtype, "--dtype",
             help="fp32, bf16 (bf16 matrix products, fp32 softmax and scores) or auto (bf16 where the CPU or "
                  "GPU has bf16 instructions)."),

@@ -132,14 +132,14 @@ def test_ensemble_of_one_model_twice_equals_the_model(run_dir, translator, toy):
     assert texts(pair, lines, beam=3) == texts(Translator.load([run_dir / "last.pt"]), lines, beam=3)
 
 
-def test_the_python_api_of_the_readme_runs_as_shown(toy_run, capsys):
+def test_the_python_example_of_the_guide_runs_as_shown(toy_run, capsys):
     import re
     from pathlib import Path
 
     import nmt
     assert nmt.Translator is Translator  # `from nmt import Translator` works
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "python.md").read_text()
+    example = re.search(r"```python\n(.*?)```", guide, re.S).group(1)
     assert '"runs/small"' in example
     exec(example.replace('"runs/small"', repr(str(toy_run))), {})
     lines = capsys.readouterr().out.splitlines()
