@@ -57,7 +57,7 @@ class NumpyOps:
         return x[np.asarray(rows), np.asarray(cols)].tolist()
 
     @staticmethod
-    def mask_rows(x: np.ndarray, rows: list[int], mask: list[bool]) -> np.ndarray:
+    def mask_rows(x: np.ndarray, rows: list[int], mask: np.ndarray | list[bool]) -> np.ndarray:
         out = x.copy()
         out[np.ix_(np.asarray(rows), np.flatnonzero(mask))] = NEG_INF
         return out

@@ -114,7 +114,7 @@ class Translator(TextPipeline):
                phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
         """One batch of non-empty id sequences (pipeline.py's engine contract): greedy for beam 1, else
         beam search; with `phrases`, the constrained strategy."""
-        starts, joins = word_marks(self.tgt_tok)
+        starts, joins = self.word_marks()
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)
         block = NoRepeat(cfg.no_repeat_ngram, starts, self.eos) if cfg.no_repeat_ngram else None
@@ -125,6 +125,14 @@ class Translator(TextPipeline):
         return beam_search(self.step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
                            stop_early=cfg.stop_early, constraints=phrases, joins=joins if phrases else None,
                            **common)
+
+    def word_marks(self) -> tuple[list[bool], np.ndarray]:
+        """The target pieces that start a word (a list, as NoRepeat takes it) and those that continue the
+        word before them ((vocab,) bool, as the constrained strategy masks with it); text/terms.py."""
+        if getattr(self, "_word_marks", None) is None:
+            starts, joins = word_marks(self.tgt_tok)
+            self._word_marks = starts, np.asarray(joins, dtype=bool)
+        return self._word_marks
 
     @property
     def attends(self) -> bool:

@@ -46,10 +46,13 @@ class TorchOps:
         return x[torch.tensor(rows, device=x.device), torch.tensor(cols, device=x.device)].tolist()
 
     @staticmethod
-    def mask_rows(x: torch.Tensor, rows: list[int], mask: list[bool]) -> torch.Tensor:
-        """x with -inf where `mask` (vocab,) holds, in `rows`."""
+    def mask_rows(x: torch.Tensor, rows: list[int], mask: torch.Tensor | list[bool]) -> torch.Tensor:
+        """x with -inf where `mask` (vocab,) holds, in `rows`. A tensor mask is used as it is (converting
+        a list of 8,000 bools at every step took a fifth of the constrained searches' time in a py-spy
+        profile of test2016, greedy)."""
         index = torch.tensor(rows, device=x.device)
-        blocked = x[index].masked_fill(torch.tensor(mask, device=x.device), float("-inf"))
+        mask = torch.as_tensor(mask, dtype=torch.bool, device=x.device)
+        blocked = x[index].masked_fill(mask, float("-inf"))
         return x.index_put((index,), blocked)
 
 

@@ -117,14 +117,15 @@ def _rank(candidate: tuple) -> tuple:
 
 class Constrained:
     """The beam loop's strategy for sentences with constraints (the module's docstring). `ops`: the loop's
-    array operations (topk, take, mask_rows, index); `joins`: (vocab,) bool, the pieces that would continue
-    the word before them, never right after a completed constraint."""
+    array operations (topk, take, mask_rows, index); `joins`: (vocab,) bool array of the ops' kind (a
+    tensor for TorchOps, an ndarray for NumpyOps, kept as it is: every step masks with it), the pieces
+    that would continue the word before them, never right after a completed constraint."""
 
     def __init__(self, constraints: list[list[list[int]]], k: int, eos: int, ops: Any,
                  joins: Any = None):
         assert all(k >= beam_for(c, 1) for c in constraints), "a beam too narrow for its constraints"
         self.constraints, self.k, self.eos, self.ops = constraints, k, eos, ops
-        self.joins = None if joins is None else [bool(j) for j in joins]
+        self.joins = joins
         self.alive = list(range(len(constraints)))                   # sentence of each live group
         self.scores = [[0.0] + [NEG_INF] * (k - 1) for _ in constraints]
         self.coverage = [[start(c)] * k for c in constraints]
