@@ -238,6 +238,8 @@ def _nmt(name: str, flags: list[str], work: Path, tokenizers: Path, minutes: flo
     valid = [{"name": k, "src": str(s), "tgt": str(t)} for k, (s, t) in data.valid.items()]
     seconds, rss = run_command([sys.executable, "-m", "nmt", "train", "--config", CONFIG, "--out", str(run),
                                 "--tokenizers", str(tokenizers), "--max-minutes", str(minutes),
+                                *(a for key in ("train_src", "train_tgt", "valid_src", "valid_tgt")
+                                  for a in ("--set", f"data.{key}=null")),  # the config's files give way
                                 "--set", f"data.corpora={json.dumps(corpora)}",
                                 "--set", f"data.valid={json.dumps(valid)}",
                                 "--set", f"train.max_tokens={BATCH_TOKENS}", "--set", f"train.lr={LR}",
