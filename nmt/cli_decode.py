@@ -18,6 +18,7 @@ from nmt import NMTError
 from nmt.cli_options import decoding_options
 from nmt.config import FORMATS, DecodeConfig, RuntimeConfig, ServeConfig
 from nmt.console import Progress
+from nmt.document_io import AUTO, choose_format, refuse_binary_as_text, translate_document_io
 
 SERVE = ServeConfig()  # the defaults of `nmt serve`'s limits
 Models = Annotated[list[str],
@@ -84,7 +85,8 @@ def _input_size(path: str) -> int | None:
 @decoding_options(n_best=True)
 def translate(
     model: Models,
-    input: str = typer.Option("-", "--input", "-i", help="Text file, or - for standard input."),
+    input: str = typer.Option("-", "--input", "-i", help="Text file or document (.docx, .pptx, .odt, .odp, "
+                              ".epub, .srt, .vtt, .md, .html, .pdf), or - for standard input."),
     output: str = typer.Option("-", "--output", "-o",
                                help="File (written atomically), or - for standard output."),
     scores: bool = typer.Option(False, "--scores", help="Print INDEX<TAB>SCORE<TAB>TEXT lines."),
@@ -93,9 +95,11 @@ def translate(
     constraints: str | None = typer.Option(
         None, "--constraints", help="A JSON list of target phrases per input line (e.g. [\"red hat\"]; "
                                     "[] for none) that its translation must hold; lines are not split."),
-    format: str = typer.Option(FORMATS[0], "--format",
-                               help="text: line by line; html: the whole input is one HTML page, "
-                                    "translated with its markup kept (see docs/guide/html.md)."),
+    format: str = typer.Option(AUTO, "--format",
+                               help="auto: by the input's extension (text for standard input); text: line "
+                                    "by line; html: the whole input is one HTML page, translated with its "
+                                    "markup kept; or a document kind: md, srt, vtt, docx, pptx, odt, odp, "
+                                    "epub, pdf (see docs/guide/documents.md)."),
     attention_out: str | None = typer.Option(None, "--attention-out",
                                              help="Also write, for each output line, its attention weights "
                                                   "as a JSON line (models with attention)."),
@@ -110,20 +114,32 @@ def translate(
       nmt translate --model a.pt --model b.pt --n-best 5 --input test.de
       printf 'Hund\\tdog\\nMüller\\tMüller\\n' > terms.tsv
       echo 'Herr Müller und sein Hund.' | nmt translate --model runs/small --glossary terms.tsv
+      nmt translate --model runs/small --input report.docx --output report.en.docx
+      nmt translate --model runs/small --input film.de.srt --output film.en.srt
 
     With --scores or --n-best > 1 each line is INDEX<TAB>SCORE<TAB>TRANSLATION (INDEX counts input lines
     from 0; SCORE is the length-normalised log-probability), n-best lists best first. With --attention-out
     each JSON line is {"index", "source": pieces, "target": pieces, "weights": one row per target piece
     over the source pieces} for the best translation. With --format html the input is one HTML page and
     the output that page translated: tags, attributes, entities and comments kept, script, style, code, pre
-    and translate="no" untouched.
+    and translate="no" untouched. A document (by its extension, or --format) comes back as the same kind
+    of file with its formatting kept; a PDF comes back as text or HTML (--output's extension).
     """
-    if format not in FORMATS:
-        raise NMTError(f"--format takes {' or '.join(FORMATS)}, got {format!r}")
-    if format == "html" and (scores or decode.n_best > 1 or attention_out or constraints):
-        raise NMTError("--format html writes the translated page only; --scores, --n-best, --attention-out "
-                       "and --constraints work with --format text")
+    format = choose_format(format, input)
+    if format != "text" and (scores or decode.n_best > 1 or attention_out or constraints):
+        raise NMTError(f"--format {format} writes the translated {'page' if format == 'html' else 'file'} "
+                       "only; --scores, --n-best, --attention-out and --constraints work with --format text")
+    refuse_binary_as_text(input, format)
     terms, explicit = _glossary(glossary, glossary_ignore_case), _constraint_lines(constraints)
+    if format not in FORMATS:  # a document
+        translator = _translator(model, runtime)
+        progress = Progress()
+        result = translate_document_io(translator, input, output, format, progress=progress, glossary=terms,
+                                       **dataclasses.asdict(decode))
+        progress.close()
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        return
     lines = _input_lines(input)
     translator = _translator(model, runtime)
     if attention_out:

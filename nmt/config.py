@@ -92,6 +92,19 @@ FORMATS = ("text", "html")  # what a text to translate is: plain text, or HTML w
 
 
 @dataclass
+class DocumentLimits:
+    """What a document (text/documents/) may be: it is untrusted input, and a zip archive may be a bomb."""
+    max_bytes: int = 50_000_000       # the file itself
+    max_members: int = 10_000         # files inside a zip archive (.docx, .pptx, .odt, .odp, .epub)
+    max_unpacked: int = 500_000_000   # bytes of all members together, uncompressed
+    max_ratio: int = 200              # uncompressed / compressed, for a member over 1 MB
+    max_chars: int = 5_000_000        # characters of text to translate
+
+    def __post_init__(self):
+        check_section("documents", self)
+
+
+@dataclass
 class DecodeConfig:
     beam: int = 5                 # 1 is greedy
     n_best: int = 1               # hypotheses returned per sentence, best first; at most `beam`
@@ -175,6 +188,9 @@ class ServeConfig:
     max_beam: int = 10            # the widest beam (and most alternatives + 1) a request may ask for
     max_glossary: int = 1_000     # glossary entries per request (413 above)
     allow_origins: tuple[str, ...] = ()  # web origins whose pages may call the API (CORS); "*": any
+    max_file: int = 10_000_000    # bytes of a document sent to /translate_file (413 above)
+    file_minutes: float = 30.0    # how long a translated document waits for its download
+    max_stored: int = 500_000_000  # bytes of translated documents kept at once (the oldest go first)
 
     def __post_init__(self):
         check_section("serve", self)
@@ -259,7 +275,10 @@ RANGES = {
               "max_group": AT_LEAST_1},
     "serve": {"port": Range(1, 65535), "max_body": AT_LEAST_1, "max_chars": AT_LEAST_1,
               "max_texts": AT_LEAST_1, "max_queue": AT_LEAST_1, "batch_wait_ms": AT_LEAST_0,
-              "max_beam": AT_LEAST_1, "max_glossary": AT_LEAST_0},
+              "max_beam": AT_LEAST_1, "max_glossary": AT_LEAST_0, "max_file": AT_LEAST_1,
+              "file_minutes": POSITIVE, "max_stored": AT_LEAST_1},
+    "documents": {"max_bytes": AT_LEAST_1, "max_members": AT_LEAST_1, "max_unpacked": AT_LEAST_1,
+                  "max_ratio": AT_LEAST_1, "max_chars": AT_LEAST_1},
 }
 
 

@@ -10,6 +10,7 @@ from nmt.config import (
     SECTIONS,
     Config,
     DecodeConfig,
+    DocumentLimits,
     ServeConfig,
     ShortlistConfig,
     apply_overrides,
@@ -88,7 +89,7 @@ def test_values_out_of_range_name_the_key_the_value_and_the_range(setting, allow
 
 def test_every_numeric_setting_has_a_range_and_every_default_is_in_it():
     for section, cls in [*SECTIONS.items(), ("decode", DecodeConfig), ("serve", ServeConfig),
-                         ("shortlist", ShortlistConfig)]:
+                         ("shortlist", ShortlistConfig), ("documents", DocumentLimits)]:
         for f in dataclasses.fields(cls):
             if f.type in ("int", "float"):
                 assert f.name in RANGES[section], f"{section}.{f.name} has no range"
@@ -96,6 +97,7 @@ def test_every_numeric_setting_has_a_range_and_every_default_is_in_it():
     DecodeConfig()
     ServeConfig()
     ShortlistConfig()
+    DocumentLimits()
 
 
 def test_configs_built_in_code_are_checked_too():

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING
 
 from nmt.text.tokenizer import WORD_START
 
+# an inline element with this attribute divides its block in order with its siblings (subtitle cues,
+# documents/subtitles.py): the translation is divided among them in the same order (_partition)
+PARTITION = "data-c="
+
 if TYPE_CHECKING:  # the model of a page; markup.py imports this module to render one
     from nmt.text.markup import Block, Inline
 
@@ -164,9 +168,48 @@ def _wanted(span: Inline, units: list[_Unit], lo: int, hi: int) -> tuple[int, in
     return min(hits), max(hits) + 1
 
 
+def _partition(spans: list[Inline], lo: int, hi: int, units: list[_Unit]) -> list[tuple]:
+    """Spans that divide a text in order (PARTITION, e.g. subtitle cues) divide its translation in the same
+    order: the boundaries that put the most units in the span they attend to most (a unit without an
+    alignment counts for the span its position would give in proportion), each span at least one unit where
+    there are enough. Worked example: cues "Ich habe gestern" | "einen Hund gesehen."; "I saw a dog
+    yesterday ." attends to cues 0 1 1 1 0 1: the split after "I" puts 4 units right, after "saw" 3, so
+    cue 0 gets "I" and cue 1 "saw a dog yesterday."."""
+    n, m = hi - lo, len(spans)
+    sizes = [max(1, span.end - span.start) for span in spans]
+    edges = [sum(sizes[:i]) / sum(sizes) * n for i in range(m + 1)]
+
+    def gain(j: int, i: int) -> float:
+        unit = units[lo + j]
+        linked = unit.link is not None and _overlaps(unit.link, (spans[i].start, spans[i].end))
+        return float(linked) + 0.001 * (edges[i] <= j + 0.5 < edges[i + 1])
+
+    least = 1 if n >= m else 0
+    best = [[float("-inf")] * (n + 1) for _ in range(m + 1)]
+    back = [[0] * (n + 1) for _ in range(m + 1)]
+    best[0][0] = 0.0
+    for i in range(1, m + 1):
+        for j in range(n + 1):
+            total = 0.0
+            for k in range(j - least, -1, -1):  # span i-1 takes units k..j
+                if k < j:
+                    total += gain(k, i - 1)
+                if best[i - 1][k] + total > best[i][j]:
+                    best[i][j], back[i][j] = best[i - 1][k] + total, k
+    bounds, j = [n], n
+    for i in range(m, 0, -1):
+        j = back[i][j]
+        bounds.append(j)
+    bounds.reverse()
+    return [(span, lo + a, lo + b, _arrange(span.children, lo + a, lo + b, units))
+            for span, a, b in zip(spans, bounds, bounds[1:], strict=False)]
+
+
 def _arrange(spans: list[Inline], lo: int, hi: int, units: list[_Unit]) -> list[tuple]:
     """Each span's units within lo..hi, in the target's order, never overlapping a sibling: (span, first,
     end, its children arranged)."""
+    if spans and all(PARTITION in span.open for span in spans):
+        return _partition(spans, lo, hi, units)
     wanted = []
     for span in spans:
         a, b = _wanted(span, units, lo, hi)
