@@ -13,6 +13,7 @@ import sys
 
 from nmt import NMTError
 from nmt.config import DecodeConfig
+from nmt.document_io import AUTO, CHOICES, choose_format, refuse_binary_as_text, translate_document_io
 
 DECODE = DecodeConfig()  # where every default comes from
 
@@ -24,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     tr = commands.add_parser("translate", help="Translate text: one output line per input line.")
     tr.add_argument("--model", required=True, help="The folder `nmt export` wrote.")
-    tr.add_argument("--input", "-i", default="-", help="Text file, or - for standard input.")
+    tr.add_argument("--input", "-i", default="-", help="Text file or document (.docx, .pptx, .odt, .odp, "
+                    ".epub, .srt, .vtt, .md, .html, .pdf), or - for standard input.")
     tr.add_argument("--output", "-o", default="-",
                     help="File (written atomically), or - for standard output.")
     tr.add_argument("--beam", type=int, default=DECODE.beam, help="Beam size (default %(default)s).")
@@ -40,8 +42,10 @@ def parser() -> argparse.ArgumentParser:
                     "sentence is translated as its target term (as in `nmt translate`).")
     tr.add_argument("--glossary-ignore-case", action="store_true", help="Find glossary terms whatever "
                     "their case.")
-    tr.add_argument("--format", choices=("text", "html"), default="text", help="text: line by line; html: "
-                    "the whole input is one HTML page, translated with its markup kept.")
+    tr.add_argument("--format", choices=CHOICES, default=AUTO, help="auto: by the input's extension "
+                    "(text for standard input); text: line by line; html: the whole input is one HTML page, "
+                    "translated with its markup kept; or a document kind, its formatting kept (as in "
+                    "`nmt translate`).")
     tr.add_argument("--int8", action="store_true", help="Use the int8 graphs (exported with --int8).")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads (0: ONNX Runtime's default).")
     tr.add_argument("--debug", action="store_true", help="Show tracebacks.")
@@ -74,9 +78,21 @@ def _translate(args) -> int:
                        max_sentences=args.batch_size, split_sentences=not args.no_split_sentences,
                        keep_spans=not args.no_keep_spans)
     glossary = Glossary.load(args.glossary, ignore_case=args.glossary_ignore_case) if args.glossary else None
-    if args.format == "html" and args.n_best > 1:
-        raise NMTError("--format html writes the translated page only; --n-best works with --format text")
+    args.format = choose_format(args.format, args.input)
+    if args.format != "text" and args.n_best > 1:
+        raise NMTError(f"--format {args.format} writes the translated file only; --n-best works with "
+                       "--format text")
+    refuse_binary_as_text(args.input, args.format)
     translator = Translator.load(args.model, int8=args.int8, threads=args.threads)
+    if args.format not in ("text", "html"):  # a document
+        from nmt.console import Progress
+        progress = Progress()
+        result = translate_document_io(translator, args.input, args.output, args.format, progress=progress,
+                                       glossary=glossary, **dataclasses.asdict(cfg))
+        progress.close()
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return 0
     lines = decode_lines(sys.stdin.buffer, "standard input") if args.input == "-" else read_lines(args.input)
 
     def write(out) -> None:
