@@ -110,6 +110,18 @@ class DocumentTranslation:
     warnings: list[str] = field(default_factory=list)
 
 
+def document_chunks(document, size: int = CHUNK_BLOCKS) -> list[list[str]]:
+    """A document's blocks (text/documents/) in the groups that are translated together."""
+    return [document.blocks[at:at + size] for at in range(0, len(document.blocks), size)]
+
+
+def finish_document(document, done: list[Translation]) -> DocumentTranslation:
+    """The document written around its blocks' translations, with what the user should be told."""
+    warnings = [*document.notes, *(w for t in done for w in t.warnings)]
+    return DocumentTranslation(document.write([t.text for t in done]), getattr(document, "output_kind",
+                               document.kind), len(done), list(dict.fromkeys(warnings)))
+
+
 class TextPipeline:
     """Texts in, Translations out, over an engine's translate_ids (see the module's docstring)."""
 
@@ -171,19 +183,14 @@ class TextPipeline:
                 raise NMTError(f"a .{document.kind} file is written as {written}, not .{output_kind}")
             if document.kind in documents.OUTPUTS:
                 document.output_kind = documents.check_kind(output_kind)
-        translated, warnings = [], list(document.notes)
         if progress is not None and hasattr(progress, "total"):  # what the progress line's time left is of
             progress.total = sum(len(block.encode("utf-8")) + 1 for block in document.blocks)
-        for at in range(0, len(document.blocks), CHUNK_BLOCKS):
-            chunk = document.blocks[at:at + CHUNK_BLOCKS]
-            done = self.translate(chunk, format=document.block_format, glossary=glossary, **options)
-            translated += [t.text for t in done]
-            warnings += [w for t in done for w in t.warnings]
+        done: list[Translation] = []
+        for chunk in document_chunks(document):
+            done += self.translate(chunk, format=document.block_format, glossary=glossary, **options)
             for block in chunk if progress else ():
                 progress.done(block)
-        out_kind = getattr(document, "output_kind", document.kind)
-        return DocumentTranslation(document.write(translated), out_kind, len(translated),
-                                   list(dict.fromkeys(warnings)))
+        return finish_document(document, done)
 
     def translate_file(self, src: str | Path, dst: str | Path, *, kind: str | None = None,
                        **options) -> DocumentTranslation:
