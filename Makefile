@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[full,test,docs]"
+	$(BIN)/pip install -q -e ".[full,documents,test,docs]"
 	touch $@
 
 # -rs: the reason of every skipped test is printed

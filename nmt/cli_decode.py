@@ -271,6 +271,10 @@ def serve(
                                         help="How long a lone request waits for others to share a decode."),
     max_beam: int = typer.Option(SERVE.max_beam, "--max-beam", min=1,
                                  help="Widest beam a request may ask for."),
+    max_file: int = typer.Option(SERVE.max_file, "--max-file", min=1,
+                                 help="Bytes of a document sent to /translate_file."),
+    file_minutes: float = typer.Option(SERVE.file_minutes, "--file-minutes", min=0.01,
+                                       help="How long a translated document waits for its download."),
     allow_origin: list[str] = typer.Option(list(SERVE.allow_origins), "--allow-origin",
                                            help="A web origin (e.g. http://localhost:8080) whose pages may "
                                                 "call the API from a browser; repeat for more, * for any "
@@ -297,6 +301,6 @@ def serve(
     from nmt.serving.server import serve as run_server
     limits = ServeConfig(host=host, port=port, max_body=max_body, max_chars=max_chars, max_texts=max_texts,
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
-                         allow_origins=tuple(allow_origin))
+                         allow_origins=tuple(allow_origin), max_file=max_file, file_minutes=file_minutes)
     run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime,
                engine=engine)

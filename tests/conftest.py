@@ -11,7 +11,8 @@ from nmt.serving.launch import Server
 from nmt.text.tokenizer import load_tokenizers, train_tokenizers
 from tests.helpers import ATTENTION, toy_pairs, train_toy, write_pairs
 
-SERVER_LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6]
+SERVER_LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6,
+                 "--max-file", 100_000]
 
 
 @pytest.fixture(scope="session")

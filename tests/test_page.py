@@ -172,3 +172,37 @@ def test_a_glossary_typed_in_the_page_decides_a_word(browser, toy_run):
         assert "write source = target" in page.text_content("#error")
     finally:
         server.stop()
+
+
+def test_the_files_tab_uploads_a_document_and_offers_its_translation(browser, toy_run, tmp_path):
+    docx = pytest.importorskip("docx", reason="python-docx (the test extra) makes the .docx input")
+    from bench import sample_documents as made
+    source = tmp_path / "bericht.docx"
+    source.write_bytes(made.docx_bytes("der hund", [[("der ", None), ("hund", "b"), (" läuft", None)]],
+                                       [["die katze"]], "heute"))
+    server = Server("--model", toy_run)
+    try:
+        page = opened(browser, server)
+        page.click("#tab-files")
+        assert page.is_hidden("#text-panel") and page.is_visible("#files-panel")
+        assert ".docx" in page.get_attribute("#file", "accept")
+        page.set_input_files("#file", str(source))
+        page.click("#translate-file")
+        page.wait_for_selector("#download:not([hidden])")
+        assert page.text_content("#file-status") == "Done."
+        with page.expect_download() as event:
+            page.click("#download")
+        assert event.value.suggested_filename == "bericht.en.docx"
+        saved = tmp_path / "bericht.en.docx"
+        event.value.save_as(saved)
+        want = Translator.load(toy_run).translate("der hund läuft").text
+        assert docx.Document(str(saved)).paragraphs[1].text == want
+
+        page.set_input_files("#file", {"name": "x.docx", "mimeType": "application/octet-stream",
+                                       "buffer": b"not a zip"})
+        page.click("#translate-file")
+        page.wait_for_function("document.getElementById('file-status').textContent.startsWith('Not')")
+        assert "not a zip archive" in page.text_content("#file-status")
+        assert page.is_hidden("#download")
+    finally:
+        server.stop()
