@@ -53,6 +53,7 @@ BENCHMARKS = {
     "serve": Benchmark("RUN...", _call("serve")),
     "paragraphs": Benchmark("RUN...", _call("paragraphs")),
     "html": Benchmark("RUN...", _call("html")),
+    "documents": Benchmark("RUN [TEST_SRC TEST_REF]", _call("documents")),
     "constraints": Benchmark("RUN...", _call("constraints")),
     "lite": Benchmark("RUN...", _call("lite")),
     "length": Benchmark("[LABEL=]RUN...", _call("length")),

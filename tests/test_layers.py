@@ -16,7 +16,7 @@ LAYERS = [
     ("pipeline", ["alignment", "pipeline", "evaluate"]),
     ("engines", ["ensemble", "translate", "export", "lite/"]),
     ("training", ["training/"]),
-    ("serving and tools", ["formatting", "serving/", "plot"]),
+    ("serving and tools", ["formatting", "document_io", "serving/", "plot"]),
     ("command line", ["cli", "cli_options", "cli_data", "cli_decode", "lite/cli", "__main__"]),
 ]
 
