@@ -41,12 +41,15 @@ class Grammar:
     props: str                  # a run's formatting
     text: str
     keep: tuple[str, ...]       # a paragraph's own children that stay where they are (its properties)
-    link: str | None = None     # a container of runs that is a hyperlink
+    # containers of runs kept around the words they held, as a link is: a hyperlink, a tracked insertion,
+    # a smart tag
+    containers: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()  # children that mean nothing once translated (spelling marks)
 
 
 DOCX = Grammar(r"word/(document|header\d*|footer\d*|footnotes|endnotes|comments)\.xml", "word/document.xml",
-               W + "p", W + "r", W + "rPr", W + "t", (W + "pPr",), W + "hyperlink", (W + "proofErr",))
+               W + "p", W + "r", W + "rPr", W + "t", (W + "pPr",),
+               (W + "hyperlink", W + "ins", W + "smartTag"), (W + "proofErr",))
 PPTX = Grammar(r"ppt/(slides/slide|notesSlides/notesSlide)\d+\.xml", "ppt/presentation.xml",
                A + "p", A + "r", A + "rPr", A + "t", (A + "pPr", A + "endParaRPr"))
 ODF_PARTS = r"(content|styles)\.xml"
@@ -61,7 +64,7 @@ class Paragraph:
     items: list[Item]
     styles: list = field(default_factory=list)   # formatting i: a run-properties element or a style name
     base: object = None                           # the base formatting
-    links: list = field(default_factory=list)     # link i: the element that held the runs
+    links: list = field(default_factory=list)     # link i: the element that held the runs (a container)
     points: list[tuple[list, object]] = field(default_factory=list)  # (elements, run properties or None)
 
 
@@ -163,7 +166,7 @@ def _read_ooxml(p, g: Grammar) -> Paragraph:
             field_group = [child]
         elif child.tag == g.run:
             run(child, None)
-        elif g.link and child.tag == g.link and all(c.tag == g.run for c in child):
+        elif child.tag in g.containers and all(c.tag == g.run for c in child):
             paragraph.links.append(child)
             for r in child:
                 run(r, len(paragraph.links) - 1)

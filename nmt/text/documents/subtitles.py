@@ -3,10 +3,10 @@ for byte; only the text of cues changes.
 
 A sentence often runs over several cues ("Ich habe gestern" | "einen Hund gesehen."). Translated cue by cue,
 each half is a fragment the model never saw; so cues are grouped into sentences (a group ends at a cue whose
-text ends a sentence: . ! ? … and closing quotes), each group is translated as one text in which every cue
-is an inline element, and the attention places each cue's element on the target words that translate it
-(placement.py's _partition: in order, the most words in the cue they attend to), which divides the
-translation back over the cues. Worked example:
+text ends a sentence: . ! ? … : ; and closing quotes, or after MAX_CUES cues), each group is translated as
+one text in which every cue is an inline element, and the attention places each cue's element on the
+target words that translate it (placement.py's _partition: in order, the most words in the cue they
+attend to), which divides the translation back over the cues. Worked example:
 
     1  00:00:01,000 --> 00:00:02,500   Ich habe gestern
     2  00:00:02,600 --> 00:00:04,000   einen Hund gesehen.
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 TAG = re.compile(r"<[^<>]*>")
 SENTENCE_END = re.compile(r"[.!?…:;][\"'»”’)\]]*$|^$")
 LINE = 42  # characters per subtitle line (BBC and Netflix guidelines)
+MAX_CUES = 5  # cues one sentence may run over: lyrics without punctuation still come in pieces
 
 
 @dataclass
@@ -51,7 +52,8 @@ class SubtitleDocument:
         self.cues = list(self._cues())
         self.groups: list[list[int]] = []
         for k in range(len(self.cues)):
-            if not self.groups or SENTENCE_END.search(TAG.sub("", self.cues[k - 1].text).strip()):
+            if not self.groups or len(self.groups[-1]) == MAX_CUES or \
+                    SENTENCE_END.search(TAG.sub("", self.cues[k - 1].text).strip()):
                 self.groups.append([])
             self.groups[-1].append(k)
         self.tags: list[str] = []
