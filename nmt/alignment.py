@@ -11,6 +11,8 @@ tests/test_alignment.py checks it).
 
 from __future__ import annotations
 
+import numpy as np
+
 from nmt.search.scoring import Hypothesis
 
 
@@ -48,7 +50,7 @@ def _sentence_alignments(engine, sentences: list[str], hyps: list) -> list[dict]
     for i, rows in zip(todo, weights, strict=True):
         records[i] = {"source": engine.src_tok.pieces(src_ids[i]),
                       "target": [*engine.tgt_tok.pieces(hyps[i].tokens), "</s>"],
-                      "weights": [[round(float(x), 4) for x in row] for row in rows]}
+                      "weights": np.round(np.asarray(rows, dtype=np.float64), 4).tolist()}
     return records
 
 

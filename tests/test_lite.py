@@ -192,3 +192,23 @@ def test_kept_spans_glossaries_and_html_as_the_torch_engine(exported):
     assert (g["text"], g["alignment"]["source"], g["alignment"]["target"]) == \
         (w["text"], w["alignment"]["source"], w["alignment"]["target"])
     assert np.allclose(g["alignment"]["weights"], w["alignment"]["weights"], atol=1e-3)
+
+
+def test_documents_come_out_of_the_onnx_engine_as_out_of_the_torch_one(exported, tmp_path):
+    """A .docx with runs inside sentences and an .srt with a sentence over two cues, through `nmt-lite
+    translate` (by extension) and the torch engine's Python API: the same bytes."""
+    pytest.importorskip("docx", reason="python-docx (the test extra) makes the .docx input")
+    from bench import sample_documents as made
+    run, folder = exported["attention"]
+    torch_side = Translator.load(run, device="cpu")
+    inputs = {"bericht.docx": made.docx_bytes("der hund", [[("der ", None), ("hund", "b"), (" läuft", None)]],
+                                              [["die katze"]], "heute"),
+              "film.srt": made.subtitles(["der hund läuft", "im park.", "die katze schläft."])}
+    for name, data in inputs.items():
+        (tmp_path / name).write_bytes(data)
+        done = subprocess.run([sys.executable, "-m", "nmt.lite.cli", "translate", "--model", str(folder),
+                               "--input", str(tmp_path / name), "--output", str(tmp_path / f"en.{name}")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        want = torch_side.translate_document(data, name.rsplit(".", 1)[1]).data
+        assert (tmp_path / f"en.{name}").read_bytes() == want, name
