@@ -178,46 +178,53 @@ def _read_ooxml(p, g: Grammar) -> Paragraph:
     return paragraph
 
 
+def _write_items(paragraph: Paragraph, items: list[Item], put_point, put_text) -> None:
+    """Both writers' walk over a translated paragraph: each point put back (put_point(elements, props)), each
+    piece of text put (put_text(parent, text, formatting)) inside a copy of its container when it had one."""
+    etree = lxml_etree()
+    container, held = None, None
+    for item in items:
+        if isinstance(item, Point):
+            put_point(*paragraph.points[item.index])
+            held = None
+            continue
+        if not item.text:
+            continue
+        if item.link is None:
+            held = None
+        elif item.link != held:
+            source = paragraph.links[item.link]
+            container, held = etree.SubElement(paragraph.element, source.tag, dict(source.attrib)), item.link
+        put_text(paragraph.element if held is None else container, item.text,
+                 paragraph.base if item.style is None else paragraph.styles[item.style])
+
+
 def _write_ooxml(paragraph: Paragraph, items: list[Item], g: Grammar) -> None:
     etree = lxml_etree()
     p = paragraph.element
     kept = [c for c in p if c.tag in g.keep]
     for child in list(p):
         p.remove(child)
-    first = [c for c in kept if c.tag != A + "endParaRPr"]
-    for c in first:
-        p.append(c)
-    link_element, link_index = None, None
-    for item in items:
-        if isinstance(item, Point):
-            elements, props = paragraph.points[item.index]
-            if props is not None:
-                wrapper = etree.SubElement(p, g.run)
-                wrapper.append(copy.deepcopy(props))
-                wrapper.extend(elements)
-            else:
-                p.extend(elements)
-            link_index = None
-            continue
-        if not item.text:
-            continue
-        parent = p
-        if item.link is not None:
-            if item.link != link_index:
-                source = paragraph.links[item.link]
-                link_element = etree.SubElement(p, source.tag, dict(source.attrib))
-                link_index = item.link
-            parent = link_element
-        else:
-            link_index = None
+    p.extend(c for c in kept if c.tag != A + "endParaRPr")
+
+    def put_point(elements: list, props) -> None:
+        if props is None:
+            p.extend(elements)
+            return
+        wrapper = etree.SubElement(p, g.run)
+        wrapper.append(copy.deepcopy(props))
+        wrapper.extend(elements)
+
+    def put_text(parent, text: str, props) -> None:
         r = etree.SubElement(parent, g.run)
-        props = paragraph.base if item.style is None else paragraph.styles[item.style]
         if props is not None:
             r.append(copy.deepcopy(props))
         t = etree.SubElement(r, g.text)
-        t.text = item.text
+        t.text = text
         if g.text == W + "t":
             t.set(XML_SPACE, "preserve")
+
+    _write_items(paragraph, items, put_point, put_text)
     p.extend(c for c in kept if c.tag == A + "endParaRPr")
 
 
@@ -263,35 +270,17 @@ def _write_odf(paragraph: Paragraph, items: list[Item]) -> None:
         p.remove(child)
     p.text = None
 
-    def add_text(parent, value: str) -> None:
-        if len(parent):
-            parent[-1].tail = (parent[-1].tail or "") + value
-        else:
-            parent.text = (parent.text or "") + value
+    def put_point(elements: list, _props) -> None:
+        for element in elements:
+            element.tail = None
+            p.append(element)
 
-    link_element, link_index = None, None
-    for item in items:
-        if isinstance(item, Point):
-            elements, _ = paragraph.points[item.index]
-            for element in elements:
-                element.tail = None
-                p.append(element)
-            link_index = None
-            continue
-        if not item.text:
-            continue
-        parent = p
-        if item.link is not None:
-            if item.link != link_index:
-                source = paragraph.links[item.link]
-                link_element = etree.SubElement(p, source.tag, dict(source.attrib))
-                link_index = item.link
-            parent = link_element
+    def put_text(parent, text: str, style: str | None) -> None:
+        if style is not None:
+            etree.SubElement(parent, TEXT + "span", {TEXT + "style-name": style}).text = text
+        elif len(parent):
+            parent[-1].tail = (parent[-1].tail or "") + text
         else:
-            link_index = None
-        style = paragraph.base if item.style is None else paragraph.styles[item.style]
-        if style is None:
-            add_text(parent, item.text)
-        else:
-            span = etree.SubElement(parent, TEXT + "span", {TEXT + "style-name": style})
-            span.text = item.text
+            parent.text = (parent.text or "") + text
+
+    _write_items(paragraph, items, put_point, put_text)
