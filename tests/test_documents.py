@@ -84,6 +84,27 @@ def test_docx_keeps_its_structure_and_its_runs_on_their_words():
     assert changed == {"word/document.xml", "word/header1.xml"}  # styles, relationships... copied unchanged
 
 
+def test_footnotes_comments_and_text_boxes_of_a_docx_are_translated_and_fields_kept():
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    body = (f'<w:document {w}><w:body><w:p><w:r><w:t>der hund</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>PAGE</w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>3</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t> läuft</w:t></w:r></w:p>'
+            '<w:p><w:r><w:txbxContent><w:p><w:r><w:t>im park</w:t></w:r></w:p></w:txbxContent></w:r></w:p>'
+            '</w:body></w:document>').encode()
+    paragraph = "<w:p><w:r><w:t>{}</w:t></w:r></w:p>"
+    notes = f'<w:footnotes {w}><w:footnote>{paragraph.format("die katze")}</w:footnote></w:footnotes>'
+    comments = f'<w:comments {w}><w:comment>{paragraph.format("ein kind")}</w:comment></w:comments>'
+    data = _zip({"word/document.xml": body, "word/footnotes.xml": notes.encode(),
+                 "word/comments.xml": comments.encode()})
+    out = zipfile.ZipFile(io.BytesIO(round_trip(data, "docx")))
+    document = out.read("word/document.xml").decode()
+    assert "DER HUND" in document and "LÄUFT" in document and "IM PARK" in document
+    assert "<w:instrText>PAGE</w:instrText>" in document and "<w:t>3</w:t>" in document  # the field as it was
+    assert "DIE KATZE" in out.read("word/footnotes.xml").decode()
+    assert "EIN KIND" in out.read("word/comments.xml").decode()
+
+
 def test_pptx_odt_and_epub_keep_structure_and_formatting():
     pptx = pytest.importorskip("pptx", reason="python-pptx (the test extra) makes the .pptx input")
     data = made.pptx_bytes("der bericht", PARAGRAPHS, "die frau")
@@ -226,6 +247,37 @@ def test_the_api_translates_a_docx_with_runs_on_the_translated_words(attending, 
     assert docx.Document(io.BytesIO(data)).paragraphs[1].text == "the dog runs in the park"
 
 
+def every_kind() -> dict[str, bytes]:
+    """One document of each kind, made from PARAGRAPHS."""
+    kinds = {"docx": made.docx_bytes("der hund", PARAGRAPHS, TABLE, "heute"),
+             "epub": made.epub_bytes("der hund", PARAGRAPHS), "md": made.markdown("der hund", PARAGRAPHS),
+             "html": f"<h1>der hund</h1>\n{made.html_of(PARAGRAPHS)}\n".encode(),
+             "srt": made.subtitles(["der hund läuft", "im park.", "die katze schläft."]),
+             "vtt": made.subtitles(["der hund läuft", "im park.", "die katze schläft."], "vtt"),
+             "txt": "der hund läuft\n\ndie katze schläft\n".encode(), "pdf": _pdf("der hund läuft im park")}
+    if __import__("importlib").util.find_spec("pptx"):
+        kinds["pptx"] = made.pptx_bytes("der hund", PARAGRAPHS, "die frau")
+    if __import__("importlib").util.find_spec("odf"):
+        kinds["odt"] = made.odt_bytes("der hund", PARAGRAPHS)
+    return kinds
+
+
+def test_every_kind_round_trips_through_the_toy_attention_model(attending):
+    for kind, data in every_kind().items():
+        document = open_document(data, kind)
+        result = attending.translate_document(data, kind, beam=3)
+        if kind == "pdf":  # text comes back, a paragraph a block
+            assert result.kind == "txt" and result.data == b"the dog runs in the park\n"
+            continue
+        back = open_document(result.data, kind)
+        if kind not in ("srt", "vtt"):  # cues regroup by the translation's punctuation: counted below
+            assert len(back.blocks) == len(document.blocks), kind  # the same paragraphs, lines
+        text = " ".join(back.blocks)
+        assert "dog" in text and "hund" not in text, (kind, text)  # translated
+        for mark in ("data-f", "data-l", "data-c", "<b>", "<i>", "<a "):  # every run and cue kept
+            assert " ".join(document.blocks).count(mark) == text.count(mark), (kind, mark)
+
+
 def test_the_command_line_translates_documents_by_extension_and_refuses_bad_ones(attention_run, tmp_path):
     srt = tmp_path / "film.srt"
     srt.write_bytes(made.subtitles(["der hund läuft", "im park.", "die katze schläft."]))
@@ -249,6 +301,23 @@ def test_the_command_line_translates_documents_by_extension_and_refuses_bad_ones
     text.write_bytes(DOCX_OK)
     done = nmt("translate", "--model", attention_run, "--input", text)
     assert done.returncode == 1 and "is a zip archive" in done.stderr and "iconv" not in done.stderr
+
+
+def test_translated_files_expire_and_the_oldest_go_first_when_full():
+    from nmt.serving.files import FileStore
+    now = [0.0]
+    store = FileStore(minutes=1, max_bytes=10, clock=lambda: now[0])
+    first = store.put(b"aaaa", "a.docx")
+    now[0] = 30
+    second = store.put(b"bbbb", "b.docx")
+    third = store.put(b"cccc", "c.docx")  # 12 bytes would be over 10: the oldest goes
+    assert store.get(first) is None and store.get(second).name == "b.docx" and store.get(third)
+    assert store.put(b"x" * 11, "big.docx") is None  # over the bound alone: not kept at all
+    now[0] = 91  # the second is 61 s old, the third too: both expired
+    assert store.get(second) is None and store.get(third) is None and not list(store.folder.iterdir())
+    store.put(b"dddd", "d.docx")
+    store.close()
+    assert not store.folder.exists()
 
 
 # -- the server: LibreTranslate's /translate_file and /frontend/settings -------------------------------------
