@@ -133,7 +133,7 @@ def translate(
     terms, explicit = _glossary(glossary, glossary_ignore_case), _constraint_lines(constraints)
     if format not in FORMATS:  # a document
         translator = _translator(model, runtime)
-        progress = Progress()
+        progress = Progress(unit="paragraphs", rate_unit="paragraphs")
         result = translate_document_io(translator, input, output, format, progress=progress, glossary=terms,
                                        **dataclasses.asdict(decode))
         progress.close()

@@ -4,6 +4,7 @@ terminal (a pipe, a log file) it writes nothing, so logs and captured output sta
 
     progress = Progress(total_bytes=os.path.getsize("big.de"))
     progress.done(source_line)    # after each line's translation is written; close() at the end
+    progress.done_all(texts)      # several at once (a document's paragraphs), drawn once after them
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total_bytes: int | None = None, stream: TextIO | None = None, every: float = 0.25):
-        self.stream = stream or sys.stderr
+    def __init__(self, total_bytes: int | None = None, stream: TextIO | None = None, every: float = 0.25,
+                 unit: str = "lines", rate_unit: str = "sentences"):
+        self.stream, self.unit, self.rate_unit = stream or sys.stderr, unit, rate_unit
         self.live = self.stream.isatty()
         self.total, self.every = total_bytes, every
         self.bytes = self.lines = 0
@@ -24,10 +26,13 @@ class Progress:
     def done(self, source: str) -> None:
         """One more input line translated (its text: the share of the input it was, in UTF-8 bytes and a
         newline); the line is redrawn at most every `every` seconds."""
+        self.done_all([source])
+
+    def done_all(self, sources: list[str]) -> None:
         if not self.live:
             return
-        self.lines += 1
-        self.bytes += len(source.encode("utf-8", "replace")) + 1
+        self.lines += len(sources)
+        self.bytes += sum(len(source.encode("utf-8", "replace")) + 1 for source in sources)
         now = time.monotonic()
         if now - self.shown >= self.every:
             self.shown = now
@@ -41,7 +46,7 @@ class Progress:
 
     def _draw(self, now: float) -> None:
         rate = self.lines / max(now - self.start, 1e-9)
-        line = f"{self.lines} lines | {rate:.0f} sentences/s"
+        line = f"{self.lines} {self.unit} | {rate:.0f} {self.rate_unit}/s"
         if self.total and self.bytes:
             left = (now - self.start) * max(self.total - self.bytes, 0) / self.bytes
             eta = time.strftime("%H:%M:%S", time.gmtime(left))

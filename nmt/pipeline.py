@@ -170,8 +170,8 @@ class TextPipeline:
         """A document's bytes translated (bytes in, bytes out): kind is one of text/documents.KINDS (txt,
         html, md, srt, vtt, docx, pptx, odt, odp, epub, pdf); the result has everything but the text kept
         (text/documents/ says what each kind keeps). output_kind: for a PDF, "txt" or "html". limits: what an
-        untrusted file may be (config.DocumentLimits). progress: an object whose done(text) is called for
-        each block translated (console.Progress). options: DecodeConfig fields, as for translate."""
+        untrusted file may be (config.DocumentLimits). progress: a console.Progress, told of each chunk of
+        blocks translated. options: DecodeConfig fields, as for translate."""
         from nmt.text import documents
         if isinstance(glossary, list):
             glossary = Glossary.of(glossary)
@@ -188,8 +188,8 @@ class TextPipeline:
         done: list[Translation] = []
         for chunk in document_chunks(document):
             done += self.translate(chunk, format=document.block_format, glossary=glossary, **options)
-            for block in chunk if progress else ():
-                progress.done(block)
+            if progress is not None:
+                progress.done_all(chunk)
         return finish_document(document, done)
 
     def translate_file(self, src: str | Path, dst: str | Path, *, kind: str | None = None,

@@ -86,7 +86,7 @@ def _translate(args) -> int:
     translator = Translator.load(args.model, int8=args.int8, threads=args.threads)
     if args.format not in ("text", "html"):  # a document
         from nmt.console import Progress
-        progress = Progress()
+        progress = Progress(unit="paragraphs", rate_unit="paragraphs")
         result = translate_document_io(translator, args.input, args.output, args.format, progress=progress,
                                        glossary=glossary, **dataclasses.asdict(cfg))
         progress.close()
