@@ -1,5 +1,6 @@
-"""How a translation attended to its source: the attention weights of the model that attends, teacher-forced
-on the hypothesis it found (each engine's attention_weights; pipeline.py). A line translated sentence by
+"""How a translation attended to its source: the attention weights of the model that attends, as its search
+recorded them while decoding (Hypothesis.attention, the torch engine), or else teacher-forced on the
+hypothesis it found (each engine's attention_weights; pipeline.py). A line translated sentence by
 sentence (text/segment.py) gets one record joined from its sentences': their source pieces side by side,
 their target pieces one after the other, each sentence's weights over its own source (zero elsewhere) and
 one "</s>" at the end.
@@ -45,13 +46,21 @@ def _sentence_alignments(engine, sentences: list[str], hyps: list) -> list[dict]
     """A record per sentence and its hypothesis, from the engine's teacher-forced attention weights."""
     src_ids = [ids[: engine.max_src_len] for ids in engine.src_tok.encode(sentences)]
     records = [_empty() for _ in sentences]
-    todo = [i for i, ids in enumerate(src_ids) if ids]
+    found = {i: hyps[i].attention for i, ids in enumerate(src_ids) if ids and _recorded(hyps[i], ids)}
+    todo = [i for i, ids in enumerate(src_ids) if ids and i not in found]  # a second, teacher-forced pass
     weights = engine.attention_weights([src_ids[i] for i in todo], [hyps[i].tokens for i in todo])
-    for i, rows in zip(todo, weights, strict=True):
+    found.update(zip(todo, weights, strict=True))
+    for i, rows in sorted(found.items()):
         records[i] = {"source": engine.src_tok.pieces(src_ids[i]),
                       "target": [*engine.tgt_tok.pieces(hyps[i].tokens), "</s>"],
                       "weights": np.round(np.asarray(rows, dtype=np.float64), 4).tolist()}
     return records
+
+
+def _recorded(hyp, ids: list[int]) -> bool:
+    """Did the search record how `hyp` attended (Hypothesis.attention: a row per token and EOS over ids)?"""
+    rows = getattr(hyp, "attention", None)
+    return rows is not None and len(rows) == len(hyp.tokens) + 1 and all(len(r) == len(ids) for r in rows)
 
 
 def _joined(records: list[dict]) -> dict:

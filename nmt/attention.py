@@ -83,6 +83,7 @@ class AttentionState:
     mask: torch.Tensor                                      # (sources, src_len) True at real tokens
     feed: torch.Tensor | None = None                        # (rows, hidden) last attentional state
     per: int = 1                                            # rows per source; rows = sources * per
+    weights: torch.Tensor | None = None                     # (rows, src_len) the last step's attention
 
     def attend(self, attention, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: h (rows, 1, hidden) -> attentional states (rows, 1, hidden) and weights (rows, 1,
@@ -93,20 +94,23 @@ class AttentionState:
                                  self.mask)                                 # (sources, per, ...)
         return att.reshape(rows, 1, -1), weights.reshape(rows, 1, -1)
 
-    def advance(self, rnn: torch.Tensor | tuple[torch.Tensor, torch.Tensor], att: torch.Tensor
-                ) -> AttentionState:
-        """The state after one decoder step: its new recurrent state, attending to the same source."""
-        return AttentionState(rnn, self.memory, self.keys, self.mask, att, self.per)
+    def advance(self, rnn: torch.Tensor | tuple[torch.Tensor, torch.Tensor], att: torch.Tensor,
+                weights: torch.Tensor | None = None) -> AttentionState:
+        """The state after one decoder step: its new recurrent state, attending to the same source; weights
+        (rows, src_len): how the step attended (what search records for alignments)."""
+        return AttentionState(rnn, self.memory, self.keys, self.mask, att, self.per, weights)
 
     def float(self) -> AttentionState:
         """The same state in fp32 (from a bf16 encoder)."""
         rnn = tuple(s.float() for s in self.rnn) if isinstance(self.rnn, tuple) else self.rnn.float()
         return AttentionState(rnn, self.memory.float(), self.keys.float(), self.mask,
-                              None if self.feed is None else self.feed.float(), self.per)
+                              None if self.feed is None else self.feed.float(), self.per,
+                              None if self.weights is None else self.weights.float())
 
     def reorder(self, index: torch.Tensor) -> AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)
                else self.rnn.index_select(1, index))
         (memory, keys, mask), per = reorder_shared((self.memory, self.keys, self.mask), index, self.per)
         return AttentionState(rnn, memory, keys, mask,
-                              None if self.feed is None else self.feed.index_select(0, index), per)
+                              None if self.feed is None else self.feed.index_select(0, index), per,
+                              None if self.weights is None else self.weights.index_select(0, index))

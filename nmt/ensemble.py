@@ -53,3 +53,9 @@ class Ensemble:
     @staticmethod
     def reorder(state: EnsembleState, index: torch.Tensor) -> EnsembleState:
         return state.reorder(index)
+
+    @staticmethod
+    def attention(state: EnsembleState) -> torch.Tensor:
+        """(rows, src_len): how the first member that attends attended at the last step (search records it
+        for alignments)."""
+        return next(s.weights for s in state.members if getattr(s, "weights", None) is not None)

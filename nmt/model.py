@@ -151,7 +151,7 @@ class Decoder(nn.Module):
             emb = torch.cat([emb, feed[:, None].to(emb.dtype)], -1)
         out, rnn = self.rnn(emb, state.rnn)
         att, weights = state.attend(self.attention, out)
-        return att, weights, state.advance(rnn, att[:, 0])
+        return att, weights, state.advance(rnn, att[:, 0], weights[:, 0])
 
     def decode_step(self, tokens: torch.Tensor, state: State | AttentionState
                     ) -> tuple[torch.Tensor, State | AttentionState]:

@@ -8,9 +8,10 @@ TextPipeline and supplies only the decoding of piece ids:
     max_src_len          the model's limit in source tokens (longer sentences are cut, text/lines.py)
     languages            (source, target) codes, or None
     counts               a text.lines.Counts: what was done to inputs too long for the model
-    search(src_ids, cfg, phrases) -> each sequence's n-best Hypotheses for one batch of non-empty id
-                         sequences; phrases: per sequence the target ids it must hold (constraints),
-                         or None (then greedy for beam 1)
+    search(src_ids, cfg, phrases, attention) -> each sequence's n-best Hypotheses for one batch of
+                         non-empty id sequences; phrases: per sequence the target ids it must hold
+                         (constraints), or None (then greedy for beam 1); attention: record how each
+                         hypothesis attended, if the engine can (Hypothesis.attention)
     attends              whether a model attends (HTML's inline elements are then placed on words)
     attention_weights(src_ids, targets) -> per pair, one row per target piece and EOS over the source
                          pieces in reading order (alignment.py)
@@ -79,8 +80,8 @@ def rejoin(line: segment.Line, nbests: list[list[tuple[str, Hypothesis]]]) -> li
         chosen = [nbest[min(k, len(nbest) - 1)] for nbest in nbests]
         hyps = [h for _, h in chosen]
         hyp = LineHypothesis([t for h in hyps for t in h.tokens], sum(h.log_prob for h in hyps),
-                             sum(h.score for h in hyps) / len(hyps), list(zip(sources, hyps, strict=True)),
-                             line.cut)
+                             sum(h.score for h in hyps) / len(hyps),
+                             parts=list(zip(sources, hyps, strict=True)), cut=line.cut)
         joined.append((segment.join(line, [text for text, _ in chosen]), hyp))
     return joined
 
@@ -225,7 +226,8 @@ class TextPipeline:
                          glossary: Glossary | None, constraints: list[list[str]] | None) -> list[Translation]:
         pieces = [text.split("\n") for text in texts]  # lines of each text
         flat = [line for lines in pieces for line in lines]
-        results = list(self.translate_stream(flat, cfg, glossary=glossary, explicit=constraints))
+        results = list(self.translate_stream(flat, cfg, glossary=glossary, explicit=constraints,
+                                             attention=attention))
         at = iter(results)
         out = [join_lines([next(at) for _ in lines], self.max_src_len) for lines in pieces]
         if attention:
@@ -248,7 +250,8 @@ class TextPipeline:
         texts = [doc.texts(split=cfg.split_sentences, language=source) for doc in docs]
         flat = [text for page in texts for text in page]
         whole = dataclasses.replace(cfg, split_sentences=False)  # split already, around the markup
-        found = list(self.translate_stream(flat, whole, glossary=glossary))
+        # an engine that records attention as it decodes spares the second pass that places inline markup
+        found = list(self.translate_stream(flat, whole, glossary=glossary, attention=self.attends))
         wanted = [need for doc in docs for need in doc.needs_alignment()]
         rows = [i for i, need in enumerate(wanted) if attention or (need and self.attends)]
         records = alignment.by_sentence(self, [flat[i] for i in rows], [found[i][0][1] for i in rows]) \
@@ -283,15 +286,16 @@ class TextPipeline:
         return ranked[0]
 
     def translate_stream(self, lines: Iterable[str], cfg: DecodeConfig, *,
-                         glossary: Glossary | None = None, explicit: Iterable[list[str]] | None = None
-                         ) -> Iterator[list[tuple[str, Hypothesis]]]:
+                         glossary: Glossary | None = None, explicit: Iterable[list[str]] | None = None,
+                         attention: bool = False) -> Iterator[list[tuple[str, Hypothesis]]]:
         """For each input line, in order, its n-best list of (detokenized text, hypothesis). With
         cfg.split_sentences each sentence of a line is decoded on its own and the line joined again;
         inputs too long for the model are cut (and counted in self.counts). Each sentence's translation
         holds the target terms of the `glossary` terms found in it and, with cfg.keep_spans, its numbers,
         URLs and e-mail addresses (text/spans.py). `explicit`: a list of target phrases per line that its
-        translation must hold (the lines are then not split). Lines are read CHUNK_LINES at a time, so
-        an endless pipe streams."""
+        translation must hold (the lines are then not split). attention: the engine records how each
+        hypothesis attended, where it can. Lines are read CHUNK_LINES at a time, so an endless pipe
+        streams."""
         lines, first = iter(lines), 1
         source = self.languages[0] if self.languages else None
         wanted = iter(explicit) if explicit is not None else None
@@ -302,7 +306,7 @@ class TextPipeline:
             terms = self._terms(parsed, cfg, glossary, wanted, first)
             first += len(chunk)
             ids = [[list(t.ids) for t in mine] for mine in terms] if terms else None
-            found = iter(self.translate_ids(src_ids, cfg, ids))
+            found = iter(self.translate_ids(src_ids, cfg, ids, attention=attention))
             restoring = iter(terms or [])
             for line in parsed:
                 nbests = []
@@ -333,7 +337,8 @@ class TextPipeline:
         return out if any(out) else None
 
     def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig,
-                      phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+                      phrases: list[list[list[int]]] | None = None, attention: bool = False
+                      ) -> list[list[Hypothesis]]:
         """Each sequence's n-best list, in order (empty ones: one empty hypothesis). Sequences with
         constraints (`phrases`, target ids, per sequence) decode apart from the rest, grouped by the beam
         their constraints need (search/constraints.beam_for): those without decode exactly as they would
@@ -347,7 +352,7 @@ class TextPipeline:
             group_cfg = cfg if beam == 0 else dataclasses.replace(cfg, beam=beam)
             for batch in length_batches(wanted, group_cfg):
                 found = self.search([src_ids[i] for i in batch], group_cfg,
-                                    [phrases[i] for i in batch] if beam else None)
+                                    [phrases[i] for i in batch] if beam else None, attention=attention)
                 for i, hyps in zip(batch, found, strict=True):
                     results[i] = hyps
         return results

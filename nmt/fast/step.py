@@ -164,6 +164,6 @@ class LSTMStep:
         if not attends:
             return rows.log_probs(x, mask), rnn
         with torch.autocast(x.device.type, dtype=dt, enabled=dt == torch.bfloat16):
-            att, _ = state.attend(self.attention, x[:, None].to(state.memory.dtype))
+            att, weights = state.attend(self.attention, x[:, None].to(state.memory.dtype))
         att = att[:, 0]                                                                 # (rows, h)
-        return rows.log_probs(att, mask), state.advance(rnn, att.float())
+        return rows.log_probs(att, mask), state.advance(rnn, att.float(), weights[:, 0].float())

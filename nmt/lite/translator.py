@@ -111,9 +111,11 @@ class Translator(TextPipeline):
         return out
 
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig,
-               phrases: list[list[list[int]]] | None = None) -> list[list[Hypothesis]]:
+               phrases: list[list[list[int]]] | None = None, attention: bool = False
+               ) -> list[list[Hypothesis]]:
         """One batch of non-empty id sequences (pipeline.py's engine contract): greedy for beam 1, else
-        beam search; with `phrases`, the constrained strategy."""
+        beam search; with `phrases`, the constrained strategy. attention is not recorded here (the step
+        graph does not return its weights): alignments come from attention_weights' second pass."""
         starts, joins = self.word_marks()
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)

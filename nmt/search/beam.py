@@ -2,9 +2,11 @@
 
 Search knows nothing of LSTMs. It calls
     step_fn(prev_tokens (rows,), state) -> (log_probs (rows, vocab), state)
-and follows surviving rows with reorder_fn(state, row_index). In beam search rows are sentence-major:
-row b * beam + k is hypothesis k of sentence b. Sentences that are done leave the tensors, so the batch
-shrinks as it decodes.
+and follows surviving rows with reorder_fn(state, row_index). Given record_fn(state) -> (rows, src_len), how
+each row attended at the step just taken, each finished hypothesis also carries its rows, one per token and
+EOS (Hypothesis.attention): the alignment of what was decoded, with no second pass of the model. In beam
+search rows are sentence-major: row b * beam + k is hypothesis k of sentence b. Sentences that are done
+leave the tensors, so the batch shrinks as it decodes.
 
 One loop serves every kind of beam search; what differs is its strategy, which chooses at each step the
 pairs (hypothesis, token) that end and those that go on: `Plain` (below), or constraints.Constrained
@@ -27,6 +29,37 @@ from nmt.search.topk import row_topk
 
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 ReorderFn = Callable[[Any, torch.Tensor], Any]
+RecordFn = Callable[[Any], torch.Tensor]
+
+
+class Attended:
+    """The attention rows of every live row so far, (rows, t, src_len), when search records them."""
+
+    def __init__(self, record_fn: RecordFn | None):
+        self.record_fn, self.rows, self.last = record_fn, None, None
+
+    def step(self, state: Any, copies: torch.Tensor | None = None) -> None:
+        """Take the step's rows from `state` (at beam search's first step, one per sentence: `copies`)."""
+        if self.record_fn is not None:
+            last = self.record_fn(state)
+            self.last = last if copies is None else last[copies]
+
+    def of(self, row: int) -> torch.Tensor | None:
+        """A row's attention so far and at this step: (t + 1, src_len), on the CPU."""
+        if self.record_fn is None:
+            return None
+        now = self.last[row][None]
+        return (now if self.rows is None else torch.cat([self.rows[row], now])).cpu()
+
+    def follow(self, rows: torch.Tensor | None) -> None:
+        """The step's rows appended, then the rows that go on kept (in their new order; None: all)."""
+        if self.record_fn is not None:
+            both = self.last[:, None] if self.rows is None else torch.cat([self.rows, self.last[:, None]], 1)
+            self.rows = both if rows is None else both[rows]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        if self.rows is not None:
+            self.rows = self.rows[rows]
 
 
 class TorchOps:
@@ -77,10 +110,11 @@ def _blocked(block: NoRepeat | None, log_probs: torch.Tensor, history: torch.Ten
 
 def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
                   eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
-                  block: NoRepeat | None = None) -> list[list[Hypothesis]]:
+                  block: NoRepeat | None = None, record_fn: RecordFn | None = None) -> list[list[Hypothesis]]:
     """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced.
-    block: what a row may not take next, given its tokens so far (repeats.NoRepeat). The same as beam
-    search with a beam of 1 (tested), without its bookkeeping."""
+    block: what a row may not take next, given its tokens so far (repeats.NoRepeat). record_fn: see the
+    module's docstring. The same as beam search with a beam of 1 (tested), without its bookkeeping."""
+    attended = Attended(record_fn)
     device = _device_of(state)
     batch = len(max_lens)
     alive = torch.arange(batch)                                       # sentence id of each row
@@ -90,6 +124,7 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                     # (rows, vocab)
+        attended.step(state)
         at_limit = (t >= max_lens[alive]).to(device)
         log_probs = _force_eos(_blocked(block, log_probs, history, at_limit), at_limit, eos)
         best, tokens = (column[:, 0] for column in row_topk(log_probs, 1))  # (rows,), (rows,)
@@ -99,12 +134,15 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
             for i in ended.nonzero().flatten().tolist():
                 lp = float(total[i])
                 score = normalise(lp, t + 1, alpha, norm)
-                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, score)]
+                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, score, attended.of(i))]
             keep = (~ended).nonzero().flatten()
             alive, history, total, tokens = alive[keep.cpu()], history[keep], total[keep], tokens[keep]
             if len(alive) == 0:
                 break
             state = reorder_fn(state, keep)
+            attended.follow(keep)
+        else:
+            attended.follow(None)
         history = torch.cat([history, tokens[:, None]], dim=1)
     return results
 
@@ -142,11 +180,11 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
                 eos: int, beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty,
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
                 stop_early: bool = DEFAULT.stop_early, block: NoRepeat | None = None,
-                constraints: list[list[list[int]]] | None = None, joins: Any = None
-                ) -> list[list[Hypothesis]]:
-    """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first. block: as
-    in greedy_search. constraints: per sentence, phrases of token ids its translation must hold (the
-    Constrained strategy; `beam` at least constraints.beam_for of each; joins as Constrained takes it).
+                constraints: list[list[list[int]]] | None = None, joins: Any = None,
+                record_fn: RecordFn | None = None) -> list[list[Hypothesis]]:
+    """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first. block and
+    record_fn: as in greedy_search. constraints: per sentence, phrases of token ids its translation must hold
+    (the Constrained strategy; `beam` at least constraints.beam_for of each; joins as Constrained takes it).
 
     `state` has one row per sentence; it is repeated `beam` times after the first step (whose `beam`
     rows per sentence would all be the same). Worked example (the plain strategy), beam 2, one sentence,
@@ -167,8 +205,10 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = torch.zeros(batch, dtype=torch.long)  # per sentence, to test "done" without a Python loop
     top_finished = torch.zeros(batch, dtype=torch.bool)  # per sentence: has its best candidate ended?
+    attended = Attended(record_fn)
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
+        attended.step(state, copies if t == 0 else None)
         if t == 0:  # a sentence's k rows would all be BOS on its encoder state: computed once, copied here
             log_probs, state = log_probs[copies], reorder_fn(state, copies)
         at_limit = t >= max_lens[alive]                                   # (n,)
@@ -178,12 +218,14 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
         for i, place, lp in choice.finish:  # up to k per sentence
             if n_finished[int(alive[i])] < k:
                 finished[int(alive[i])].append(
-                    Hypothesis(history[i * k + place].tolist(), lp, normalise(lp, t + 1, alpha, norm)))
+                    Hypothesis(history[i * k + place].tolist(), lp, normalise(lp, t + 1, alpha, norm),
+                               attended.of(i * k + place)))
                 n_finished[int(alive[i])] += 1
         rows = torch.as_tensor(choice.rows, device=device)
         tokens = torch.as_tensor(choice.tokens, dtype=torch.long, device=device)
         history = torch.cat([history[rows], tokens[:, None]], dim=1)
         state = reorder_fn(state, rows)
+        attended.follow(rows)
         done = at_limit | (n_finished[alive] >= k)
         if stop_early:
             top_finished[alive] |= torch.as_tensor(choice.best_ended, dtype=torch.bool)
@@ -196,6 +238,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
             alive, tokens, history = alive[keep], tokens[keep_rows], history[keep_rows]
             strategy.keep(keep.tolist())
             state = reorder_fn(state, keep_rows)
+            attended.keep(keep_rows)
     nothing = Hypothesis([], float("-inf"), float("-inf"))  # no finite path at all (never with a softmax)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] or [nothing] for hyps in finished]
 

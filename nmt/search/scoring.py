@@ -21,6 +21,9 @@ class Hypothesis:
     tokens: list[int]   # without BOS and EOS
     log_prob: float     # sum of the token log-probabilities, EOS included
     score: float        # length-normalised log_prob: what hypotheses are ranked by
+    # how each step attended, one row per token and EOS over the (padded) source, when the search was asked
+    # to record it (a tensor of the engine's; the engine trims and orders it)
+    attention: Any = None
 
 
 def normalise(log_prob: float, length: int, alpha: float, mode: str = DEFAULT.length_norm) -> float:
