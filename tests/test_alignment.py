@@ -38,4 +38,9 @@ def test_search_records_the_attention_a_teacher_forced_pass_gives(run, request, 
                 assert np.allclose(h.attention, want, atol=1e-4), (cfg, h.tokens)
         alone = translator.search(src_ids[3:4], cfg, attention=True)[0][0]
         assert np.allclose(alone.attention, found[3][0].attention, atol=1e-6)
+    phrases = [[translator.tgt_tok.encode(["dog"])[0]] for _ in src_ids]  # the constrained strategy too
+    constrained = translator.search(src_ids, DecodeConfig(beam=4), phrases, attention=True)
+    for hyps, source in zip(constrained, src_ids, strict=True):
+        fresh = translator.attention_weights([source], [hyps[0].tokens])[0]
+        assert np.allclose(hyps[0].attention, fresh, atol=1e-4)
     assert translator.search(src_ids[:2], DecodeConfig())[0][0].attention is None  # only when asked
