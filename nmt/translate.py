@@ -154,7 +154,7 @@ class Translator(TextPipeline):
         for source, hyps in zip(src_ids, found, strict=True):
             for h in hyps:
                 if h.attention is not None:  # (tokens + 1, padded source) -> the source in reading order
-                    w = h.attention[:, : len(source)]
+                    w = h.attention[:, : len(source)].cpu()
                     h.attention = (w.flip(-1) if self.reverse else w).tolist()
         return found
 

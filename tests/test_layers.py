@@ -97,7 +97,7 @@ def test_text_and_its_pipeline_import_no_torch():
     import sys
     modules = [_module(p) for p in sorted((PACKAGE / "text").glob("*.py"))]
     modules += ["nmt.pipeline", "nmt.alignment", "nmt.formatting", "nmt.search.constraints",
-                "nmt.search.repeats", "nmt.search.scoring", "nmt.lite.translator"]
+                "nmt.search.repeats", "nmt.search.scoring", "nmt.search.attended", "nmt.lite.translator"]
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

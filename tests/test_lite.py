@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from nmt import NMTError
+from nmt.config import DecodeConfig
 from nmt.lite import search as lite_search
 from nmt.search.beam import beam_search, greedy_search
 from nmt.serving.launch import Server, http
@@ -186,6 +187,11 @@ def test_kept_spans_glossaries_and_html_as_the_torch_engine(exported):
         [t.text for t in torch_side.translate(lines, constraints=explicit)]
     page = '<p>ein <b>roter</b> hund läuft im <a href="/p">park</a>. die katze schläft.</p>'
     assert lite.translate(page, format="html").text == torch_side.translate(page, format="html").text
+    src_ids = lite.src_tok.encode(lines)  # the graph's weights recorded while decoding: the second pass's
+    for cfg in (DecodeConfig(beam=1), DecodeConfig(beam=3, n_best=2)):
+        for hyps, source in zip(lite.search(src_ids, cfg, attention=True), src_ids, strict=True):
+            fresh = lite.attention_weights([source] * len(hyps), [h.tokens for h in hyps])
+            assert all(np.allclose(h.attention, w, atol=1e-5) for h, w in zip(hyps, fresh, strict=True))
     want = torch_side.translate(lines[:1], attention=True)[0]
     got = lite.translate(lines[:1], attention=True)[0]
     [w], [g] = want.sentences, got.sentences

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nmt.search.attended import Attended
 from nmt.search.constraints import Constrained
 from nmt.search.repeats import NoRepeat
 from nmt.search.scoring import DEFAULT, Choice, Hypothesis, normalise
@@ -84,7 +85,9 @@ def _blocked(block: NoRepeat | None, log_probs: np.ndarray, history: np.ndarray,
 
 def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.ndarray, bos: int, eos: int,
                   alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
-                  block: NoRepeat | None = None) -> list[list[Hypothesis]]:
+                  block: NoRepeat | None = None, record_fn: Callable | None = None) -> list[list[Hypothesis]]:
+    """search/beam.greedy_search in NumPy."""
+    attended = Attended(record_fn, np.concatenate)
     batch = len(max_lens)
     alive = np.arange(batch)
     tokens = np.full(batch, bos, dtype=np.int64)
@@ -93,6 +96,7 @@ def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step(tokens, state)
+        attended.step(state)
         at_limit = t >= max_lens[alive]
         log_probs = _force_eos(_blocked(block, log_probs, history, at_limit), at_limit, eos)
         best, cols = top(log_probs, 1)
@@ -103,12 +107,15 @@ def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np
             for i in np.flatnonzero(ended):
                 lp = float(total[i])
                 score = normalise(lp, t + 1, alpha, norm)
-                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, score)]
+                results[int(alive[i])] = [Hypothesis(history[i].tolist(), lp, score, attended.of(i))]
             keep = np.flatnonzero(~ended)
             if len(keep) == 0:
                 break
             alive, history, total, tokens = alive[keep], history[keep], total[keep], tokens[keep]
             state = reorder(state, keep)
+            attended.follow(keep)
+        else:
+            attended.follow(None)
         history = np.concatenate([history, tokens[:, None]], axis=1)
     return results
 
@@ -146,9 +153,10 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
                 beam: int = DEFAULT.beam, alpha: float = DEFAULT.length_penalty,
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
                 stop_early: bool = DEFAULT.stop_early, block: NoRepeat | None = None,
-                constraints: list[list[list[int]]] | None = None, joins: Any = None
-                ) -> list[list[Hypothesis]]:
+                constraints: list[list[list[int]]] | None = None, joins: Any = None,
+                record_fn: Callable | None = None) -> list[list[Hypothesis]]:
     """search/beam.beam_search in NumPy (see its docstring for the rules)."""
+    attended = Attended(record_fn, np.concatenate)
     batch, k = len(max_lens), beam
     strategy = Plain(batch, k, eos) if constraints is None else \
         Constrained(constraints, k, eos, NumpyOps, joins)
@@ -161,6 +169,7 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
     top_finished = np.zeros(batch, dtype=bool)
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step(tokens, state)
+        attended.step(state, copies if t == 0 else None)
         if t == 0:
             log_probs, state = log_probs[copies], reorder(state, copies)
         at_limit = t >= max_lens[alive]
@@ -170,13 +179,15 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
         for i, place, lp in choice.finish:
             sentence = int(alive[i])
             if n_finished[sentence] < k:
-                hyp = Hypothesis(history[i * k + place].tolist(), lp, normalise(lp, t + 1, alpha, norm))
+                hyp = Hypothesis(history[i * k + place].tolist(), lp, normalise(lp, t + 1, alpha, norm),
+                                 attended.of(i * k + place))
                 finished[sentence].append(hyp)
                 n_finished[sentence] += 1
         rows = np.asarray(choice.rows, dtype=np.int64)
         tokens = np.asarray(choice.tokens, dtype=np.int64)
         history = np.concatenate([history[rows], tokens[:, None]], axis=1)
         state = reorder(state, rows)
+        attended.follow(rows)
         done = at_limit | (n_finished[alive] >= k)
         if stop_early:
             top_finished[alive] |= np.asarray(choice.best_ended, dtype=bool)
@@ -189,5 +200,6 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
             alive, tokens, history = alive[keep], tokens[keep_rows], history[keep_rows]
             strategy.keep(keep.tolist())
             state = reorder(state, keep_rows)
+            attended.keep(keep_rows)
     nothing = Hypothesis([], float("-inf"), float("-inf"))
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] or [nothing] for hyps in finished]

@@ -95,6 +95,8 @@ class Translator(TextPipeline):
         for name, value in zip(self.names["decoder_out"], outputs, strict=True):
             if name.endswith("_out"):
                 new[name.removesuffix("_out")] = value
+            elif name == "attention":  # (rows, src_len): how the step attended, for search to record
+                new["weights"] = value
         return new
 
     @staticmethod
@@ -105,7 +107,7 @@ class Translator(TextPipeline):
         for name in ("h", "c"):
             if name in out:
                 out[name] = out[name][:, rows]
-        for name in ("feed", "source"):
+        for name in ("feed", "source", "weights"):
             if name in out:
                 out[name] = out[name][rows]
         return out
@@ -114,19 +116,27 @@ class Translator(TextPipeline):
                phrases: list[list[list[int]]] | None = None, attention: bool = False
                ) -> list[list[Hypothesis]]:
         """One batch of non-empty id sequences (pipeline.py's engine contract): greedy for beam 1, else
-        beam search; with `phrases`, the constrained strategy. attention is not recorded here (the step
-        graph does not return its weights): alignments come from attention_weights' second pass."""
+        beam search; with `phrases`, the constrained strategy. attention (a graph that attends): each
+        hypothesis also carries how it attended as it was decoded, as attention_weights gives it."""
         starts, joins = self.word_marks()
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)
         block = NoRepeat(cfg.no_repeat_ngram, starts, self.eos) if cfg.no_repeat_ngram else None
         common = dict(max_lens=max_lens, bos=self.bos, eos=self.eos, alpha=cfg.length_penalty,
-                      norm=cfg.length_norm, block=block)
+                      norm=cfg.length_norm, block=block,
+                      record_fn=(lambda s: s["weights"]) if attention and self.attends else None)
         if cfg.beam <= 1 and phrases is None:
-            return greedy_search(self.step, self.reorder, state, **common)
-        return beam_search(self.step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
-                           stop_early=cfg.stop_early, constraints=phrases, joins=joins if phrases else None,
-                           **common)
+            found = greedy_search(self.step, self.reorder, state, **common)
+        else:
+            found = beam_search(self.step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
+                                stop_early=cfg.stop_early, constraints=phrases,
+                                joins=joins if phrases else None, **common)
+        for source, hyps in zip(src_ids, found, strict=True):
+            for h in hyps:
+                if h.attention is not None:  # (tokens + 1, padded source) -> the source in reading order
+                    w = h.attention[:, : len(source)]
+                    h.attention = (w[:, ::-1] if self.reverse else w).tolist()
+        return found
 
     def word_marks(self) -> tuple[list[bool], np.ndarray]:
         """The target pieces that start a word (a list, as NoRepeat takes it) and those that continue the

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from nmt.search.attended import Attended
 from nmt.search.constraints import Constrained
 from nmt.search.repeats import NoRepeat
 from nmt.search.scoring import DEFAULT, Choice, Hypothesis, normalise
@@ -30,37 +31,6 @@ from nmt.search.topk import row_topk
 StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 ReorderFn = Callable[[Any, torch.Tensor], Any]
 RecordFn = Callable[[Any], torch.Tensor]
-
-
-class Attended:
-    """The attention rows of every live row so far, (rows, t, src_len), when search records them."""
-
-    def __init__(self, record_fn: RecordFn | None):
-        self.record_fn, self.rows, self.last = record_fn, None, None
-
-    def step(self, state: Any, copies: torch.Tensor | None = None) -> None:
-        """Take the step's rows from `state` (at beam search's first step, one per sentence: `copies`)."""
-        if self.record_fn is not None:
-            last = self.record_fn(state)
-            self.last = last if copies is None else last[copies]
-
-    def of(self, row: int) -> torch.Tensor | None:
-        """A row's attention so far and at this step: (t + 1, src_len), on the CPU."""
-        if self.record_fn is None:
-            return None
-        now = self.last[row][None]
-        return (now if self.rows is None else torch.cat([self.rows[row], now])).cpu()
-
-    def follow(self, rows: torch.Tensor | None) -> None:
-        """The step's rows appended, then the rows that go on kept (in their new order; None: all)."""
-        if self.record_fn is not None:
-            both = self.last[:, None] if self.rows is None else torch.cat([self.rows, self.last[:, None]], 1)
-            self.rows = both if rows is None else both[rows]
-
-    def keep(self, rows: torch.Tensor) -> None:
-        if self.rows is not None:
-            self.rows = self.rows[rows]
-
 
 class TorchOps:
     """What the constrained strategy reads of torch log-probabilities (rows, vocab)."""
@@ -114,7 +84,7 @@ def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_len
     """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced.
     block: what a row may not take next, given its tokens so far (repeats.NoRepeat). record_fn: see the
     module's docstring. The same as beam search with a beam of 1 (tested), without its bookkeeping."""
-    attended = Attended(record_fn)
+    attended = Attended(record_fn, torch.cat)
     device = _device_of(state)
     batch = len(max_lens)
     alive = torch.arange(batch)                                       # sentence id of each row
@@ -205,7 +175,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = torch.zeros(batch, dtype=torch.long)  # per sentence, to test "done" without a Python loop
     top_finished = torch.zeros(batch, dtype=torch.bool)  # per sentence: has its best candidate ended?
-    attended = Attended(record_fn)
+    attended = Attended(record_fn, torch.cat)
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
         attended.step(state, copies if t == 0 else None)
