@@ -111,6 +111,6 @@ class AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)
                else self.rnn.index_select(1, index))
         (memory, keys, mask), per = reorder_shared((self.memory, self.keys, self.mask), index, self.per)
+        # the weights are the last step's, read by search before it reorders: not carried along
         return AttentionState(rnn, memory, keys, mask,
-                              None if self.feed is None else self.feed.index_select(0, index), per,
-                              None if self.weights is None else self.weights.index_select(0, index))
+                              None if self.feed is None else self.feed.index_select(0, index), per)

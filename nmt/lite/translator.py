@@ -107,9 +107,10 @@ class Translator(TextPipeline):
         for name in ("h", "c"):
             if name in out:
                 out[name] = out[name][:, rows]
-        for name in ("feed", "source", "weights"):
+        for name in ("feed", "source"):
             if name in out:
                 out[name] = out[name][rows]
+        out.pop("weights", None)  # the last step's, read by search before it reorders
         return out
 
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig,
