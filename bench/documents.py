@@ -1,4 +1,5 @@
-"""Documents: `python -m bench documents RUN [TEST_SRC TEST_REF]`.
+"""Documents: `python -m bench documents RUN [TEST_SRC TEST_REF]` (RUN: a run or checkpoint for the torch
+engine, or a folder `nmt export` wrote for the ONNX one).
 
 1. Formats. Real-shaped documents made from bench/data/document_sentences.jsonl (30 everyday German sentences,
    each with bold, italic or linked words inside it and the English a right translation puts there, as in
@@ -33,6 +34,7 @@ from bench import sample_documents as made
 from bench.common import ROOT, report
 from bench.html import SNIPPETS, judge
 from nmt.evaluate import corpus_bleu
+from nmt.export import META
 from nmt.fileio import read_lines
 from nmt.translate import Translator
 
@@ -241,7 +243,11 @@ def subtitles(translator: Translator, run: str, src: Path, ref: Path, limit: int
 
 
 def main(run: str, src: str = str(TATOEBA / "test.de"), ref: str = str(TATOEBA / "test.en")) -> None:
-    translator = Translator.load(run, device="cpu")
+    if (Path(run) / META).is_file():  # a folder `nmt export` wrote: the ONNX engine (nmt-lite)
+        from nmt.lite import Translator as Lite
+        translator = Lite.load(run)
+    else:
+        translator = Translator.load(run, device="cpu")
     rows = formats(translator, run)
     report("documents", rows, ["format", "words", "words/s", "plain words/s", "speed vs plain", "runs",
                                "runs kept", "judged", "placed right", "reopened", "libreoffice"])
