@@ -218,3 +218,20 @@ def test_documents_come_out_of_the_onnx_engine_as_out_of_the_torch_one(exported,
         assert done.returncode == 0, done.stderr
         want = torch_side.translate_document(data, name.rsplit(".", 1)[1]).data
         assert (tmp_path / f"en.{name}").read_bytes() == want, name
+
+
+def test_numpy_top_k_ranks_as_the_torch_search_does():
+    """lite's top() against search/topk.row_topk on rows full of ties and -inf: the same columns in the same
+    order (ties to the lower column), by argmax passes on wide rows and by the exact sort on narrow ones."""
+    from nmt.lite.search import top
+    from nmt.search.topk import row_topk
+    rng = np.random.default_rng(1)
+    for width in (7, 40, 200, 8000):
+        x = rng.integers(-3, 3, size=(9, width)).astype(np.float32)
+        x[rng.random(x.shape) < 0.3] = -np.inf
+        x[0] = -np.inf
+        x[0, 5] = 0  # one finite value: the rest of its top k are -inf ties
+        for k in (1, 3, 6, 16):
+            values, cols = top(x, min(k, width))
+            want_values, want_cols = row_topk(torch.from_numpy(x), min(k, width))
+            assert np.array_equal(cols, want_cols.numpy()) and np.array_equal(values, want_values.numpy())
