@@ -143,6 +143,9 @@ def test_subtitles_keep_numbers_timings_and_tags():
         want = data.decode().replace("der hund läuft", "DER HUND LÄUFT")
         want = want.replace("im <i>park</i>.", "IM <i>PARK</i>.")
         assert out == want.replace("die katze\nschläft.", "DIE KATZE SCHLÄFT."), kind
+    voice = made.subtitles(["<v Roger>der hund läuft.", "die </i>katze"], "vtt")  # left open; a stray end
+    out = round_trip(voice, "vtt").decode()
+    assert "<v Roger>DER HUND LÄUFT.</v>" in out and "\nDIE </i>KATZE\n" in out
 
 
 def test_markdown_keeps_code_targets_and_front_matter():

@@ -73,20 +73,24 @@ class SubtitleDocument:
             k += 1
 
     def _cue_html(self, text: str) -> str:
-        """A cue's text as a fragment: its tags as spans (opening ... closing) or points, named by index."""
-        out, at = [], 0
+        """A cue's text as a fragment: its tags as spans (opening ... closing) or points, named by index. A
+        tag the cue leaves open (WebVTT's <v Name>) is closed at the cue's end, and comes back closed."""
+        out, at, depth = [], 0, 0
         for m in TAG.finditer(text):
             out.append(html.escape(text[at:m.start()], quote=False))
             self.tags.append(m.group())
             index = len(self.tags) - 1
-            if m.group().startswith("</"):
+            if m.group().startswith("</") and depth:
                 out.append("</span>")
-            elif re.match(r"<\d", m.group()) or m.group().endswith("/>"):
+                depth -= 1
+            elif m.group().startswith("</") or re.match(r"<\d", m.group()) or m.group().endswith("/>"):
+                # a stray closing tag is a point too: kept, and it cannot close the cue's own element
                 out.append(f'<img data-p="{index}">')
             else:
                 out.append(f'<span data-t="{index}">')
+                depth += 1
             at = m.end()
-        out.append(html.escape(text[at:], quote=False))
+        out.append(html.escape(text[at:], quote=False) + "</span>" * depth)
         return "".join(out)
 
     def write(self, translated: list[str]) -> bytes:
