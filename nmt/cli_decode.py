@@ -132,13 +132,8 @@ def translate(
     refuse_binary_as_text(input, format)
     terms, explicit = _glossary(glossary, glossary_ignore_case), _constraint_lines(constraints)
     if format not in FORMATS:  # a document
-        translator = _translator(model, runtime)
-        progress = Progress(unit="paragraphs", rate_unit="paragraphs")
-        result = translate_document_io(translator, input, output, format, progress=progress, glossary=terms,
-                                       **dataclasses.asdict(decode))
-        progress.close()
-        for warning in result.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+        translate_document_io(_translator(model, runtime), input, output, format, glossary=terms,
+                              **dataclasses.asdict(decode))
         return
     lines = _input_lines(input)
     translator = _translator(model, runtime)

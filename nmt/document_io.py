@@ -39,31 +39,28 @@ def refuse_binary_as_text(input: str, format: str) -> None:
                            "or give --format docx, pptx, odt, odp, epub or pdf")
 
 
-def translate_document_io(translator, input: str, output: str, kind: str, *, progress=None,
-                          **options):
+def translate_document_io(translator, input: str, output: str, kind: str, **options) -> None:
     """Translate the document at `input` (- : standard input) into `output` (- : standard output; a file is
-    written atomically, and not at all on an error). Returns the DocumentTranslation."""
-    from nmt.fileio import atomic_write_bytes
-    if output == "-" and kind not in ("md", "srt", "vtt", "pdf") and sys.stdout.isatty():
-        raise NMTError(f"a .{kind} file is not for a terminal: give --output FILE")
-    if input == "-":
-        data = sys.stdin.buffer.read()
-    elif not Path(input).is_file():
-        raise NMTError(f"{input}: no such input file")
+    written atomically, and not at all on an error), with the progress line on a terminal and the result's
+    warnings on standard error: what `nmt translate` and `nmt-lite translate` do with a document."""
+    from nmt.console import Progress
+    progress = Progress(unit="paragraphs", rate_unit="paragraphs")
+    if input != "-" and output != "-":
+        result = translator.translate_file(input, output, kind=kind, progress=progress, **options)
     else:
-        data = Path(input).read_bytes()
-    if output != "-" and input != "-" and Path(input).resolve() == Path(output).resolve():
-        raise NMTError(f"{output}: the output would overwrite the input; give another name")
-    output_kind = None
-    if kind in documents.OUTPUTS:
-        output_kind = documents.kind_of(output) if output != "-" else documents.OUTPUTS[kind][0]
-        if output_kind not in documents.OUTPUTS[kind]:
-            raise NMTError(f"a .{kind} file is translated into text or HTML (its layout is not kept): give "
-                           f"an --output ending in {' or '.join('.' + c for c in documents.OUTPUTS[kind])}")
-    result = translator.translate_document(data, kind, output_kind=output_kind, progress=progress, **options)
-    if output == "-":
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
-    else:
-        atomic_write_bytes(output, result.data)
-    return result
+        if output == "-" and kind in documents.ZIPPED and sys.stdout.isatty():
+            raise NMTError(f"a .{kind} file is not for a terminal: give --output FILE")
+        if input != "-" and not Path(input).is_file():
+            raise NMTError(f"{input}: no such input file")
+        data = sys.stdin.buffer.read() if input == "-" else Path(input).read_bytes()
+        wanted = Path(output).suffix if output != "-" and kind in documents.OUTPUTS else None
+        result = translator.translate_document(data, kind, output_kind=wanted, progress=progress, **options)
+        if output == "-":
+            sys.stdout.buffer.write(result.data)
+            sys.stdout.buffer.flush()
+        else:
+            from nmt.fileio import atomic_write_bytes
+            atomic_write_bytes(output, result.data)
+    progress.close()
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)

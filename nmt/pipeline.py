@@ -28,8 +28,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nmt import NMTError, alignment
+from nmt import NMTError, alignment, document_pipeline
 from nmt.config import FORMATS, DecodeConfig, DocumentLimits
+from nmt.document_pipeline import DocumentTranslation
 from nmt.search.constraints import beam_for
 from nmt.search.scoring import Hypothesis
 from nmt.text import htmlparse, markup, segment
@@ -39,9 +40,6 @@ from nmt.text.spans import spans
 from nmt.text.terms import Term, constraint_ids, restore
 
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
-# a document's blocks (paragraphs, cues...) decoded together: enough sentences to fill length-sorted batches,
-# few enough that the progress line moves on a long document
-CHUNK_BLOCKS = 256
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
 
 
@@ -101,28 +99,6 @@ def join_lines(lines: list[list[tuple[str, Hypothesis]]], limit: int) -> Transla
     return ranked[0]
 
 
-@dataclass
-class DocumentTranslation:
-    """A translated document: its bytes, its kind (a PDF comes back as txt or html), the blocks translated
-    and what the user should be told (a sentence cut for its length, a PDF's lost layout)."""
-    data: bytes
-    kind: str
-    blocks: int
-    warnings: list[str] = field(default_factory=list)
-
-
-def document_chunks(document, size: int = CHUNK_BLOCKS) -> list[list[str]]:
-    """A document's blocks (text/documents/) in the groups that are translated together."""
-    return [document.blocks[at:at + size] for at in range(0, len(document.blocks), size)]
-
-
-def finish_document(document, done: list[Translation]) -> DocumentTranslation:
-    """The document written around its blocks' translations, with what the user should be told."""
-    warnings = [*document.notes, *(w for t in done for w in t.warnings)]
-    return DocumentTranslation(document.write([t.text for t in done]), getattr(document, "output_kind",
-                               document.kind), len(done), list(dict.fromkeys(warnings)))
-
-
 class TextPipeline:
     """Texts in, Translations out, over an engine's translate_ids (see the module's docstring)."""
 
@@ -172,47 +148,17 @@ class TextPipeline:
         html, md, srt, vtt, docx, pptx, odt, odp, epub, pdf); the result has everything but the text kept
         (text/documents/ says what each kind keeps). output_kind: for a PDF, "txt" or "html". limits: what an
         untrusted file may be (config.DocumentLimits). progress: a console.Progress, told of each chunk of
-        blocks translated. options: DecodeConfig fields, as for translate."""
-        from nmt.text import documents
-        if isinstance(glossary, list):
-            glossary = Glossary.of(glossary)
-        document = documents.open_document(data, kind, limits)
-        if output_kind is not None:
-            choices = documents.OUTPUTS.get(document.kind, (document.kind,))
-            if documents.check_kind(output_kind) not in choices:
-                written = " or ".join("." + c for c in choices)
-                raise NMTError(f"a .{document.kind} file is written as {written}, not .{output_kind}")
-            if document.kind in documents.OUTPUTS:
-                document.output_kind = documents.check_kind(output_kind)
-        if progress is not None and hasattr(progress, "total"):  # what the progress line's time left is of
-            progress.total = sum(len(block.encode("utf-8")) + 1 for block in document.blocks)
-        done: list[Translation] = []
-        for chunk in document_chunks(document):
-            done += self.translate(chunk, format=document.block_format, glossary=glossary, **options)
-            if progress is not None:
-                progress.done_all(chunk)
-        return finish_document(document, done)
+        blocks translated. options: DecodeConfig fields, as for translate (document_pipeline.py)."""
+        return document_pipeline.translate_document(self, data, kind, output_kind=output_kind,
+                                                    glossary=glossary, limits=limits, progress=progress,
+                                                    **options)
 
     def translate_file(self, src: str | Path, dst: str | Path, *, kind: str | None = None,
                        **options) -> DocumentTranslation:
         """Translate the document at `src` into `dst` (written atomically; nothing is written on an error).
         kind: from src's extension unless given; a PDF's output kind is dst's extension (.txt or .html).
         options: as for translate_document."""
-        from nmt.fileio import atomic_write_bytes
-        from nmt.text import documents
-        src, dst = Path(src), Path(dst)
-        kind = documents.check_kind(kind) if kind else documents.kind_of(src)
-        if kind is None:
-            raise NMTError(f"{src}: the extension does not say what kind of document it is; give kind (one "
-                           f"of {', '.join(documents.KINDS)})")
-        if not src.is_file():
-            raise NMTError(f"{src}: no such file")
-        if src.resolve() == dst.resolve():
-            raise NMTError(f"{dst}: the output would overwrite the input; give another name")
-        output_kind = documents.kind_of(dst) if kind in documents.OUTPUTS else None
-        result = self.translate_document(src.read_bytes(), kind, output_kind=output_kind, **options)
-        atomic_write_bytes(dst, result.data)
-        return result
+        return document_pipeline.translate_file(self, src, dst, kind=kind, **options)
 
     @staticmethod
     def decode_config(options: dict) -> DecodeConfig:

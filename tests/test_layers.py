@@ -13,7 +13,7 @@ LAYERS = [
     ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint", "shortlist"]),
     ("search", ["search/"]),
     ("fast decoding", ["fast/"]),
-    ("pipeline", ["alignment", "pipeline", "evaluate"]),
+    ("pipeline", ["alignment", "document_pipeline", "pipeline", "evaluate"]),
     ("engines", ["ensemble", "translate", "export", "lite/"]),
     ("training", ["training/"]),
     ("serving and tools", ["formatting", "document_io", "serving/", "plot"]),
@@ -96,8 +96,9 @@ def test_text_and_its_pipeline_import_no_torch():
     import subprocess
     import sys
     modules = [_module(p) for p in sorted((PACKAGE / "text").glob("*.py"))]
-    modules += ["nmt.pipeline", "nmt.alignment", "nmt.formatting", "nmt.search.constraints",
-                "nmt.search.repeats", "nmt.search.scoring", "nmt.search.attended", "nmt.lite.translator"]
+    modules += ["nmt.pipeline", "nmt.document_pipeline", "nmt.alignment", "nmt.formatting",
+                "nmt.search.constraints", "nmt.search.repeats", "nmt.search.scoring", "nmt.search.attended",
+                "nmt.lite.translator"]
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -85,13 +85,8 @@ def _translate(args) -> int:
     refuse_binary_as_text(args.input, args.format)
     translator = Translator.load(args.model, int8=args.int8, threads=args.threads)
     if args.format not in ("text", "html"):  # a document
-        from nmt.console import Progress
-        progress = Progress(unit="paragraphs", rate_unit="paragraphs")
-        result = translate_document_io(translator, args.input, args.output, args.format, progress=progress,
-                                       glossary=glossary, **dataclasses.asdict(cfg))
-        progress.close()
-        for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+        translate_document_io(translator, args.input, args.output, args.format, glossary=glossary,
+                              **dataclasses.asdict(cfg))
         return 0
     lines = decode_lines(sys.stdin.buffer, "standard input") if args.input == "-" else read_lines(args.input)
 

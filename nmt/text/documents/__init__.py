@@ -11,8 +11,9 @@ plain text) and written again around their translations, with everything else ke
     pdf     here            a paragraph of extracted text; the output is text or HTML, without the layout
 
 Every document has `kind`, `blocks`, `block_format` ("text" or "html": how the pipeline reads a block),
-`notes` (lines to tell the user) and `write(translations) -> bytes`. open_document checks what the file
-is before reading it (its size, and that its first bytes are what its kind says): documents are untrusted.
+`notes` (lines to tell the user), `output_kind` (what it is written as) and `write(translations) -> bytes`.
+open_document checks what the file is before reading it (its size, and that its first bytes are what its
+kind says): documents are untrusted.
 The readers need the `documents` extra (lxml, markdown-it-py, pypdf); plain text and HTML do not.
 """
 
@@ -52,6 +53,21 @@ def available(kind: str) -> bool:
     return kind not in EXTRAS or importlib.util.find_spec(EXTRAS[kind]) is not None
 
 
+def written_kind(kind: str, wanted: str | None = None) -> str:
+    """What a document of `kind` is written as: itself, or for a PDF "txt" (the default) or "html". wanted:
+    a kind or an output file's extension (".html"); one the kind cannot be written as is refused."""
+    choices = OUTPUTS.get(kind, (kind,))
+    if wanted is None:
+        return choices[0]
+    name = wanted.lower().lstrip(".")
+    name = ALIASES.get(name, name)
+    if name not in choices:
+        said = f".{name}" if name else "a name without an extension"
+        raise NMTError(f"a .{kind} file is written as {' or '.join('.' + c for c in choices)}, not {said}"
+                       + (" (its layout is not kept)" if kind in OUTPUTS else ""))
+    return name
+
+
 def decode_text(data: bytes, kind: str) -> str:
     """A text document's characters: UTF-8 (a byte-order mark dropped), else one line saying what to do."""
     if data.startswith(codecs.BOM_UTF8):
@@ -63,10 +79,13 @@ def decode_text(data: bytes, kind: str) -> str:
                        f"iconv -f latin1 -t utf-8") from None
 
 
-def open_document(data: bytes, kind: str, limits: DocumentLimits | None = None):
-    """The document of `kind` in `data` (see the module's docstring), or NMTError saying why not."""
+def open_document(data: bytes, kind: str, limits: DocumentLimits | None = None, *,
+                  output_kind: str | None = None):
+    """The document of `kind` in `data` (see the module's docstring), or NMTError saying why not.
+    output_kind: what to write it as (written_kind's `wanted`)."""
     limits = limits or DocumentLimits()
     kind = check_kind(kind)
+    written_as = written_kind(kind, output_kind)
     if len(data) > limits.max_bytes:
         raise NMTError(f"the .{kind} file has {len(data):,} bytes, more than the limit of "
                        f"{limits.max_bytes:,}")
@@ -95,6 +114,7 @@ def open_document(data: bytes, kind: str, limits: DocumentLimits | None = None):
         document = PdfDocument(data)
     else:
         document = TextDocument(data, kind)
+    document.output_kind = written_as
     chars = sum(len(block) for block in document.blocks)
     if chars > limits.max_chars:
         raise NMTError(f"the .{kind} file holds {chars:,} characters to translate, more than the limit of "
@@ -140,7 +160,6 @@ class PdfDocument:
     """A PDF's text (pypdf), a block per paragraph; written as text or as HTML. The layout is not kept: pypdf
     extracts text, and no well-kept library writes translated text back into a PDF's positioned glyphs."""
     block_format = "text"
-    output_kind = "txt"
 
     def __init__(self, data: bytes):
         import io
