@@ -46,7 +46,8 @@ def _sentence_alignments(engine, sentences: list[str], hyps: list) -> list[dict]
     """A record per sentence and its hypothesis, from the engine's teacher-forced attention weights."""
     src_ids = [ids[: engine.max_src_len] for ids in engine.src_tok.encode(sentences)]
     records = [_empty() for _ in sentences]
-    found = {i: hyps[i].attention for i, ids in enumerate(src_ids) if ids and _recorded(hyps[i], ids)}
+    found = {i: reading_order(hyps[i].attention, len(ids), engine.reverse)
+             for i, ids in enumerate(src_ids) if ids and _recorded(hyps[i], ids)}
     todo = [i for i, ids in enumerate(src_ids) if ids and i not in found]  # a second, teacher-forced pass
     weights = engine.attention_weights([src_ids[i] for i in todo], [hyps[i].tokens for i in todo])
     found.update(zip(todo, weights, strict=True))
@@ -58,9 +59,17 @@ def _sentence_alignments(engine, sentences: list[str], hyps: list) -> list[dict]
 
 
 def _recorded(hyp, ids: list[int]) -> bool:
-    """Did the search record how `hyp` attended (Hypothesis.attention: a row per token and EOS over ids)?"""
+    """Did the search record how `hyp` attended (Hypothesis.attention: a row per token and EOS, over the
+    padded source)?"""
     rows = getattr(hyp, "attention", None)
-    return rows is not None and len(rows) == len(hyp.tokens) + 1 and all(len(r) == len(ids) for r in rows)
+    return rows is not None and rows.shape[0] == len(hyp.tokens) + 1 and rows.shape[1] >= len(ids)
+
+
+def reading_order(rows, length: int, reverse: bool):
+    """Recorded rows (tokens + 1, padded source, in the order the encoder read it) over the source's `length`
+    pieces in reading order."""
+    rows = np.asarray(rows)[:, :length]
+    return rows[:, ::-1] if reverse else rows
 
 
 def _joined(records: list[dict]) -> dict:

@@ -104,8 +104,7 @@ class AttentionState:
         """The same state in fp32 (from a bf16 encoder)."""
         rnn = tuple(s.float() for s in self.rnn) if isinstance(self.rnn, tuple) else self.rnn.float()
         return AttentionState(rnn, self.memory.float(), self.keys.float(), self.mask,
-                              None if self.feed is None else self.feed.float(), self.per,
-                              None if self.weights is None else self.weights.float())
+                              None if self.feed is None else self.feed.float(), self.per)
 
     def reorder(self, index: torch.Tensor) -> AttentionState:
         rnn = (tuple(s.index_select(1, index) for s in self.rnn) if isinstance(self.rnn, tuple)

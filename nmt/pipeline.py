@@ -12,6 +12,7 @@ TextPipeline and supplies only the decoding of piece ids:
                          non-empty id sequences; phrases: per sequence the target ids it must hold
                          (constraints), or None (then greedy for beam 1); attention: record how each
                          hypothesis attended, if the engine can (Hypothesis.attention)
+    reverse              whether the encoder reads sources backwards (alignment.py flips what search records)
     attends              whether a model attends (HTML's inline elements are then placed on words)
     attention_weights(src_ids, targets) -> per pair, one row per target piece and EOS over the source
                          pieces in reading order (alignment.py)

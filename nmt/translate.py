@@ -128,7 +128,8 @@ class Translator(TextPipeline):
         """Decode one batch of non-empty id sequences: greedy for beam 1, else beam search; with
         `phrases` (each sentence's constraints, target ids), the constrained strategy (search/constraints.py)
         over the whole vocabulary, with a beam of cfg.beam. attention (a model that attends): each
-        hypothesis also carries how it attended as it was decoded, as attention_weights gives it."""
+        hypothesis also carries how it attended as it was decoded (over the padded source, as the encoder
+        read it; the pipeline puts it in reading order)."""
         starts, joins = self.word_marks()
         vocab = mask = None
         if self.shortlist and phrases is None:
@@ -139,7 +140,8 @@ class Translator(TextPipeline):
         step = self.stepper(vocab)
         block = NoRepeat(cfg.no_repeat_ngram, starts, EOS) if cfg.no_repeat_ngram else None
         common = dict(max_lens=max_lens, bos=BOS, eos=EOS, alpha=cfg.length_penalty, norm=cfg.length_norm,
-                      block=block, record_fn=Ensemble.attention if attention and self.attends else None)
+                      block=block, record_fn=Ensemble.attention if attention and self.attends else None,
+                      host=lambda rows: rows.cpu())
         if cfg.beam <= 1 and phrases is None:
             found = greedy_search(step, self.reorder, state, **common)
         else:
@@ -151,11 +153,6 @@ class Translator(TextPipeline):
             for hyps in found:
                 for h in hyps:
                     h.tokens = [ids[t] for t in h.tokens]
-        for source, hyps in zip(src_ids, found, strict=True):
-            for h in hyps:
-                if h.attention is not None:  # (tokens + 1, padded source) -> the source in reading order
-                    w = h.attention[:, : len(source)].cpu()
-                    h.attention = (w.flip(-1) if self.reverse else w).tolist()
         return found
 
     def word_marks(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -118,7 +118,7 @@ class Translator(TextPipeline):
                ) -> list[list[Hypothesis]]:
         """One batch of non-empty id sequences (pipeline.py's engine contract): greedy for beam 1, else
         beam search; with `phrases`, the constrained strategy. attention (a graph that attends): each
-        hypothesis also carries how it attended as it was decoded, as attention_weights gives it."""
+        hypothesis also carries how it attended as it was decoded (as the torch engine's search)."""
         starts, joins = self.word_marks()
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)
@@ -132,11 +132,6 @@ class Translator(TextPipeline):
             found = beam_search(self.step, self.reorder, state, beam=cfg.beam, n_best=cfg.n_best,
                                 stop_early=cfg.stop_early, constraints=phrases,
                                 joins=joins if phrases else None, **common)
-        for source, hyps in zip(src_ids, found, strict=True):
-            for h in hyps:
-                if h.attention is not None:  # (tokens + 1, padded source) -> the source in reading order
-                    w = h.attention[:, : len(source)]
-                    h.attention = (w[:, ::-1] if self.reverse else w).tolist()
         return found
 
     def word_marks(self) -> tuple[list[bool], np.ndarray]:

@@ -14,8 +14,9 @@ from typing import Any
 class Attended:
     """The attention rows of every live row so far, (rows, t, src_len), when search records them."""
 
-    def __init__(self, record_fn: Callable[[Any], Any] | None, cat: Callable):
+    def __init__(self, record_fn: Callable[[Any], Any] | None, cat: Callable, host: Callable | None = None):
         self.record_fn, self.cat, self.rows, self.last = record_fn, cat, None, None
+        self.host = host or (lambda rows: rows)  # a finished hypothesis's rows to the CPU (torch: .cpu())
 
     def step(self, state: Any, copies: Any = None) -> None:
         """Take the step's rows from `state` (at beam search's first step, one per sentence: `copies`)."""
@@ -28,7 +29,7 @@ class Attended:
         if self.record_fn is None:
             return None
         now = self.last[row][None]
-        return now if self.rows is None else self.cat([self.rows[row], now], 0)
+        return self.host(now if self.rows is None else self.cat([self.rows[row], now], 0))
 
     def follow(self, rows: Any) -> None:
         """The step's rows appended, then the rows that go on kept (in their new order; None: all)."""

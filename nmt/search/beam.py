@@ -80,11 +80,13 @@ def _blocked(block: NoRepeat | None, log_probs: torch.Tensor, history: torch.Ten
 
 def greedy_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens: torch.Tensor, bos: int,
                   eos: int, alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
-                  block: NoRepeat | None = None, record_fn: RecordFn | None = None) -> list[list[Hypothesis]]:
+                  block: NoRepeat | None = None, record_fn: RecordFn | None = None,
+                  host: Callable | None = None) -> list[list[Hypothesis]]:
     """Take the most likely token at every step. max_lens: (batch,) most tokens before EOS is forced.
     block: what a row may not take next, given its tokens so far (repeats.NoRepeat). record_fn: see the
-    module's docstring. The same as beam search with a beam of 1 (tested), without its bookkeeping."""
-    attended = Attended(record_fn, torch.cat)
+    module's docstring; host: what takes a finished hypothesis's rows off the device. The same as beam
+    search with a beam of 1 (tested), without its bookkeeping."""
+    attended = Attended(record_fn, torch.cat, host)
     device = _device_of(state)
     batch = len(max_lens)
     alive = torch.arange(batch)                                       # sentence id of each row
@@ -151,7 +153,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
                 stop_early: bool = DEFAULT.stop_early, block: NoRepeat | None = None,
                 constraints: list[list[list[int]]] | None = None, joins: Any = None,
-                record_fn: RecordFn | None = None) -> list[list[Hypothesis]]:
+                record_fn: RecordFn | None = None, host: Callable | None = None) -> list[list[Hypothesis]]:
     """Batched beam search; returns, per sentence, its `n_best` finished hypotheses, best first. block and
     record_fn: as in greedy_search. constraints: per sentence, phrases of token ids its translation must hold
     (the Constrained strategy; `beam` at least constraints.beam_for of each; joins as Constrained takes it).
@@ -175,7 +177,7 @@ def beam_search(step_fn: StepFn, reorder_fn: ReorderFn, state: Any, *, max_lens:
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = torch.zeros(batch, dtype=torch.long)  # per sentence, to test "done" without a Python loop
     top_finished = torch.zeros(batch, dtype=torch.bool)  # per sentence: has its best candidate ended?
-    attended = Attended(record_fn, torch.cat)
+    attended = Attended(record_fn, torch.cat, host)
     for t in range(int(max_lens.max()) + 1):
         log_probs, state = step_fn(tokens, state)                        # (n * k, vocab)
         attended.step(state, copies if t == 0 else None)
