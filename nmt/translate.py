@@ -179,18 +179,14 @@ class Translator(TextPipeline):
                           ) -> list[list[list[float]]]:
         """For each source and its translation (ids, no BOS or EOS): the attending model's weights,
         teacher-forced, one row per target piece and EOS over the source pieces in reading order."""
-        model, out = self.attending_model(), [None] * len(src_ids)
-        # by length, so that a chunk pads little (in input order a document's chunks padded to their longest
-        # sentence cost the encoder twice the time: measured with bench documents)
-        order = sorted(range(len(src_ids)), key=lambda i: (len(src_ids[i]), len(targets[i])))
-        for start in range(0, len(order), chunk):
-            rows = order[start : start + chunk]
-            sources, wanted = [src_ids[i] for i in rows], [targets[i] for i in rows]
+        model, out = self.attending_model(), []
+        for start in range(0, len(src_ids), chunk):
+            sources, wanted = src_ids[start : start + chunk], targets[start : start + chunk]
             src, src_lens = pad_sources(sources, self.reverse)
             state = model.encode(src.to(self.device), src_lens).float()  # the decoder's modules are fp32
             tgt_in, _ = pad_sources([[BOS, *t] for t in wanted], reverse=False)      # (rows, tgt_len + 1)
             weights = model.decoder.attention_weights(tgt_in.to(self.device), state).float().cpu()
-            for row, (i, source, target) in enumerate(zip(rows, sources, wanted, strict=True)):
+            for row, (source, target) in enumerate(zip(sources, wanted, strict=True)):
                 w = weights[row, : len(target) + 1, : len(source)]                  # (tgt_len + 1, src_len)
-                out[i] = (w.flip(-1) if self.reverse else w).tolist()  # the encoder read it backwards
+                out.append((w.flip(-1) if self.reverse else w).tolist())  # the encoder read it backwards
         return out
