@@ -16,7 +16,7 @@ import typer
 
 from nmt import NMTError
 from nmt.cli_options import decoding_options
-from nmt.config import FORMATS, DecodeConfig, RuntimeConfig, ServeConfig
+from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
 from nmt.console import Progress
 from nmt.document_io import AUTO, choose_format, refuse_binary_as_text, translate_document_io
 
@@ -131,7 +131,7 @@ def translate(
                        "only; --scores, --n-best, --attention-out and --constraints work with --format text")
     refuse_binary_as_text(input, format)
     terms, explicit = _glossary(glossary, glossary_ignore_case), _constraint_lines(constraints)
-    if format not in FORMATS:  # a document
+    if format != "text":  # an HTML page or another document, whole
         translate_document_io(_translator(model, runtime), input, output, format, glossary=terms,
                               **dataclasses.asdict(decode))
         return
@@ -140,18 +140,14 @@ def translate(
     if attention_out:
         translator.require_attention()  # refuse before translating anything
     with contextlib.ExitStack() as files:
-        out = sys.stdout.buffer if output == "-" else _atomic_file(files, output)
-        if format == "html":
-            page = "".join(line + "\n" for line in lines)
-            out.write(translator.translate(page, format="html", glossary=terms,
-                                           **dataclasses.asdict(decode)).text.encode("utf-8"))
-        else:
-            from nmt.formatting import write_translations
-            progress = Progress(_input_size(input))
-            write_translations(translator, lines, out, cfg=decode, scored=scores or decode.n_best > 1,
-                               attention=_atomic_file(files, attention_out) if attention_out else None,
-                               progress=progress, glossary=terms, explicit=explicit)
-            progress.close()
+        from nmt.formatting import write_translations
+        progress = Progress(_input_size(input))
+        write_translations(translator, lines,
+                           sys.stdout.buffer if output == "-" else _atomic_file(files, output), cfg=decode,
+                           scored=scores or decode.n_best > 1,
+                           attention=_atomic_file(files, attention_out) if attention_out else None,
+                           progress=progress, glossary=terms, explicit=explicit)
+        progress.close()
     _report_long_inputs(translator)
 
 

@@ -84,21 +84,16 @@ def _translate(args) -> int:
                        "--format text")
     refuse_binary_as_text(args.input, args.format)
     translator = Translator.load(args.model, int8=args.int8, threads=args.threads)
-    if args.format not in ("text", "html"):  # a document
+    if args.format != "text":  # an HTML page or another document, whole
         translate_document_io(translator, args.input, args.output, args.format, glossary=glossary,
                               **dataclasses.asdict(cfg))
         return 0
     lines = decode_lines(sys.stdin.buffer, "standard input") if args.input == "-" else read_lines(args.input)
 
     def write(out) -> None:
-        if args.format == "html":
-            page = "".join(line + "\n" for line in lines)
-            out.write(translator.translate(page, format="html", glossary=glossary,
-                                           **dataclasses.asdict(cfg)).text.encode("utf-8"))
-        else:
-            for index, nbest in enumerate(translator.translate_stream(lines, cfg, glossary=glossary)):
-                text = scored_lines(index, nbest) if args.n_best > 1 else nbest[0][0] + "\n"
-                out.write(text.encode("utf-8"))
+        for index, nbest in enumerate(translator.translate_stream(lines, cfg, glossary=glossary)):
+            text = scored_lines(index, nbest) if args.n_best > 1 else nbest[0][0] + "\n"
+            out.write(text.encode("utf-8"))
         out.flush()
 
     if args.output == "-":
