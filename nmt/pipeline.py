@@ -197,9 +197,10 @@ class TextPipeline:
         texts = [doc.texts(split=cfg.split_sentences, language=source) for doc in docs]
         flat = [text for page in texts for text in page]
         whole = dataclasses.replace(cfg, split_sentences=False)  # split already, around the markup
-        # an engine that records attention as it decodes spares the second pass that places inline markup
-        found = list(self.translate_stream(flat, whole, glossary=glossary, attention=self.attends))
         wanted = [need for doc in docs for need in doc.needs_alignment()]
+        # an engine that records attention as it decodes spares the second pass that places inline markup
+        found = list(self.translate_stream(flat, whole, glossary=glossary,
+                                           attention=self.attends and (attention or any(wanted))))
         rows = [i for i, need in enumerate(wanted) if attention or (need and self.attends)]
         records = alignment.by_sentence(self, [flat[i] for i in rows], [found[i][0][1] for i in rows]) \
             if rows else []

@@ -2,6 +2,7 @@
 the text and keeps every tag (structure identical apart from the text, runs kept on their words), then through
 the toy attention model by the Python API and the command line; untrusted files refused with one line."""
 
+import importlib.util
 import io
 import re
 import zipfile
@@ -146,6 +147,10 @@ def test_subtitles_keep_numbers_timings_and_tags():
     voice = made.subtitles(["<v Roger>der hund läuft.", "die </i>katze"], "vtt")  # left open; a stray end
     out = round_trip(voice, "vtt").decode()
     assert "<v Roger>DER HUND LÄUFT.</v>" in out and "\nDIE </i>KATZE\n" in out
+    # a cue left with no words: the group's words shared by the cues' lengths (14 and 8 characters: 3 of 4)
+    two = open_document(made.subtitles(["der hund läuft", "im park."]), "srt")
+    out = two.write(['<span data-c="0">the dog runs in</span> <span data-c="1"></span>']).decode()
+    assert "\nthe dog runs\n" in out and "\nin\n" in out
 
 
 def test_markdown_keeps_code_targets_and_front_matter():
@@ -209,7 +214,7 @@ BAD = {
     "entities": (_zip({"word/document.xml": ENTITIES}), "docx", "declares a document type"),
     "external": (_zip({"word/document.xml": EXTERNAL}), "docx", "declares a document type"),
     "text as docx": (b"der hund\n", "docx", "not a zip archive"),
-    "odt as docx": (made.odt_bytes("x", PARAGRAPHS) if __import__("importlib").util.find_spec("odf")
+    "odt as docx": (made.odt_bytes("x", PARAGRAPHS) if importlib.util.find_spec("odf")
                     else _zip({"content.xml": b"<a/>"}), "docx", "has no word/document.xml"),
     "docx as srt": (DOCX_OK, "srt", "zip archive"),
     "truncated": (DOCX_OK[: len(DOCX_OK) // 2], "docx", "not a readable zip archive"),
@@ -258,9 +263,9 @@ def every_kind() -> dict[str, bytes]:
              "srt": made.subtitles(["der hund läuft", "im park.", "die katze schläft."]),
              "vtt": made.subtitles(["der hund läuft", "im park.", "die katze schläft."], "vtt"),
              "txt": "der hund läuft\n\ndie katze schläft\n".encode(), "pdf": _pdf("der hund läuft im park")}
-    if __import__("importlib").util.find_spec("pptx"):
+    if importlib.util.find_spec("pptx"):
         kinds["pptx"] = made.pptx_bytes("der hund", PARAGRAPHS, "die frau")
-    if __import__("importlib").util.find_spec("odf"):
+    if importlib.util.find_spec("odf"):
         kinds["odt"] = made.odt_bytes("der hund", PARAGRAPHS)
     return kinds
 

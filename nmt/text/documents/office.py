@@ -79,19 +79,17 @@ class OfficeDocument:
             if "mimetype" not in names or self.archive.read("mimetype").strip() != ODF_MIMETYPES[kind]:
                 raise NMTError(f"not a .{kind} file: its mimetype member does not say "
                                f"{ODF_MIMETYPES[kind].decode()}; check the file and its extension")
-            pattern, reader = ODF_PARTS, _read_odf
+            pattern, reader, tags = ODF_PARTS, _read_odf, (TEXT + "p", TEXT + "h")
         else:
             grammar = DOCX if kind == "docx" else PPTX
             if grammar.required not in names:
                 raise NMTError(f"not a .{kind} file: it has no {grammar.required}; check the file and its "
                                "extension")
-            pattern, reader = grammar.parts, lambda p: _read_ooxml(p, grammar)
+            pattern, reader, tags = grammar.parts, lambda p: _read_ooxml(p, grammar), (grammar.paragraph,)
         self.parts = {name: self.archive.xml(name) for name in names if re.fullmatch(pattern, name)}
-        tag = TEXT if kind in ODF_MIMETYPES else (DOCX if kind == "docx" else PPTX).paragraph
         self.paragraphs: list[tuple[str, Paragraph]] = []
         for name, root in self.parts.items():
-            found = root.iter(TEXT + "p", TEXT + "h") if kind in ODF_MIMETYPES else root.iter(tag)
-            for element in list(found):
+            for element in list(root.iter(*tags)):
                 paragraph = reader(element)
                 if translatable(paragraph.items):
                     self.paragraphs.append((name, paragraph))
