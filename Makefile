@@ -18,7 +18,7 @@ DEMO_RUN ?= runs/demo
 # what the demo translates and scores: Multi30k's test2016 (captions) and the Tatoeba test (everyday)
 DEMO_TESTS := data/multi30k/test2016 data/tatoeba-de-en/test
 
-.PHONY: install test lint docs demo bench clean-demo
+.PHONY: install test lint docs demo bench clean-demo web
 
 install: $(VENV)/.installed
 
@@ -28,8 +28,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[full,documents,test,docs]"
 	touch $@
 
+# The browser runtime `nmt export --web` copies into web folders (nmt/web/runtime): ONNX Runtime Web and
+# sentencepiece in WebAssembly, the exact versions and hashes web/package-lock.json pins, from npm.
+WEB_RUNTIME := nmt/web/runtime/runtime.json
+web: $(WEB_RUNTIME)
+
+$(WEB_RUNTIME): web/package.json web/package-lock.json nmt/web/pack.py nmt/web/assets.py | install
+	@command -v npm >/dev/null || { echo "npm not found (apt-get install -y npm): no web folders, their test is skipped"; exit 0; }; \
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cd .. && \
+	$(BIN)/python -m nmt.web.pack web/node_modules nmt/web/runtime
+
 # -rs: the reason of every skipped test is printed
-test: install
+test: install web
 	$(BIN)/python -m pytest -q -rs
 
 # Style and common mistakes (settings in pyproject.toml, [tool.ruff]); `ruff check --fix .` repairs import order.

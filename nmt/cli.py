@@ -169,30 +169,51 @@ def average(
 
 @app.command("export")
 def export_model(
-    model: str = typer.Argument(..., help="Run folder (its best.pt) or checkpoint."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (replaced if it exists)."),
+    model: str = typer.Argument(..., help="Run folder (its best.pt) or checkpoint; with --web also a folder "
+                                "`nmt export` wrote."),
+    out: Path | None = typer.Option(None, "--out", help="Folder to write (replaced if it exists)."),
     format: str = typer.Option("onnx", "--format", help="onnx (the only format)."),
     int8: bool = typer.Option(False, "--int8", help="Also write int8 graphs (ONNX Runtime's dynamic "
                                                      "quantization); `nmt-lite translate --int8` uses them."),
+    web: Path | None = typer.Option(None, "--web", help="Also write a web folder here: a page that translates "
+                                    "in the browser, offline, opened from disk or any static host."),
+    web_graphs: str = typer.Option("int8", "--web-graphs", help="The graphs the web folder carries: int8, "
+                                   "fp32, or both as int8,fp32 (the first is the page's default)."),
 ):
     """Export a model to ONNX, to translate without PyTorch (`nmt-lite translate`, nmt.lite, `nmt serve
-    --engine onnx`). The graphs are checked against the torch model before the folder is written.
+    --engine onnx`), and with --web into the browser. The graphs are checked against the torch model before
+    the folder is written.
 
     \b
     Example:
       nmt export runs/small --out runs/small/onnx
       echo 'Ein Hund läuft.' | nmt-lite translate --model runs/small/onnx
+      nmt export runs/small --out runs/small/onnx --int8 --web runs/small/web   # open runs/small/web/index.html
     """
     if format != "onnx":
         raise NMTError(f"--format takes onnx, got {format!r}")
-    try:
-        from nmt.export import export
-    except ImportError as e:
-        raise NMTError(f"exporting needs onnx and onnxruntime ({e.name} is missing): "
-                       "pip install 'nmt[export]'") from None
-    meta = export(model, out, int8=int8)
-    typer.echo(f"{out}: encoder.onnx, decoder.onnx{' and their int8 copies' if int8 else ''}; checked: "
-               f"log-probabilities within {meta['max_difference']:.1e} of torch's")
+    graphs = tuple(g.strip() for g in web_graphs.split(",") if g.strip())
+    exported = Path(model) if (Path(model) / "nmt-export.json").is_file() else None
+    if exported is None:
+        if out is None:
+            raise NMTError("--out is needed: the folder to write the ONNX graphs into")
+        try:
+            from nmt.export import export
+        except ImportError as e:
+            raise NMTError(f"exporting needs onnx and onnxruntime ({e.name} is missing): "
+                           "pip install 'nmt[export]'") from None
+        int8 = int8 or (web is not None and "int8" in graphs)
+        meta = export(model, out, int8=int8)
+        typer.echo(f"{out}: encoder.onnx, decoder.onnx{' and their int8 copies' if int8 else ''}; checked: "
+                   f"log-probabilities within {meta['max_difference']:.1e} of torch's")
+        exported = out
+    elif web is None:
+        raise NMTError(f"{model} is already an export; add --web DIR to make a web folder of it")
+    if web is not None:
+        from nmt.web import build, size_mb
+        build(exported, web, graphs)
+        typer.echo(f"{web}: open {web / 'index.html'} in a browser, or put the folder on any static host "
+                   f"({size_mb(web):.1f} MB, {', '.join(graphs)} graphs)")
 
 
 @app.command()

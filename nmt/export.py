@@ -12,7 +12,8 @@ The folder it writes:
                      attention its weights (rows, src_len) over the source as the encoder read it
     src.model, tgt.model   the sentencepiece models
     nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version
-    *.int8.onnx      with --int8: the same graphs with int8 weights (ONNX Runtime's dynamic quantization)
+    *.int8.onnx      with --int8: the same graphs with int8 products, activations quantized per row
+                     (export_int8.py), so a translation does not depend on its batch
 
 Batch and lengths are dynamic axes. The export is checked before it is kept: on a sample batch the
 graphs, run by ONNX Runtime, must give the torch model's log-probabilities within TOLERANCE at every
@@ -141,11 +142,13 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
         (work / "tgt.model").write_bytes(tgt_tok.proto)
         meta["max_difference"] = check(model, work, n, src, src_lens, tgt_tok)
         if int8:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            import onnx
+
+            from nmt.export_int8 import quantize
             for part in ("encoder", "decoder"):
-                with _quiet():
-                        quantize_dynamic(work / f"{part}.onnx", work / f"{part}.int8.onnx",
-                                     weight_type=QuantType.QInt8)
+                graph = quantize(onnx.load(str(work / f"{part}.onnx")), single_step=part == "decoder")
+                onnx.save(graph, str(work / f"{part}.int8.onnx"))
+            meta["int8"] = "rows"  # activations quantized per row (export_int8.py): batch-invariant
         (work / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
