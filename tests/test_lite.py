@@ -129,10 +129,15 @@ def test_without_torch_the_lite_command_the_api_and_the_server_translate(exporte
     assert status == 0 and "Traceback" not in log
 
 
-def test_int8_graphs_and_bad_folders(exported, tmp_path):
+def test_int8_graphs_and_bad_folders(exported, toy, tmp_path):
     from nmt.lite import Translator as Lite
     _, folder = exported["lstm"]
-    assert Lite.load(folder, int8=True).translate("der hund läuft").text  # some translation
+    int8 = Lite.load(folder, int8=True)
+    assert int8.translate("der hund läuft").text  # some translation
+    lines = toy["valid_src"].read_text().splitlines()[:40]
+    for beam in (1, 5):  # activations quantized per row: a sentence's translation ignores its batch
+        alone = [int8.translate(line, beam=beam).text for line in lines]
+        assert [t.text for t in int8.translate(lines, beam=beam, max_sentences=64)] == alone
     with pytest.raises(NMTError, match="no exported model"):
         Lite.load(tmp_path)
     with pytest.raises(NMTError, match="no int8 graphs"):
