@@ -173,10 +173,10 @@ def export_model(
                                 "`nmt export` wrote."),
     out: Path | None = typer.Option(None, "--out", help="Folder to write (replaced if it exists)."),
     format: str = typer.Option("onnx", "--format", help="onnx (the only format)."),
-    int8: bool = typer.Option(False, "--int8", help="Also write int8 graphs (ONNX Runtime's dynamic "
-                                                     "quantization); `nmt-lite translate --int8` uses them."),
-    web: Path | None = typer.Option(None, "--web", help="Also write a web folder here: a page that translates "
-                                    "in the browser, offline, opened from disk or any static host."),
+    int8: bool = typer.Option(False, "--int8", help="Also write int8 graphs (activations quantized "
+                                                     "per row); `nmt-lite translate --int8` uses them."),
+    web: Path | None = typer.Option(None, "--web", help="Also write a web folder here: a page that "
+                                    "translates in the browser, offline, from disk or any static host."),
     web_graphs: str = typer.Option("int8", "--web-graphs", help="The graphs the web folder carries: int8, "
                                    "fp32, or both as int8,fp32 (the first is the page's default)."),
 ):
@@ -188,7 +188,8 @@ def export_model(
     Example:
       nmt export runs/small --out runs/small/onnx
       echo 'Ein Hund läuft.' | nmt-lite translate --model runs/small/onnx
-      nmt export runs/small --out runs/small/onnx --int8 --web runs/small/web   # open runs/small/web/index.html
+      nmt export runs/small --out runs/small/onnx --int8 --web runs/small/web
+      (then open runs/small/web/index.html)
     """
     if format != "onnx":
         raise NMTError(f"--format takes onnx, got {format!r}")

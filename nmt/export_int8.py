@@ -111,8 +111,9 @@ def _gemm(g: _Graph, node: onnx.NodeProto) -> list | None:
         return None
     transposed = bool(a.get("transB", 0))
     nodes: list = []
+    bias = node.input[2] if len(node.input) > 2 else None
     y = g.product(nodes, node.input[0], weight.T if transposed else weight,
-                  node.input[1] + (".T" if transposed else ""), node.input[2] if len(node.input) > 2 else None)
+                  node.input[1] + (".T" if transposed else ""), bias)
     nodes.append(helper.make_node("Identity", [y], [node.output[0]], name=node.name))
     return nodes
 
@@ -155,14 +156,16 @@ def _lstm_step(g: _Graph, node: onnx.NodeProto) -> list | None:
     hs = g.node(nodes, "Squeeze", [h0, zero], "h0")
     cs = g.node(nodes, "Squeeze", [c0, zero], "c0")
     b = g.constant((bias[: 4 * hidden] + bias[4 * hidden:]).astype(np.float32), "lstm_b")
-    gates = g.node(nodes, "Add", [g.product(nodes, xs, w.T, w_name), g.product(nodes, hs, r.T, r_name)], "gates")
+    gates = g.node(nodes, "Add", [g.product(nodes, xs, w.T, w_name), g.product(nodes, hs, r.T, r_name)],
+                   "gates")
     gates = g.node(nodes, "Add", [gates, b], "gates_b")
     parts = [g.name(k) for k in "iofc"]
     nodes.append(helper.make_node("Split", [gates, g.constant(np.array([hidden] * 4, np.int64), "split")],
                                   parts, name=g.name("split"), axis=1))
     i, o, f = (g.node(nodes, "Sigmoid", [p], "sig") for p in parts[:3])
     cand = g.node(nodes, "Tanh", [parts[3]], "cand")
-    c = g.node(nodes, "Add", [g.node(nodes, "Mul", [f, cs], "fc"), g.node(nodes, "Mul", [i, cand], "ic")], "c")
+    c = g.node(nodes, "Add", [g.node(nodes, "Mul", [f, cs], "fc"), g.node(nodes, "Mul", [i, cand], "ic")],
+               "c")
     h = g.node(nodes, "Mul", [o, g.node(nodes, "Tanh", [c], "tanh_c")], "h")
     outputs = list(node.output) + [""] * (3 - len(node.output))
     if outputs[0]:

@@ -12,8 +12,8 @@ from nmt.export_int8 import quantize  # noqa: E402
 
 
 def _model(nodes, inputs, outputs, weights):
-    graph = helper.make_graph(nodes, "g", inputs, outputs,
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in weights.items()])
+    tensors = [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in weights.items()]
+    graph = helper.make_graph(nodes, "g", inputs, outputs, tensors)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -41,8 +41,10 @@ def _lstm_step(hidden=8, inputs=5, seed=0):
     c = helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, "rows", hidden])
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in
             (("y", [1, 1, "rows", hidden]), ("h_out", [1, "rows", hidden]), ("c_out", [1, "rows", hidden]))]
-    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "h", "c"], ["y", "h_out", "c_out"], hidden_size=hidden)
-    weights = {"W": rng.normal(0, 0.5, (1, 4 * hidden, inputs)), "R": rng.normal(0, 0.5, (1, 4 * hidden, hidden)),
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "h", "c"], ["y", "h_out", "c_out"],
+                            hidden_size=hidden)
+    weights = {"W": rng.normal(0, 0.5, (1, 4 * hidden, inputs)),
+               "R": rng.normal(0, 0.5, (1, 4 * hidden, hidden)),
                "B": rng.normal(0, 0.5, (1, 8 * hidden))}
     return _model([node], [x, h, c], outs, weights), rng
 
@@ -64,7 +66,8 @@ def test_a_one_step_lstm_taken_apart_computes_what_the_lstm_computes():
 def test_a_row_comes_out_the_same_whatever_its_batch():
     model, rng = _lstm_step()
     int8 = quantize(model, single_step=True)
-    rows = {"x": rng.normal(0, 1, (1, 64, 5)), "h": rng.uniform(-1, 1, (1, 64, 8)), "c": rng.normal(0, 1, (1, 64, 8))}
+    rows = {"x": rng.normal(0, 1, (1, 64, 5)), "h": rng.uniform(-1, 1, (1, 64, 8)),
+            "c": rng.normal(0, 1, (1, 64, 8))}
     rows = {k: v.astype(np.float32) for k, v in rows.items()}
     rows["x"][:, 1:] *= 40  # other rows far larger: one scale for the batch would crush row 0
     whole = _run(int8, **rows)

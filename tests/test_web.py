@@ -31,7 +31,8 @@ def test_the_sentencepiece_factory_is_taken_alone_and_made_a_classic_script():
     module = ('import * as fs from "fs";\nconst x = 1;\n'
               'var createSentencePieceModule=(()=>{var _scriptName=import.meta.url;return 1})();\n'
               'export { x };\n')
-    assert sentencepiece_factory(module) == 'var createSentencePieceModule=(()=>{var _scriptName="";return 1})();\n'
+    want = 'var createSentencePieceModule=(()=>{var _scriptName="";return 1})();\n'
+    assert sentencepiece_factory(module) == want
     with pytest.raises(NMTError, match="module factory was not found"):
         sentencepiece_factory("export const y = 2;\n")
 
@@ -98,8 +99,8 @@ def test_the_page_translates_offline_from_disk_as_nmt_lite_does(exports, browser
     for precision in ("fp32", "int8"):
         lite = Lite.load(exports[name] / "onnx", int8=precision == "int8")
         for beam in (1, 5):
-            got = page.evaluate("([lines, beam, precision]) => nmtWeb.translate(lines, {beam, precision, split: "
-                                "false})", [lines, beam, precision])
+            got = page.evaluate("([lines, beam, precision]) => nmtWeb.translate(lines, "
+                                "{beam, precision, split: false})", [lines, beam, precision])
             want = [t.text for t in lite.translate(lines, beam=beam, keep_spans=False, split_sentences=False)]
             assert got["translations"] == want, (precision, beam)
     # the page as a user sees it: typed text, the button, sentence by sentence
