@@ -56,6 +56,7 @@ BENCHMARKS = {
     "documents": Benchmark("RUN [TEST_SRC TEST_REF]", _call("documents")),
     "constraints": Benchmark("RUN...", _call("constraints")),
     "lite": Benchmark("RUN...", _call("lite")),
+    "web": Benchmark("RUN_OR_EXPORT", _call("web")),
     "length": Benchmark("[LABEL=]RUN...", _call("length")),
     "pairs": Benchmark("[MINUTES [general]]", _call("pairs", convert=_first_float(2))),
     "ablate": Benchmark("[MINUTES [ROW...]]", _call("ablate", convert=_first_float(None))),

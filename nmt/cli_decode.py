@@ -272,8 +272,10 @@ def serve(
                                                 "(default: none, same-origin only)."),
     engine: str = typer.Option("torch", "--engine",
                                help="torch, or onnx: folders written by `nmt export`, decoded without "
-                                    "PyTorch (no glossaries, kept spans or attention weights; --quantize "
-                                    "int8 takes the export's int8 graphs)."),
+                                    "PyTorch (--quantize int8 takes the export's int8 graphs)."),
+    web: list[Path] = typer.Option([], "--web", help="A web folder (`nmt export --web`) to offer at "
+                                   "/offline/SRC-TGT/: the page links to it, and the browser then "
+                                   "translates on its own; repeatable."),
     *, decode: DecodeConfig, runtime: RuntimeConfig,
 ):
     """Serve models over HTTP: a LibreTranslate-compatible API, nmt's own API and a page at /.
@@ -294,4 +296,4 @@ def serve(
                          max_queue=max_queue, batch_wait_ms=batch_wait_ms, max_beam=max_beam,
                          allow_origins=tuple(allow_origin), max_file=max_file, file_minutes=file_minutes)
     run_server(model, pairs=pair, decode=decode, serve_cfg=limits, api_key=api_key, runtime=runtime,
-               engine=engine)
+               engine=engine, web=web)

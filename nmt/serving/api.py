@@ -3,7 +3,9 @@ people (a page).
 
     GET  /              a page to translate by hand (static/index.html, no external assets)
     GET  /health        {"status": "ok", "pairs": ["de-en"], "pending": 0, "api_key": false,
-                        "attention": ["de-en"] (the pairs whose model can show its attention)}
+                        "attention": ["de-en"] (the pairs whose model can show its attention),
+                        "offline": {"de-en": "/offline/de-en/"} (web folders given with --web)}
+    GET  /offline/PAIR/ a web folder (nmt export --web): the page that translates inside the browser
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
     POST /translate     LibreTranslate's API, fields in JSON, a form or the query string: {"q": str | [str],
                         "source" (or "auto": detected per text), "target", "format": "text" | "html" (none:
@@ -52,7 +54,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from nmt.config import DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
@@ -95,8 +98,9 @@ class Service(FileEndpoints):
     """The models by language pair, the limits, and the handlers of every endpoint."""
 
     def __init__(self, models: dict[tuple[str, str], Served], *, decode: DecodeConfig, serve: ServeConfig,
-                 executor: ThreadPoolExecutor, api_key: str | None = None):
+                 executor: ThreadPoolExecutor, api_key: str | None = None, offline: dict | None = None):
         self.models, self.decode, self.limits, self.api_key = models, decode, serve, api_key
+        self.offline = offline or {}  # web folders by pair ("de-en"), served at /offline/PAIR/
         self.executor = executor  # the one thread that runs torch (see torch_thread)
         self.files = FileStore(serve.file_minutes, serve.max_stored)
 
@@ -129,7 +133,9 @@ class Service(FileEndpoints):
                   Route("/v1/translate", self.native, methods=["POST"]),
                   Route("/translate_file", self.translate_file, methods=["POST"]),
                   Route("/download_file/{token}/{name}", self.download_file),
-                  Route("/frontend/settings", self.settings)]
+                  Route("/frontend/settings", self.settings),
+                  *(Mount(f"/offline/{pair}", StaticFiles(directory=folder, html=True))
+                    for pair, folder in self.offline.items())]
         # Cross-origin calls only from the origins the server was told to trust (--allow-origin): a page on
         # any other site could otherwise use a server on this machine (or behind its firewall) from a
         # visitor's browser.
@@ -149,7 +155,8 @@ class Service(FileEndpoints):
         pairs = [f"{s}-{t}" for s, t in self.models]
         return JSONResponse({"status": "ok", "pairs": pairs, "pending": pending,
                              "api_key": self.api_key is not None,
-                             "attention": [f"{s}-{t}" for s, t in self.models if self._attends((s, t))]})
+                             "attention": [f"{s}-{t}" for s, t in self.models if self._attends((s, t))],
+                             "offline": {pair: f"/offline/{pair}/" for pair in self.offline}})
 
     async def languages(self, request: Request) -> JSONResponse:
         sources = sorted({s for s, _ in self.models})

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from nmt import NMTError
 from nmt.config import DecodeConfig, RuntimeConfig, ServeConfig
@@ -32,6 +33,21 @@ def parse_pair(text: str) -> tuple[str, str]:
         raise NMTError(f"--pair takes SRC-TGT language codes such as de-en, got {text!r}")
     src, tgt = text.lower().split("-")
     return src, tgt
+
+
+def offline_folders(folders: list[Path]) -> dict[str, Path]:
+    """Web folders by their language pair ("de-en"), from their manifests."""
+    from nmt.web import read_manifest
+    out: dict[str, Path] = {}
+    for folder in folders:
+        languages = read_manifest(folder).get("languages")
+        if not languages:
+            raise NMTError(f"{folder}: its model does not say its languages; it cannot be offered by pair")
+        pair = "-".join(languages)
+        if pair in out:
+            raise NMTError(f"{folder}: {pair} is already offered by {out[pair]}; one web folder per pair")
+        out[pair] = Path(folder)
+    return out
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -73,10 +89,11 @@ def _loader(engine: str, runtime: RuntimeConfig):
 
 
 def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cfg: ServeConfig,
-          runtime: RuntimeConfig | None = None, api_key: str | None = None, engine: str = "torch") -> None:
+          runtime: RuntimeConfig | None = None, api_key: str | None = None, engine: str = "torch",
+          web: list[Path] | None = None) -> None:
     """Load the models, one per language pair (Translator.load(path, runtime), or with engine onnx
     nmt.lite's Translator on exported folders), and answer HTTP requests until SIGTERM or Ctrl-C (both
-    finish the requests in flight first)."""
+    finish the requests in flight first). web: web folders (nmt export --web) offered at /offline/SRC-TGT/."""
     import uvicorn
     if engine not in ENGINES:
         raise NMTError(f"--engine takes {' or '.join(ENGINES)}, got {engine!r}")
@@ -95,8 +112,10 @@ def serve(models: list[str], *, pairs: list[str], decode: DecodeConfig, serve_cf
             raise NMTError(f"{path}: {pair[0]}-{pair[1]} is already served by {served[pair].name}; "
                            "give each model its own --pair")
         served[pair] = Served(path, translator)
+    offline = offline_folders(web or [])
     sock = listen(serve_cfg.host, serve_cfg.port)
-    service = Service(served, decode=decode, serve=serve_cfg, executor=executor, api_key=api_key)
+    service = Service(served, decode=decode, serve=serve_cfg, executor=executor, api_key=api_key,
+                      offline=offline)
     where = f"http://{serve_cfg.host}:{serve_cfg.port}"
     for (src, tgt), s in served.items():
         log.info("%s-%s: %s", src, tgt, s.name)

@@ -64,6 +64,17 @@ def build(export: str | Path, out: str | Path, graphs: tuple[str, ...] = ("int8"
     return manifest
 
 
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a web folder build() wrote; NMTError if `folder` is not one."""
+    path = Path(folder) / "manifest.js"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        return json.loads(text.removeprefix("window.nmtManifest = ").removesuffix(";"))
+    except (OSError, ValueError):
+        raise NMTError(f"{folder}: not a web folder (no readable manifest.js); make one with "
+                       "`nmt export RUN --out DIR --web WEB`") from None
+
+
 def size_mb(folder: str | Path) -> float:
     """The folder's size on disk, all files."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
