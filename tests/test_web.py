@@ -20,11 +20,14 @@ pytest.importorskip("onnx", reason="exporting needs onnx (the full extra)")
 NO_RUNTIME = "no browser runtime: build it with `make web` (npm)"
 
 
-def test_an_asset_script_carries_any_bytes():
-    data = bytes(range(256)) * 3 + "€ ünïcode".encode()
-    script = asset_script("src.model", data)
-    assert script.startswith('nmtAsset("src.model", "') and script.endswith(");\n")
-    assert read_asset_script(script) == ("src.model", data)
+def test_an_asset_script_carries_any_bytes_compressed_where_that_pays():
+    import random
+    noise = random.Random(0).randbytes(3000)  # incompressible: sent as it is
+    text = ("ein hund läuft € " * 200).encode()  # compresses far below GZIP_SHARE
+    for data, encoding in ((noise, "raw"), (text, "gzip")):
+        script = asset_script("src.model", data)
+        assert script.startswith(f'nmtAsset("src.model", "{encoding}", "') and script.endswith(");\n")
+        assert read_asset_script(script) == ("src.model", data)
 
 
 def test_the_sentencepiece_factory_is_taken_alone_and_made_a_classic_script():

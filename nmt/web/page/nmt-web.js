@@ -19,7 +19,7 @@
 
 (() => {
   const assets = new Map();
-  window.nmtAsset = (name, packed) => assets.set(name, packed);
+  window.nmtAsset = (name, encoding, packed) => assets.set(name, { encoding, packed });
 
   const MAX_SENTENCES = 128, MAX_TOKENS = 8000, LEN_RATIO = 1.5, LEN_EXTRA = 10, ALPHA = 1.0;
 
@@ -33,17 +33,18 @@
     });
   }
 
-  async function bytesOf(name) {  // an asset script's content (assets.py): base64 of gzip
-    const packed = assets.get(name);
-    if (packed === undefined) throw new Error(`${name} missing from the folder`);
+  async function bytesOf(name) {  // an asset script's content (assets.py): base64, of gzip or raw
+    const asset = assets.get(name);
+    if (asset === undefined) throw new Error(`${name} missing from the folder`);
     assets.delete(name);
     let raw;
-    if (Uint8Array.fromBase64) raw = Uint8Array.fromBase64(packed);
+    if (Uint8Array.fromBase64) raw = Uint8Array.fromBase64(asset.packed);
     else {
-      const text = atob(packed);
+      const text = atob(asset.packed);
       raw = new Uint8Array(text.length);
       for (let i = 0; i < text.length; i++) raw[i] = text.charCodeAt(i);
     }
+    if (asset.encoding !== "gzip") return raw;
     const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   }
@@ -372,21 +373,25 @@
     const started = performance.now();
     await loadScript("manifest.js");
     const manifest = window.nmtManifest;
-    const scripts = ["runtime/ort-wasm.js", ...manifest.files.map((f) => `model/${f}.js`)];
-    await Promise.all(scripts.map(loadScript));
     // ONNX Runtime's module and WebAssembly from the asset scripts: no fetch (a page opened from disk may
     // not fetch). One thread: a page from disk or a plain static host is not cross-origin isolated, which
-    // threads need.
-    const glue = new Blob([await bytesOf("ort-wasm-simd-threaded.mjs")], { type: "text/javascript" });
-    ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(glue) };
-    ort.env.wasm.wasmBinary = await bytesOf("ort-wasm-simd-threaded.wasm");
+    // threads need. The graphs' sessions and the tokenizers load side by side.
+    await loadScript("runtime/ort-wasm.js");
+    const [glue, wasm] = await Promise.all(["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"].map(bytesOf));
+    ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([glue], { type: "text/javascript" })) };
+    ort.env.wasm.wasmBinary = wasm;
     ort.env.wasm.numThreads = 1;
+    await Promise.all(manifest.files.map((f) => loadScript(`model/${f}.js`)));
     const meta = JSON.parse(new TextDecoder().decode(await bytesOf("nmt-export.json")));
-    const sp = await createSentencePieceModule();
-    state.tokenizers = {
-      src: await Tokenizer.load(sp, await bytesOf("src.model")), tgt: await Tokenizer.load(sp, await bytesOf("tgt.model")),
-    };
-    for (const precision of manifest.graphs) state.engines[precision] = await Engine.load(meta, precision);
+    const engines = (async () => {
+      for (const precision of manifest.graphs) state.engines[precision] = await Engine.load(meta, precision);
+    })();
+    const tokenizers = (async () => {
+      const sp = await createSentencePieceModule();
+      const [src, tgt] = await Promise.all(["src.model", "tgt.model"].map(bytesOf));
+      state.tokenizers = { src: await Tokenizer.load(sp, src), tgt: await Tokenizer.load(sp, tgt) };
+    })();
+    await Promise.all([engines, tokenizers]);
     state.meta = meta;
     state.manifest = manifest;
     const now = performance.now();  // since the page was asked for: its scripts' loading included
