@@ -90,7 +90,8 @@ class AttentionState:
         src_len), each row attending to its own source (the rows of a source as its target positions).
         attention: the model's Attention, or anything called like it (fast/step.py's packed copy)."""
         sources, rows = self.memory.size(0), h.size(0)
-        att, weights = attention(h.reshape(sources, self.per, h.size(-1)), self.memory, self.keys,
+        # -1 for per: the same, and an exported graph (export.py) reads it from the shapes
+        att, weights = attention(h.reshape(sources, -1, h.size(-1)), self.memory, self.keys,
                                  self.mask)                                 # (sources, per, ...)
         return att.reshape(rows, 1, -1), weights.reshape(rows, 1, -1)
 

@@ -6,14 +6,16 @@ The folder it writes:
                      -> h, c (layers, batch, hidden) the decoder's first state (c for an LSTM only);
                      and memory (batch, src_len, hidden), the encoder's outputs; with attention also
                      keys (batch, src_len, hidden) and mask (batch, src_len)
-    decoder.onnx     one step: tokens (rows,), h, c, and with attention memory, keys, mask (per source),
-                     source (rows,) which source each row reads, feed (rows, hidden) the last attentional
-                     state (zeros at first) -> log_probs (rows, vocab), h_out, c_out, feed_out, and with
-                     attention its weights (rows, src_len) over the source as the encoder read it
+    decoder.onnx     one step: tokens (rows,), h, c, and with attention memory, keys, mask (per source:
+                     `sources` of them, rows = sources * per, row r reads source r // per as in
+                     regroup.py), feed (rows, hidden) the last attentional state (zeros at first)
+                     -> log_probs (rows, vocab), h_out, c_out, feed_out, and with attention its weights
+                     (rows, src_len) over the source as the encoder read it. (Exports before this
+                     version took `source` (rows,), the source of each row, and gathered memory per row.)
     src.model, tgt.model   the sentencepiece models
     nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version
     *.int8.onnx      with --int8: the same graphs with int8 products, activations quantized per row
-                     (export_int8.py), so a translation does not depend on its batch
+                     (export_graphs.py), so a translation does not depend on its batch
 
 Batch and lengths are dynamic axes. The export is checked before it is kept: on a sample batch the
 graphs, run by ONNX Runtime, must give the torch model's log-probabilities within TOLERANCE at every
@@ -45,6 +47,7 @@ from nmt.text.tokenizer import BOS, EOS, PAD, UNK
 TOLERANCE = 1e-4  # largest difference allowed between ONNX Runtime's and torch's log-probabilities
 OPSET = 17
 META = "nmt-export.json"
+TOP = ["top_values", "top_ids"]  # the decoder graph's k best per row (_add_top)
 
 
 class _Encoder(nn.Module):
@@ -83,8 +86,9 @@ class _Step(nn.Module):
         if self.model.decoder.attention is None:
             log_probs, state = self.model.step(tokens, rnn)
             return (log_probs, *(state if self.lstm else (state,)))
-        memory, keys, mask, source, *feed = rest  # feed: the last attentional state, with input feeding
-        state = AttentionState(rnn, memory[source], keys[source], mask[source], feed[0] if feed else None)
+        memory, keys, mask, *feed = rest  # feed: the last attentional state, with input feeding
+        # no row reads a copy of its source: rows = sources * per, each source's rows together (its beam)
+        state = AttentionState(rnn, memory, keys, mask, feed[0] if feed else None)
         hidden, weights, state = self.model.decoder.attend_step(tokens, state)
         new = state.rnn if self.lstm else (state.rnn,)
         return (self.model.output.log_probs(hidden), *new, *([state.feed] if feed else []), weights)
@@ -97,9 +101,26 @@ def names(model: Seq2Seq) -> dict[str, list[str]]:
     memory = ["memory", "keys", "mask"] if attends else []
     feed = ["feed"] if attends and model.cfg.input_feeding else []
     return {"encoder_in": ["src", "src_lens"], "encoder_out": state + (memory or ["memory"]),
-            "decoder_in": ["tokens", *state, *memory, *(["source"] if attends else []), *feed],
+            "decoder_in": ["tokens", *state, *memory, *feed, "k"],
             "decoder_out": ["log_probs", *(f"{s}_out" for s in [*state, *feed]),
-                            *(["attention"] if attends else [])]}
+                            *(["attention"] if attends else []), *TOP]}
+
+
+def _add_top(path: Path) -> None:
+    """The decoder graph with each row's k best log-probabilities and their ids (TopK: best first, equal
+    values by the lower id, as nmt/lite/search.top ranks them) as outputs TOP, k an input (1,): search
+    reads the few it needs instead of ranking 8,000 in NumPy (12% of nmt-lite's beam search, py-spy)."""
+    import onnx
+    from onnx import TensorProto, helper
+    model = onnx.load(str(path))
+    graph = model.graph
+    graph.input.append(helper.make_tensor_value_info("k", TensorProto.INT64, [1]))
+    graph.node.append(helper.make_node("TopK", ["log_probs", "k"], TOP, name="top", axis=-1, largest=1,
+                                       sorted=1))
+    graph.output.extend([helper.make_tensor_value_info(TOP[0], TensorProto.FLOAT, ["rows", "k"]),
+                         helper.make_tensor_value_info(TOP[1], TensorProto.INT64, ["rows", "k"])])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
@@ -125,13 +146,14 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
                **{k: v for k, v in axes_memory.items() if k in n["encoder_out"]}})
         rows = src.size(0)
         step_inputs = _step_inputs(model, first, torch.full((rows,), BOS), rows)
-        step_axes = {"tokens": {0: "rows"}, "log_probs": {0: "rows"}, "source": {0: "rows"},
+        step_axes = {"tokens": {0: "rows"}, "log_probs": {0: "rows"},
                      "attention": {0: "rows", 1: "src_len"},
                      "feed": {0: "rows"}, "feed_out": {0: "rows"},
                      **{s: {1: "rows"} for s in ("h", "c", "h_out", "c_out")},
                      **{k: {0: "sources", 1: "src_len"} for k in ("memory", "keys", "mask")}}
-        _onnx(_Step(model), step_inputs, work / "decoder.onnx", n["decoder_in"], n["decoder_out"],
+        _onnx(_Step(model), step_inputs, work / "decoder.onnx", n["decoder_in"][:-1], n["decoder_out"][:-2],
               {k: v for k, v in step_axes.items() if k in n["decoder_in"] or k in n["decoder_out"]})
+        _add_top(work / "decoder.onnx")
         meta = {"format": "nmt-onnx", "version": 1, "nmt_version": __version__, "opset": OPSET,
                 "pad": PAD, "unk": UNK, "bos": BOS, "eos": EOS, "reverse_source": model.cfg.reverse_source,
                 "max_len": model.cfg.max_len, "cell": model.cfg.cell, "layers": model.cfg.layers,
@@ -144,11 +166,11 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
         if int8:
             import onnx
 
-            from nmt.export_int8 import quantize
+            from nmt.export_graphs import quantize
             for part in ("encoder", "decoder"):
                 graph = quantize(onnx.load(str(work / f"{part}.onnx")), single_step=part == "decoder")
                 onnx.save(graph, str(work / f"{part}.int8.onnx"))
-            meta["int8"] = "rows"  # activations quantized per row (export_int8.py): batch-invariant
+            meta["int8"] = "rows"  # activations quantized per row (export_graphs.py): batch-invariant
         (work / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -192,7 +214,7 @@ def _step_inputs(model: Seq2Seq, first: tuple, tokens: torch.Tensor, rows: int) 
         return (tokens, *state)
     memory, keys, mask = first[len(state):]  # with attention
     feed = (torch.zeros(rows, model.cfg.hidden),) if model.cfg.input_feeding else ()
-    return (tokens, *state, memory, keys, mask, torch.arange(rows), *feed)
+    return (tokens, *state, memory, keys, mask, *feed)
 
 
 def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: torch.Tensor, tgt_tok) -> float:
@@ -211,11 +233,16 @@ def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: to
     worst = 0.0
     feeds = dict(zip(n["encoder_out"], got, strict=True))
     rows = src.size(0)
-    if "memory" in feeds:
-        feeds.update(source=np.arange(rows, dtype=np.int64),
-                     feed=np.zeros((rows, model.cfg.hidden), np.float32))
-    feeds = {k: v for k, v in feeds.items() if k in n["decoder_in"] or k in n["encoder_out"]}
     attends = "attention" in n["decoder_out"]
+    if attends:  # two rows per source, as a beam has several: the graph must read its source for each
+        state = state.reorder(torch.arange(rows).repeat_interleave(2))
+        for name in ("h", "c"):
+            if name in feeds:
+                feeds[name] = np.repeat(feeds[name], 2, axis=1)
+        rows *= 2
+        feeds.update(feed=np.zeros((rows, model.cfg.hidden), np.float32))
+    feeds = {k: v for k, v in feeds.items() if k in n["decoder_in"] or k in n["encoder_out"]}
+    feeds["k"] = np.array([3], np.int64)
     for token in targets:
         tokens = torch.full((rows,), token)
         with torch.no_grad():
@@ -226,13 +253,18 @@ def check(model: Seq2Seq, folder: Path, n: dict, src: torch.Tensor, src_lens: to
                 want, state = model.step(tokens, state)
         feeds["tokens"] = tokens.numpy()
         outputs = decoder.run(None, {k: feeds[k] for k in n["decoder_in"]})
+        named = dict(zip(n["decoder_out"], outputs, strict=True))
         finite = np.isfinite(want.numpy())
         if not (finite == np.isfinite(outputs[0])).all():
             raise NMTError("export check failed: ONNX Runtime and torch disagree on which pieces are "
                            "impossible")
         worst = max(worst, float(np.abs(outputs[0][finite] - want.numpy()[finite]).max()))
         if attends:
-            worst = max(worst, float(np.abs(outputs[-1] - weights.numpy()).max()))
+            worst = max(worst, float(np.abs(named["attention"] - weights.numpy()).max()))
+        ranked = np.argsort(-outputs[0], axis=-1, kind="stable")[:, :3]  # equal values: the lower id first
+        if not (named["top_ids"] == ranked).all():
+            raise NMTError("export check failed: the decoder graph's best pieces are not its best "
+                           "log-probabilities")
         feeds.update({name.removesuffix("_out"): value
                       for name, value in zip(n["decoder_out"][1:], outputs[1:], strict=True)
                       if name.endswith("_out")})

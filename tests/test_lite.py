@@ -62,6 +62,56 @@ def test_the_numpy_search_finds_what_the_torch_search_finds(table, beam, n_best)
                                                                    for hyps in want]
 
 
+def ranked_step(table, lie: bool = False):
+    """numpy_step with the step's own ranking of each row's best 8 pieces in the state (as the decoder
+    graph's TopK gives it); lie: the worst 8 instead, to show that search follows it."""
+    step = numpy_step(table)
+
+    def run(tokens, state):
+        log_probs, h = step(tokens, state["h"])
+        order = np.argsort(log_probs if lie else -log_probs, axis=-1, kind="stable")[:, :8]
+        return log_probs, {"h": h, "ranked": (np.take_along_axis(log_probs, order, -1), order)}
+    return run
+
+
+@pytest.mark.parametrize("table", [TABLE, WIDE])
+@pytest.mark.parametrize("beam", [1, 2, 3])
+def test_the_search_reads_the_steps_own_ranking_and_finds_the_same(table, beam):
+    def search(step, limit=6):
+        common = dict(max_lens=np.array([limit, 3]), bos=BOS, eos=EOS, ranked_fn=lambda s: s.get("ranked"))
+        state = {"h": np.repeat(start().numpy(), 2, axis=1)}
+        reorder_dict = lambda s, rows: {"h": s["h"][:, rows]}  # noqa: E731
+        if beam == 1:
+            return lite_search.greedy_search(step, reorder_dict, state, **common)
+        return lite_search.beam_search(step, reorder_dict, state, beam=beam, n_best=1, **common)
+    plain = numpy_step(table)
+
+    def unranked(tokens, state):
+        log_probs, h = plain(tokens, state["h"])
+        return log_probs, {"h": h}
+    want = search(unranked)
+    got = search(ranked_step(table))
+    assert [[h.tokens for h in hyps] for hyps in got] == [[h.tokens for h in hyps] for hyps in want]
+    if beam + 1 < 4:  # beam 3 reads all 4 pieces of these tables, in any order: no lie to follow
+        lied = search(ranked_step(table, lie=True))
+        assert [[h.tokens for h in hyps] for hyps in lied] != [[h.tokens for h in hyps] for hyps in want]
+
+
+def test_regroup_in_numpy_is_regroup():
+    from nmt.lite.translator import regroup as numpy_regroup
+    from nmt.regroup import regroup
+    rng = np.random.default_rng(0)
+    cases = [([3, 5, 4], 3, 2), ([2, 0], 3, 2), ([0, 1, 2, 3, 4, 5], 3, 2), ([], 2, 3)]
+    cases += [(sorted(rng.choice(12, size=int(n), replace=False).tolist()), 3, 4)
+              for n in rng.integers(1, 12, 20)]
+    cases += [(np.repeat(rng.permutation(4)[:k], 2).tolist(), 2, 4) for k in (1, 2, 3, 4)]
+    for rows, per, sources in cases:
+        kept, after = regroup(torch.tensor(rows, dtype=torch.long), per, sources)
+        got_kept, got_after = numpy_regroup(np.array(rows, dtype=np.int64), per, sources)
+        assert got_after == after, (rows, per)
+        assert (got_kept is None) == (kept is None) and (kept is None or got_kept.tolist() == kept.tolist())
+
+
 @pytest.fixture(scope="module")
 def exported(toy_run, attention_run, tmp_path_factory):
     from nmt.export import export

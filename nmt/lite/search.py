@@ -118,8 +118,11 @@ def _blocked(block: NoRepeat | None, log_probs: np.ndarray, history: np.ndarray,
 
 def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.ndarray, bos: int, eos: int,
                   alpha: float = DEFAULT.length_penalty, norm: str = DEFAULT.length_norm,
-                  block: NoRepeat | None = None, record_fn: Callable | None = None) -> list[list[Hypothesis]]:
-    """search/beam.greedy_search in NumPy."""
+                  block: NoRepeat | None = None, record_fn: Callable | None = None,
+                  ranked_fn: Callable | None = None) -> list[list[Hypothesis]]:
+    """search/beam.greedy_search in NumPy. ranked_fn(state): the step's own best pieces per row, (values,
+    ids) (rows, >= 1) ranked as top() ranks, when it has them (the decoder graph's TopK): used where no
+    rule changed the step's log-probabilities."""
     attended = Attended(record_fn, np.concatenate)
     batch = len(max_lens)
     alive = np.arange(batch)
@@ -128,11 +131,12 @@ def greedy_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np
     total = np.zeros(batch, dtype=np.float32)
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(int(max_lens.max()) + 1):
-        log_probs, state = step(tokens, state)
+        raw, state = step(tokens, state)
         attended.step(state)
         at_limit = t >= max_lens[alive]
-        log_probs = _force_eos(_blocked(block, log_probs, history, at_limit), at_limit, eos)
-        best, cols = top(log_probs, 1)
+        log_probs = _force_eos(_blocked(block, raw, history, at_limit), at_limit, eos)
+        ranked = ranked_fn(state) if ranked_fn and log_probs is raw else None
+        best, cols = (ranked[0][:, :1], ranked[1][:, :1]) if ranked is not None else top(log_probs, 1)
         tokens = cols[:, 0].astype(np.int64)
         total = total + best[:, 0]
         ended = tokens == eos
@@ -161,10 +165,14 @@ class Plain:
         self.scores = np.full((batch, k), NEG_INF, dtype=np.float32)
         self.scores[:, 0] = 0
 
-    def choose(self, log_probs: np.ndarray, at_limit: list[bool]) -> Choice:
+    def choose(self, log_probs: np.ndarray, at_limit: list[bool], ranked: tuple | None = None) -> Choice:
+        """ranked: each row's best pieces when the step ranked them (greedy_search's ranked_fn)."""
         k, n = self.k, len(self.scores)
         best = min(k + 1, log_probs.shape[-1])
-        row_lp, row_tok = top(log_probs, best)                              # (n * k, best)
+        if ranked is not None and ranked[1].shape[1] >= best:
+            row_lp, row_tok = ranked[0][:, :best], ranked[1][:, :best]
+        else:
+            row_lp, row_tok = top(log_probs, best)                          # (n * k, best)
         cand = (self.scores[:, :, None] + row_lp.reshape(n, k, best)).reshape(n, k * best)
         top_scores, top_idx = top(cand, min(2 * k, k * best))               # (n, 2k)
         from_beam = top_idx // best
@@ -187,8 +195,9 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
                 norm: str = DEFAULT.length_norm, n_best: int = DEFAULT.n_best,
                 stop_early: bool = DEFAULT.stop_early, block: NoRepeat | None = None,
                 constraints: list[list[list[int]]] | None = None, joins: Any = None,
-                record_fn: Callable | None = None) -> list[list[Hypothesis]]:
-    """search/beam.beam_search in NumPy (see its docstring for the rules)."""
+                record_fn: Callable | None = None, ranked_fn: Callable | None = None
+                ) -> list[list[Hypothesis]]:
+    """search/beam.beam_search in NumPy (see its docstring for the rules); ranked_fn as greedy_search's."""
     attended = Attended(record_fn, np.concatenate)
     batch, k = len(max_lens), beam
     strategy = Plain(batch, k, eos) if constraints is None else \
@@ -201,14 +210,19 @@ def beam_search(step: Callable, reorder: Callable, state: Any, *, max_lens: np.n
     n_finished = np.zeros(batch, dtype=np.int64)
     top_finished = np.zeros(batch, dtype=bool)
     for t in range(int(max_lens.max()) + 1):
-        log_probs, state = step(tokens, state)
+        raw, state = step(tokens, state)
         attended.step(state, copies if t == 0 else None)
+        ranked = ranked_fn(state) if ranked_fn and constraints is None else None
         if t == 0:
-            log_probs, state = log_probs[copies], reorder(state, copies)
+            raw, state = raw[copies], reorder(state, copies)
+            ranked = None if ranked is None else (ranked[0][copies], ranked[1][copies])
         at_limit = t >= max_lens[alive]
         limit_rows = np.repeat(at_limit, k)
-        log_probs = _force_eos(_blocked(block, log_probs, history, limit_rows), limit_rows, eos)
-        choice = strategy.choose(log_probs, at_limit.tolist())
+        log_probs = _force_eos(_blocked(block, raw, history, limit_rows), limit_rows, eos)
+        if constraints is None:
+            choice = strategy.choose(log_probs, at_limit.tolist(), ranked if log_probs is raw else None)
+        else:
+            choice = strategy.choose(log_probs, at_limit.tolist())
         for i, place, lp in choice.finish:
             sentence = int(alive[i])
             if n_finished[sentence] < k:

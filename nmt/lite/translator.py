@@ -32,6 +32,22 @@ from nmt.text.tokenizer import Tokenizer
 META = "nmt-export.json"
 
 
+def regroup(rows: np.ndarray, per: int, sources: int) -> tuple[np.ndarray | None, int]:
+    """nmt/regroup.regroup in NumPy (see its worked example; tests/test_lite.py compares the two): where
+    per-source arrays go when search keeps `rows` of a layout with `per` rows for each of `sources`
+    sources, and the rows per source after (None: all sources, unchanged)."""
+    if len(rows) == 0:
+        return rows, 1
+    owner = rows // per
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    kept, counts = owner[starts], np.diff(np.r_[starts, len(owner)])
+    if not (counts == counts[0]).all():
+        return owner, 1
+    if len(kept) == sources and (kept[1:] > kept[:-1]).all():
+        return None, int(counts[0])
+    return kept, int(counts[0])
+
+
 class Translator(TextPipeline):
 
     def __init__(self, folder: Path, *, int8: bool = False, threads: int = 0):
@@ -78,8 +94,12 @@ class Translator(TextPipeline):
             src[i, : len(ids)] = ids[::-1] if self.reverse else ids  # reversed before padding, as data.py
         out = dict(zip(self.names["encoder_out"], self.encoder.run(None, {"src": src, "src_lens": lens}),
                        strict=True))
-        if "source" in self.names["decoder_in"]:
+        if "source" in self.names["decoder_in"]:  # exported before rows read their source by layout
             out["source"] = np.arange(len(src_ids), dtype=np.int64)
+        elif "memory" in self.names["decoder_in"]:
+            out["per"] = 1  # rows per source (regroup.py's layout)
+        if "k" in self.names["decoder_in"]:
+            out["k"] = np.array([1], dtype=np.int64)  # how many best pieces per row the graph ranks
         if "feed" in self.names["decoder_in"]:
             out["feed"] = np.zeros((len(src_ids), self.meta["hidden"]), dtype=np.float32)
         return out, lens
@@ -97,12 +117,16 @@ class Translator(TextPipeline):
                 new[name.removesuffix("_out")] = value
             elif name == "attention":  # (rows, src_len): how the step attended, for search to record
                 new["weights"] = value
+        if "top_ids" in self.names["decoder_out"]:  # each row's k best (values, ids), ranked by the graph
+            named = dict(zip(self.names["decoder_out"], outputs, strict=True))
+            new["ranked"] = named["top_values"], named["top_ids"]
         return new
 
     @staticmethod
     def reorder(state: dict, rows: np.ndarray) -> dict:
-        """Follow rows: recurrent state (layers, rows, hidden), feed and source (rows, ...); what a source
-        holds (memory, keys, mask) stays once per source."""
+        """Follow rows: recurrent state (layers, rows, hidden), feed (rows, ...); what a source holds
+        (memory, keys, mask) stays once per source, its rows together (regroup; with older exports each
+        row's `source` says which it reads)."""
         out = dict(state)
         for name in ("h", "c"):
             if name in out:
@@ -110,7 +134,13 @@ class Translator(TextPipeline):
         for name in ("feed", "source"):
             if name in out:
                 out[name] = out[name][rows]
+        if "per" in out:
+            kept, out["per"] = regroup(rows, out["per"], len(out["memory"]))
+            if kept is not None:
+                for name in ("memory", "keys", "mask"):
+                    out[name] = out[name][kept]
         out.pop("weights", None)  # the last step's, read by search before it reorders
+        out.pop("ranked", None)
         return out
 
     def search(self, src_ids: list[list[int]], cfg: DecodeConfig,
@@ -123,9 +153,13 @@ class Translator(TextPipeline):
         state, lens = self.encode(src_ids)
         max_lens = (lens.astype(np.float64) * cfg.max_len_ratio + cfg.max_len_extra).astype(np.int64)
         block = NoRepeat(cfg.no_repeat_ngram, starts, self.eos) if cfg.no_repeat_ngram else None
+        if "k" in state:  # the graph ranks what the plain strategy reads: the best k + 1 (beam), 1 (greedy)
+            state["k"] = np.array([1 if cfg.beam <= 1 else min(cfg.beam + 1, self.meta["vocab"][1])],
+                                  dtype=np.int64)
         common = dict(max_lens=max_lens, bos=self.bos, eos=self.eos, alpha=cfg.length_penalty,
                       norm=cfg.length_norm, block=block,
-                      record_fn=(lambda s: s["weights"]) if attention and self.attends else None)
+                      record_fn=(lambda s: s["weights"]) if attention and self.attends else None,
+                      ranked_fn=(lambda s: s.get("ranked")))
         if cfg.beam <= 1 and phrases is None:
             found = greedy_search(self.step, self.reorder, state, **common)
         else:
@@ -166,7 +200,7 @@ class Translator(TextPipeline):
                 outputs = self.decoder.run(None, {name: (fed[:, t] if name == "tokens" else state[name])
                                                   for name in self.names["decoder_in"]})
                 state = self._advanced(state, outputs)
-                rows.append(outputs[-1])                                     # (rows, src_len)
+                rows.append(outputs[self.names["decoder_out"].index("attention")])  # (rows, src_len)
             weights = np.stack(rows, 1)                                      # (rows, steps, src_len)
             for row, (source, target) in enumerate(zip(sources, wanted, strict=True)):
                 w = weights[row, : len(target) + 1, : len(source)]

@@ -122,12 +122,12 @@
     const results = new Array(batch).fill(null);
     const limit = Math.max(...maxLens);
     for (let t = 0; t <= limit; t++) {
-      let logProbs;
-      [logProbs, state] = await engine.step(tokens, state);
+      let logProbs, ranked;
+      [logProbs, state, ranked] = await engine.step(tokens, state, 1);
       const ended = [];
       for (let i = 0; i < alive.length; i++) {
         if (t >= maxLens[alive[i]]) forceEos(logProbs, i, vocab, eos);
-        const [vals, cols] = top(logProbs, i * vocab, vocab, 1);
+        const [vals, cols] = t >= maxLens[alive[i]] || !ranked ? top(logProbs, i * vocab, vocab, 1) : ranked(i, 1);
         tokens[i] = cols[0];
         total[i] = f32(total[i] + vals[0]);
         if (tokens[i] === eos) {
@@ -147,10 +147,13 @@
     return results;
   }
 
-  // search/beam.Plain: one step's choice for n live sentences of k places each
-  function choose(scores, logProbs, n, k, vocab, eos) {
+  // search/beam.Plain: one step's choice for n live sentences of k places each; ranked(row, best): the
+  // graph's own best of a row (its TopK), for the rows no rule changed (atLimit: those at their limit)
+  function choose(scores, logProbs, n, k, vocab, eos, ranked, atLimit) {
     const best = Math.min(k + 1, vocab), rowTop = [];
-    for (let r = 0; r < n * k; r++) rowTop.push(top(logProbs, r * vocab, vocab, best));
+    for (let r = 0; r < n * k; r++) {
+      rowTop.push(ranked && !atLimit[Math.floor(r / k)] ? ranked(r, best) : top(logProbs, r * vocab, vocab, best));
+    }
     const finish = [], bestEnded = [], rows = [], tokens = [], newScores = [];
     const cand = new Array(k * best);
     for (let i = 0; i < n; i++) {
@@ -182,17 +185,19 @@
     const finished = maxLens.map(() => []), topFinished = new Array(batch).fill(false);
     const limit = Math.max(...maxLens);
     for (let t = 0; t <= limit; t++) {
-      let logProbs;
-      [logProbs, state] = await engine.step(tokens, state);
+      let logProbs, ranked;
+      [logProbs, state, ranked] = await engine.step(tokens, state, Math.min(k + 1, vocab));
       if (t === 0) {
         const wide = new Float32Array(copies.length * vocab);
         copies.forEach((src, r) => wide.set(logProbs.subarray(src * vocab, (src + 1) * vocab), r * vocab));
         logProbs = wide;
         state = engine.reorder(state, copies);
+        const first = ranked;
+        ranked = first && ((r, best) => first(copies[r], best));
       }
       const atLimit = alive.map((s) => t >= maxLens[s]);
       atLimit.forEach((at, i) => { if (at) for (let b = 0; b < k; b++) forceEos(logProbs, i * k + b, vocab, eos); });
-      const choice = choose(scores, logProbs, alive.length, k, vocab, eos);
+      const choice = choose(scores, logProbs, alive.length, k, vocab, eos, ranked, atLimit);
       for (const [i, place, lp] of choice.finish) {
         const sentence = alive[i];
         if (finished[sentence].length < k) {
@@ -223,6 +228,27 @@
   }
 
   // -- the graphs (nmt/lite/translator.py) -------------------------------------------------------
+  // nmt/regroup.py: where per-source tensors go when search keeps `rows` of a layout of `per` rows for each
+  // of `sources` sources: [the sources kept, in order (null: all, unchanged), the rows per source after]
+  function regroup(rows, per, sources) {
+    if (!rows.length) return [rows, 1];
+    const owner = rows.map((r) => Math.floor(r / per)), kept = [], counts = [];
+    owner.forEach((o, i) => {
+      if (i && o === owner[i - 1]) counts[counts.length - 1] += 1;
+      else { kept.push(o); counts.push(1); }
+    });
+    if (!counts.every((c) => c === counts[0])) return [owner, 1];
+    if (kept.length === sources && kept.every((s, i) => !i || s > kept[i - 1])) return [null, counts[0]];
+    return [kept, counts[0]];
+  }
+
+  function takeRows(tensor, rows) {  // tensor[rows] along its first axis
+    const width = tensor.dims.slice(1).reduce((a, b) => a * b, 1), data = tensor.data;
+    const out = new data.constructor(rows.length * width);
+    rows.forEach((r, j) => out.set(data.subarray(r * width, (r + 1) * width), j * width));
+    return new ort.Tensor(tensor.type, out, [rows.length, ...tensor.dims.slice(1)]);
+  }
+
   class Engine {
     static async load(meta, precision) {
       const e = new Engine();
@@ -249,8 +275,10 @@
       const state = {};
       for (const name of this.meta.names.encoder_out) state[name] = out[name];
       const inputs = this.meta.names.decoder_in;
-      if (inputs.includes("source")) {
+      if (inputs.includes("source")) {  // exports before rows read their source by layout
         state.source = new ort.Tensor("int64", BigInt64Array.from(srcIds, (_, i) => BigInt(i)), [batch]);
+      } else if (inputs.includes("memory")) {
+        state.per = 1;  // rows per source (nmt/regroup.py's layout)
       }
       if (inputs.includes("feed")) {
         state.feed = new ort.Tensor("float32", new Float32Array(batch * this.meta.hidden), [batch, this.meta.hidden]);
@@ -258,18 +286,27 @@
       return state;
     }
 
-    async step(tokens, state) {
+    // one step: log-probabilities (rows x vocab), the next state, and where the graph ranks each row's best
+    // k (its TopK outputs) ranked(row, n) -> [values, ids] of the row's best n <= k
+    async step(tokens, state, k) {
       const feeds = {};
       for (const name of this.meta.names.decoder_in) {
-        feeds[name] = name === "tokens"
-          ? new ort.Tensor("int64", BigInt64Array.from(tokens, (t) => BigInt(t)), [tokens.length]) : state[name];
+        if (name === "tokens") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(tokens, (t) => BigInt(t)), [tokens.length]);
+        else if (name === "k") feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]);
+        else feeds[name] = state[name];
       }
       const out = await this.decoder.run(feeds);
       const next = { ...state };
       for (const name of this.meta.names.decoder_out) {
         if (name.endsWith("_out")) next[name.slice(0, -4)] = out[name];
       }
-      return [out.log_probs.data, next];
+      let ranked = null;
+      if (out.top_ids) {
+        const values = out.top_values.data, ids = out.top_ids.data;
+        ranked = (row, n) => [Array.from(values.subarray(row * k, row * k + n)),
+                              Array.from(ids.subarray(row * k, row * k + n), Number)];
+      }
+      return [out.log_probs.data, next, ranked];
     }
 
     // follow rows: recurrent state (layers, rows, hidden), feed and source (rows, ...); what a source holds
@@ -294,6 +331,11 @@
       if ("source" in out) {
         const data = out.source.data;
         out.source = new ort.Tensor("int64", BigInt64Array.from(rows, (r) => data[r]), [rows.length]);
+      }
+      if ("per" in out) {
+        let kept;
+        [kept, out.per] = regroup(rows, out.per, out.memory.dims[0]);
+        if (kept) for (const name of ["memory", "keys", "mask"]) out[name] = takeRows(out[name], kept);
       }
       return out;
     }

@@ -1,9 +1,9 @@
-"""int8 ONNX graphs whose translations do not depend on the batch: weights in int8 with a scale per output
-column, activations quantized per row, as the torch int8 path does (fast/int8.py).
+"""int8 ONNX graphs whose translations do not depend on the batch (`quantize`).
 
-ONNX Runtime's dynamic quantization takes one activation scale for a whole input, so a sentence's
-translation changed with what it was batched with (lite int8 greedy: 39.52 BLEU at batch 64, 39.33 at
-128, on one model). Here every product X·W with a weight W from the graph becomes
+Weights in int8 with a scale per output column, activations quantized per row, as the torch int8
+path does (fast/int8.py). ONNX Runtime's dynamic quantization takes one activation scale for a whole
+input, so a sentence's translation changed with what it was batched with (lite int8 greedy: 39.52 BLEU at
+batch 64, 39.33 at 128, on one model). Here every product X·W with a weight W from the graph becomes
 
     s = max(|X|, last axis) / 127              one scale per row (a row of zeros: 1)
     q = round(X / s) + 128                     uint8, |round(X / s)| <= 127, ties to even
@@ -13,7 +13,7 @@ and integer products sum exactly in int32, so each row's result is what it would
 machine that rounds as IEEE does (ONNX Runtime on x86, in WebAssembly). Worked example, one row
 X = [0.5, -1.0] times W = [[0.2], [0.1]]: w = 0.2 / 127, Wq = [127, 64] (round(63.5) = 64, ties to
 even); s = 1 / 127, q - 128 = [64, -127] (round(63.5) = 64); the int32 sum 64·127 - 127·64 = 0, so Y = 0
-(exact: 0.5·0.2 - 1.0·0.1 = 0). tests/test_export_int8.py replays it.
+(exact: 0.5·0.2 - 1.0·0.1 = 0). tests/test_export_graphs.py replays it.
 
 What is rewritten:
 - MatMul(X, W) and Gemm(X, W, bias) (alpha = beta = 1, transA = 0) with W an initializer: as above;
@@ -139,7 +139,7 @@ def _gather(g: _Graph, node: onnx.NodeProto) -> list | None:
 
 
 def _lstm_step(g: _Graph, node: onnx.NodeProto) -> list | None:
-    """A one-step, one-direction LSTM as per-row int8 products and its gates."""
+    """A one-step, one-direction LSTM taken apart: its per-row int8 products, its gates and state update."""
     a = _attrs(node)
     inputs = list(node.input) + [""] * (8 - len(node.input))
     x, w_name, r_name, b_name, seq_lens, h0, c0, peep = inputs
@@ -150,15 +150,15 @@ def _lstm_step(g: _Graph, node: onnx.NodeProto) -> list | None:
     hidden = a["hidden_size"]
     w, r = g.weights[w_name][0], g.weights[r_name][0]                  # (4H, I), (4H, H)
     bias = g.weights[b_name][0] if b_name else np.zeros(8 * hidden, np.float32)
+    bias = (bias[: 4 * hidden] + bias[4 * hidden:]).astype(np.float32)
     nodes: list = []
     zero = g.constant(np.array([0], np.int64), "axis0")
-    xs = g.node(nodes, "Squeeze", [x, zero], "x")                       # (B, I): one time step
     hs = g.node(nodes, "Squeeze", [h0, zero], "h0")
     cs = g.node(nodes, "Squeeze", [c0, zero], "c0")
-    b = g.constant((bias[: 4 * hidden] + bias[4 * hidden:]).astype(np.float32), "lstm_b")
+    xs = g.node(nodes, "Squeeze", [x, zero], "x")                       # (B, I): one time step
     gates = g.node(nodes, "Add", [g.product(nodes, xs, w.T, w_name), g.product(nodes, hs, r.T, r_name)],
                    "gates")
-    gates = g.node(nodes, "Add", [gates, b], "gates_b")
+    gates = g.node(nodes, "Add", [gates, g.constant(bias, "lstm_b")], "gates_b")
     parts = [g.name(k) for k in "iofc"]
     nodes.append(helper.make_node("Split", [gates, g.constant(np.array([hidden] * 4, np.int64), "split")],
                                   parts, name=g.name("split"), axis=1))
@@ -183,15 +183,26 @@ REWRITE = {"MatMul": _matmul, "Gemm": _gemm, "Gather": _gather}
 def quantize(model: onnx.ModelProto, *, single_step: bool) -> onnx.ModelProto:
     """A copy of `model` with per-row int8 products (the module docstring); single_step: the graph's
     LSTMs run one time step (the decoder's), and are taken apart too."""
+    rewrite = {**REWRITE, **({"LSTM": _lstm_step} if single_step else {})}
+    return _rewritten(model, rewrite)
+
+
+def _rewritten(model: onnx.ModelProto, rewrite: dict) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = _Graph(out.graph)
-    rewrite = {**REWRITE, **({"LSTM": _lstm_step} if single_step else {})}
     nodes, used, rewritten = [], set(), 0
     for node in out.graph.node:
         new = rewrite[node.op_type](g, node) if node.op_type in rewrite else None
         nodes += new if new is not None else [node]
         rewritten += new is not None
+    wanted = {o.name for o in out.graph.output}
+    live = []
+    for node in reversed(nodes):  # what no output needs any more (a rewritten node's inputs) goes
+        if any(o in wanted for o in node.output):
+            live.append(node)
+            wanted.update(node.input)
+    nodes = live[::-1]
     for node in nodes:
         used.update(node.input)
     kept = [i for i in out.graph.initializer if i.name in used]

@@ -1,4 +1,4 @@
-"""Per-row int8 graphs (nmt/export_int8.py): the docstring's worked example, a one-step LSTM taken apart
+"""Per-row int8 graphs (nmt.export_graphs.py): the docstring's worked example, a one-step LSTM taken apart
 against ONNX Runtime's own LSTM, and a row's log-probabilities the same whatever it is batched with."""
 
 import numpy as np
@@ -8,7 +8,7 @@ onnx = pytest.importorskip("onnx", reason="exporting needs onnx (the full extra)
 ort = pytest.importorskip("onnxruntime", reason="exporting needs onnxruntime (the full extra)")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from nmt.export_int8 import quantize  # noqa: E402
+from nmt.export_graphs import quantize  # noqa: E402
 
 
 def _model(nodes, inputs, outputs, weights):
