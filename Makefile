@@ -18,7 +18,7 @@ DEMO_RUN ?= runs/demo
 # what the demo translates and scores: Multi30k's test2016 (captions) and the Tatoeba test (everyday)
 DEMO_TESTS := data/multi30k/test2016 data/tatoeba-de-en/test
 
-.PHONY: install test lint docs demo bench clean-demo web
+.PHONY: install test lint docs demo bench clean-demo web web-demo
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,11 @@ $(WEB_RUNTIME): web/package.json web/package-lock.json nmt/web/pack.py nmt/web/a
 	@command -v npm >/dev/null || { echo "npm not found (apt-get install -y npm): no web folders, their test is skipped"; exit 0; }; \
 	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cd .. && \
 	$(BIN)/python -m nmt.web.pack web/node_modules nmt/web/runtime
+
+# The demo's model as a web folder ($(DEMO_RUN)/web): its index.html translates in the browser, offline.
+web-demo: web
+	test -f $(DEMO_RUN)/last.pt || $(MAKE) demo
+	$(BIN)/nmt export $(DEMO_RUN) --out $(DEMO_RUN)/onnx --int8 --web $(DEMO_RUN)/web
 
 # -rs: the reason of every skipped test is printed
 test: install web

@@ -2,7 +2,8 @@
 
 For each run: export it (fp32 and int8 graphs) into bench/work/, then on test2016
 - greedy and beam 5 output of nmt.lite against nmt.Translator (fp32; spans not kept, so that both run
-  the plain search on every sentence): lines that differ, BLEU of both;
+  the plain search on every sentence): lines that differ, BLEU of both; and the lines where each int8
+  decoder's translation changes between batch 64 and batch 128;
 - sentences/s at batches of 64 and 128, greedy and beam 5: lite fp32 and int8, torch fp32 and int8,
   one after the other in this run;
 - start-up to the first output line of the whole command, one input line: `nmt-lite translate` and
@@ -97,14 +98,19 @@ def main(*runs: str) -> None:
                     out = [t.text for t in engine.translate(src, beam=beam, max_sentences=batch,
                                                             keep_spans=False)]
                     rate = len(src) / (time.perf_counter() - start)
-                    outputs[name, beam] = out
+                    outputs[name, beam, batch] = out
                     rows.append({"model": run, "what": f"{name}, beam {beam}, batch {batch}",
                                  "sent_per_s": rate, "bleu": corpus_bleu(out, ref)})
         for beam in (1, 5):
-            differ = sum(a != b for a, b in zip(outputs["lite fp32", beam], outputs["torch fp32", beam],
-                                                strict=True))
+            lite, torch_out = outputs["lite fp32", beam, 128], outputs["torch fp32", beam, 128]
+            differ = sum(a != b for a, b in zip(lite, torch_out, strict=True))
             rows.append({"model": run, "what": f"lines where lite fp32 differs from torch fp32, beam {beam}",
                          "value": differ})
+            for name in ("lite int8", "torch int8"):  # a translation that depends on its batch shows here
+                differ = sum(a != b for a, b in zip(outputs[name, beam, 64], outputs[name, beam, 128],
+                                                    strict=True))
+                rows.append({"model": run, "what": f"lines where {name} differs between batch 64 and 128, "
+                             f"beam {beam}", "value": differ})
         rows.append({"model": run, "what": "start-up to the first line: nmt-lite translate",
                      "seconds": _startup([str(BIN / "nmt-lite"), "translate", "--model", str(folder)])})
         rows.append({"model": run, "what": "start-up to the first line: nmt translate",

@@ -14,7 +14,7 @@ LAYERS = [
     ("search", ["search/"]),
     ("fast decoding", ["fast/"]),
     ("pipeline", ["alignment", "document_pipeline", "pipeline", "evaluate"]),
-    ("engines", ["ensemble", "translate", "export", "lite/"]),
+    ("engines", ["ensemble", "translate", "export", "export_graphs", "lite/", "web/"]),
     ("training", ["training/"]),
     ("serving and tools", ["formatting", "document_io", "serving/", "plot"]),
     ("command line", ["cli", "cli_options", "cli_data", "cli_decode", "lite/cli", "__main__"]),

@@ -147,6 +147,7 @@ def test_html_comes_back_as_html_with_a_rendered_preview(browser, attention_run)
         page.wait_for_selector("#preview:not([hidden])")
         assert page.text_content("#result") == want  # the translated markup, as text
         preview = page.frame_locator("#preview")
+        preview.locator("li").nth(1).wait_for()  # the frame renders after the result is shown
         assert preview.locator("li").count() == 2 and preview.locator("b").count() == 1
         assert preview.locator("a").get_attribute("href") == "/k"
         page.screenshot(path=str(ARTIFACTS / "html.png"), full_page=True)

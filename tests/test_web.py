@@ -128,3 +128,29 @@ def test_the_runtime_names_its_pinned_packages():
     for package, version in meta["packages"].items():
         assert lock["packages"][f"node_modules/{package}"]["version"] == version
     assert {"LICENSES/onnxruntime-web.txt", "LICENSES/sentencepiece-js.txt"} <= set(meta["files"])
+
+
+def test_the_server_offers_a_web_folder_and_its_page_links_to_it(exports, browser, toy_run, tmp_path):
+    from nmt.serving.launch import Server, http
+    web = exports["lstm"] / "web"
+    server = Server("--model", toy_run, "--web", web)
+    try:
+        assert http(server.url + "/health")[1]["offline"] == {"de-en": "/offline/de-en/"}
+        status, manifest = http(server.url + "/offline/de-en/manifest.js")
+        assert status == 200 and "nmtManifest" in manifest
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#offline:not([hidden])")
+        page.click("#offline")  # the page from the server, then translating on its own
+        page.wait_for_url("**/offline/de-en/")
+        page.wait_for_function("window.nmtWeb !== undefined")
+        assert page.evaluate("nmtWeb.ready")["graphs"] == ["int8", "fp32"]
+        got = page.evaluate("nmtWeb.translate(['der hund läuft'], {beam: 5})")["translations"]
+        from nmt.lite import Translator as Lite
+        assert got == [Lite.load(exports["lstm"] / "onnx", int8=True).translate("der hund läuft").text]
+        page.close()
+    finally:
+        status, log = server.stop()
+    assert status == 0 and "Traceback" not in log
+    done = nmt("serve", "--model", toy_run, "--web", tmp_path)  # not a web folder: one line, no traceback
+    assert done.returncode != 0 and "not a web folder" in done.stderr and "Traceback" not in done.stderr
