@@ -5,7 +5,7 @@ For each run: export it (fp32 and int8 graphs) into bench/work/, then on test201
   the plain search on every sentence): lines that differ, BLEU of both; and the lines where each int8
   decoder's translation changes between batch 64 and batch 128;
 - sentences/s at batches of 64 and 128, greedy and beam 5: lite fp32 and int8, torch fp32 and int8,
-  one after the other in this run;
+  one after the other, ROUNDS times; the median of each;
 - start-up to the first output line of the whole command, one input line: `nmt-lite translate` and
   `nmt translate` (median of 3);
 and once: the disk size of the installed distributions each install needs (the base install's
@@ -29,6 +29,9 @@ from nmt.lite import Translator as Lite
 from nmt.translate import Translator
 
 BIN = Path(sys.executable).parent
+# speeds are the median of this many rounds, each engine once a round: one round's ratios moved by up to
+# 30% between two runs on this machine (torch fp32 beam 5, batch 128: 228 and 186 sentences/s)
+ROUNDS = 3
 
 
 def _closure(requirements: list[str]) -> set[str]:
@@ -92,15 +95,19 @@ def main(*runs: str) -> None:
         outputs = {}
         for beam in (1, 5):
             for batch in (64, 128):
-                for name, engine in engines.items():
-                    start = time.perf_counter()
-                    # numbers kept as constraints would decode some sentences apart: plain search on both
-                    out = [t.text for t in engine.translate(src, beam=beam, max_sentences=batch,
-                                                            keep_spans=False)]
-                    rate = len(src) / (time.perf_counter() - start)
-                    outputs[name, beam, batch] = out
+                rates = {name: [] for name in engines}
+                for _ in range(ROUNDS):  # the engines in turn, ROUNDS times: this CPU's speed drifts
+                    for name, engine in engines.items():
+                        start = time.perf_counter()
+                        # numbers kept as constraints would decode some sentences apart: plain search on both
+                        out = [t.text for t in engine.translate(src, beam=beam, max_sentences=batch,
+                                                                keep_spans=False)]
+                        rates[name].append(len(src) / (time.perf_counter() - start))
+                        outputs[name, beam, batch] = out
+                for name in engines:
                     rows.append({"model": run, "what": f"{name}, beam {beam}, batch {batch}",
-                                 "sent_per_s": rate, "bleu": corpus_bleu(out, ref)})
+                                 "sent_per_s": statistics.median(rates[name]),
+                                 "bleu": corpus_bleu(outputs[name, beam, batch], ref)})
         for beam in (1, 5):
             lite, torch_out = outputs["lite fp32", beam, 128], outputs["torch fp32", beam, 128]
             differ = sum(a != b for a, b in zip(lite, torch_out, strict=True))

@@ -9,7 +9,7 @@ import pytest
 
 from nmt.serving.launch import Server
 from nmt.text.tokenizer import load_tokenizers, train_tokenizers
-from tests.helpers import ATTENTION, toy_pairs, train_toy, write_pairs
+from tests.helpers import ATTENTION, CHROMIUM, CHROMIUM_FLAGS, toy_pairs, train_toy, write_pairs
 
 SERVER_LIMITS = ["--max-body", 20_000, "--max-chars", 300, "--max-texts", 16, "--max-beam", 6,
                  "--max-file", 100_000]
@@ -62,3 +62,17 @@ def toy_server(toy_run):
     yield server
     status, log = server.stop()
     assert status == 0 and "Traceback" not in log, log
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's package) driven by Playwright; skipped, with the reason, where either is
+    missing (CI installs Chromium, .ci/run)."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
+                                     "(pip install playwright, or make install)")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (apt-get install -y chromium); the browser tests need it")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,11 @@ import pytest
 from nmt.config import Config, DecodeConfig, ModelConfig
 from nmt.fast import int8
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"  # screenshots of browser tests
+# no sandbox (CI runs as root); nothing fetched in the background (the machine has no internet)
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 # int8 decoding is refused off x86 (and without oneDNN) by design: its tests are skipped there
 needs_int8 = pytest.mark.skipif(not int8.available(), reason="int8 decoding needs an x86 CPU and oneDNN")

@@ -4,31 +4,11 @@ Skipped, with the reason printed (pytest -rs), where Playwright or Chromium is m
 Chromium (.ci/run). The screenshot is left in build/test-artifacts/page.png.
 """
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from nmt.serving.launch import Server
 from nmt.translate import Translator
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
-# no sandbox (CI runs as root); nothing fetched in the background (the machine has no internet)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-         "--disable-background-networking", "--disable-component-update"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
-                                     "(pip install playwright, or make install)")
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine (apt-get install -y chromium); the browser test needs it")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
+from tests.helpers import ARTIFACTS
 
 
 def opened(browser, server):

@@ -13,8 +13,7 @@ from nmt import NMTError
 from nmt.web import RUNTIME, build
 from nmt.web.assets import asset_script, read_asset_script
 from nmt.web.pack import sentencepiece_factory
-from tests.helpers import nmt
-from tests.test_page import ARTIFACTS, CHROMIUM, FLAGS
+from tests.helpers import ARTIFACTS, nmt
 
 pytest.importorskip("onnx", reason="exporting needs onnx (the full extra)")
 NO_RUNTIME = "no browser runtime: build it with `make web` (npm)"
@@ -70,18 +69,6 @@ def test_a_web_folder_is_refused_without_runtime_or_graphs(exports, tmp_path):
         build(folder, tmp_path / "web", ("fp16",))
     done = nmt("export", folder)  # an export again, without --web: nothing to do, said in one line
     assert done.returncode != 0 and "add --web DIR" in done.stderr and "Traceback" not in done.stderr
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed "
-                                     "(pip install playwright, or make install)")
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine (apt-get install -y chromium); the browser test needs it")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("name", ["lstm", "attention"])
