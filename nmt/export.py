@@ -151,7 +151,9 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
                      "feed": {0: "rows"}, "feed_out": {0: "rows"},
                      **{s: {1: "rows"} for s in ("h", "c", "h_out", "c_out")},
                      **{k: {0: "sources", 1: "src_len"} for k in ("memory", "keys", "mask")}}
-        _onnx(_Step(model), step_inputs, work / "decoder.onnx", n["decoder_in"][:-1], n["decoder_out"][:-2],
+        traced_in = [name for name in n["decoder_in"] if name != "k"]  # k and TOP: _add_top's
+        traced_out = [name for name in n["decoder_out"] if name not in TOP]
+        _onnx(_Step(model), step_inputs, work / "decoder.onnx", traced_in, traced_out,
               {k: v for k, v in step_axes.items() if k in n["decoder_in"] or k in n["decoder_out"]})
         _add_top(work / "decoder.onnx")
         meta = {"format": "nmt-onnx", "version": 1, "nmt_version": __version__, "opset": OPSET,

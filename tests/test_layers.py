@@ -13,7 +13,7 @@ LAYERS = [
     ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint", "shortlist"]),
     ("search", ["search/"]),
     ("fast decoding", ["fast/"]),
-    ("pipeline", ["alignment", "document_pipeline", "pipeline", "evaluate"]),
+    ("pipeline", ["alignment", "rejoin", "document_pipeline", "pipeline", "evaluate"]),
     ("engines", ["ensemble", "translate", "export", "export_graphs", "lite/", "web/"]),
     ("training", ["training/"]),
     ("serving and tools", ["formatting", "document_io", "serving/", "plot"]),

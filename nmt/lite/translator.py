@@ -72,6 +72,9 @@ class Translator(TextPipeline):
         self.src_tok = Tokenizer.load(folder / "src.model")
         self.tgt_tok = Tokenizer.load(folder / "tgt.model")
         self.names = self.meta["names"]
+        outputs = self.names["decoder_out"]  # where the step's other outputs are (None: absent)
+        self._at = {name: outputs.index(name) if name in outputs else None
+                    for name in ("attention", "top_values", "top_ids")}
         self.reverse, self.max_src_len = self.meta["reverse_source"], self.meta["max_len"]
         self.languages = tuple(self.meta["languages"]) if self.meta.get("languages") else None
         self.counts = Counts()
@@ -117,9 +120,8 @@ class Translator(TextPipeline):
                 new[name.removesuffix("_out")] = value
             elif name == "attention":  # (rows, src_len): how the step attended, for search to record
                 new["weights"] = value
-        if "top_ids" in self.names["decoder_out"]:  # each row's k best (values, ids), ranked by the graph
-            named = dict(zip(self.names["decoder_out"], outputs, strict=True))
-            new["ranked"] = named["top_values"], named["top_ids"]
+        if self._at["top_ids"] is not None:  # each row's k best (values, ids), ranked by the graph
+            new["ranked"] = outputs[self._at["top_values"]], outputs[self._at["top_ids"]]
         return new
 
     @staticmethod
@@ -200,7 +202,7 @@ class Translator(TextPipeline):
                 outputs = self.decoder.run(None, {name: (fed[:, t] if name == "tokens" else state[name])
                                                   for name in self.names["decoder_in"]})
                 state = self._advanced(state, outputs)
-                rows.append(outputs[self.names["decoder_out"].index("attention")])  # (rows, src_len)
+                rows.append(outputs[self._at["attention"]])                   # (rows, src_len)
             weights = np.stack(rows, 1)                                      # (rows, steps, src_len)
             for row, (source, target) in enumerate(zip(sources, wanted, strict=True)):
                 w = weights[row, : len(target) + 1, : len(source)]

@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -61,6 +59,7 @@ from nmt.config import DecodeConfig, ServeConfig
 from nmt.formatting import translation_json
 from nmt.serving.batcher import MicroBatcher, QueueFull
 from nmt.serving.fields import (
+    ERROR_HANDLERS,
     NAMES,
     ApiError,
     check_size,
@@ -80,7 +79,6 @@ from nmt.text.lines import Translation
 if TYPE_CHECKING:
     from nmt.translate import Translator
 
-log = logging.getLogger(__name__)
 NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format", "glossary",
                   "keep_spans")
 
@@ -143,7 +141,7 @@ class Service(FileEndpoints):
         middleware = [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                                  allow_headers=["*"], max_age=600)] if origins else []
         return Starlette(routes=routes, lifespan=self.lifespan, middleware=middleware, exception_handlers={
-            HTTPException: _http_error, ApiError: _api_error, Exception: _internal_error})
+            **ERROR_HANDLERS})
 
     # -- endpoints ------------------------------------------------------------------------------
     async def page(self, request: Request) -> HTMLResponse:
@@ -295,19 +293,3 @@ class Service(FileEndpoints):
             for i, translation in zip(rows, translated, strict=True):
                 results[i] = translation
         return results
-
-
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=exc.status)
-
-
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    message = {404: f"no such endpoint {request.url.path}; see GET /languages, POST /translate, "
-                    "POST /v1/translate", 405: f"{request.method} is not allowed on {request.url.path}"}
-    return JSONResponse({"error": message.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
-
-
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-    return JSONResponse({"error": f"internal error while translating ({type(exc).__name__}); "
-                                  "the server goes on"}, status_code=500)

@@ -1,18 +1,23 @@
 """What a request to `nmt serve` says: its fields from JSON, a form or the query string, size-checked, and
 the values read from them (the format, the glossary, each text's source language); anything wrong is an
-ApiError, answered as {"error": "one line"}."""
+ApiError, answered as {"error": "one line"} (ERROR_HANDLERS, with Starlette's own refusals and failures)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from urllib.parse import parse_qs
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from nmt import NMTError
 from nmt.config import FORMATS, ServeConfig
 from nmt.text import htmlparse, langid
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -150,3 +155,23 @@ def detect(text: str, best: int | None) -> list[tuple[str, float]]:
         return langid.detect(text, best)
     except NMTError as e:  # the optional identifier is not installed
         raise ApiError(501, str(e)) from None
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    message = {404: f"no such endpoint {request.url.path}; see GET /languages, POST /translate, "
+                    "POST /v1/translate", 405: f"{request.method} is not allowed on {request.url.path}"}
+    return JSONResponse({"error": message.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return JSONResponse({"error": f"internal error while translating ({type(exc).__name__}); "
+                                  "the server goes on"}, status_code=500)
+
+
+# every error as {"error": "one line"}: ours, Starlette's (404, 405), and anything unforeseen (500)
+ERROR_HANDLERS = {HTTPException: _http_error, ApiError: _api_error, Exception: _internal_error}
