@@ -93,6 +93,8 @@ def test_the_page_translates_offline_from_disk_as_nmt_lite_does(exports, browser
                                 "{beam, precision, split: false})", [lines, beam, precision])
             want = [t.text for t in lite.translate(lines, beam=beam, keep_spans=False, split_sentences=False)]
             assert got["translations"] == want, (precision, beam)
+    long = page.evaluate("nmtWeb.translate([Array(400).fill('hund').join(' '), 'der hund'], {beam: 1})")
+    assert long["truncated"] == 1 and all(long["translations"])  # said, not silent
     # the page as a user sees it: typed text, the button, sentence by sentence
     page.fill("#source", "der hund läuft. die katze schläft!\n\nein mann")
     page.click("#translate")

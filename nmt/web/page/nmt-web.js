@@ -379,7 +379,7 @@
     return { parts, sentences: parts.map((p, i) => (p.trim() ? i : -1)).filter((i) => i >= 0) };
   }
 
-  const state = { engines: {}, tokenizers: null, meta: null, manifest: null, truncated: 0 };
+  const state = { engines: {}, tokenizers: null, meta: null, manifest: null };
 
   async function translate(lines, { beam = 5, split = true, precision } = {}) {
     await ready;
@@ -406,7 +406,6 @@
       for (const i of p.sentences) parts[i] = found[at++];
       return parts.join("");
     });
-    state.truncated += truncated;
     const words = texts.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
     return { translations, seconds: (performance.now() - started) / 1000, words, truncated };
   }
