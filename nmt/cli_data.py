@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from nmt import NMTError
-from nmt.config import SplitConfig
+from nmt.config import DataConfig, SplitConfig
 from nmt.fileio import refuse_existing
 from nmt.split import SPLITS, SplitReport
 from nmt.text.tokenizer import SAMPLE
@@ -175,8 +175,9 @@ def train_tokenizer(
     vocab_size: int = typer.Option(8000, "--vocab-size", min=8, help="Pieces per model."),
     model_type: str = typer.Option("unigram", "--model-type", help="unigram, bpe, char or word."),
     joint: bool = typer.Option(False, "--joint", help="One model shared by both sides."),
-    byte_fallback: bool = typer.Option(False, "--byte-fallback", help="Characters outside the vocabulary "
-                                       "become byte pieces instead of <unk>."),
+    byte_fallback: bool = typer.Option(DataConfig.byte_fallback, "--byte-fallback/--no-byte-fallback",
+                                       help="Characters outside the vocabulary become byte pieces instead "
+                                       "of <unk>."),
     sample: int = typer.Option(SAMPLE, "--sample", min=1,
                                help="Sentences sampled for training (big corpora)."),
     force: bool = typer.Option(False, "--force", help="Overwrite models already in --out."),

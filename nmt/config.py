@@ -49,7 +49,13 @@ class DataConfig:
     vocab_size: int = 8000        # for tokenizers trained by `nmt train` (over the corpora, by their shares)
     model_type: str = "unigram"   # unigram | bpe | char | word
     joint: bool = False           # one shared sentencepiece model for both sides
-    byte_fallback: bool = False   # characters outside the vocabulary become byte pieces instead of <unk>
+    byte_fallback: bool = True    # characters outside the vocabulary become byte pieces instead of <unk>
+    # what the model learns to carry (augment.py): spans found on both sides of a pair as placeholders,
+    # which decoding then uses for kept spans; a share of pairs given a made-up span; a share of pairs with
+    # source words annotated with their translation, which glossaries then use (glossary_mode annotate)
+    placeholders: bool = False
+    span_share: float = 0.1
+    term_share: float = 0.0
     # subword regularisation (Kudo 2018): the training data encoded this many times with segmentations
     # sampled from the tokenizers, epoch e reading encoding e % sampling_variants; 0: the best one only
     sampling_variants: int = 0
@@ -256,7 +262,7 @@ RANGES = {
     "model": {"emb": AT_LEAST_1, "hidden": AT_LEAST_1, "layers": AT_LEAST_1, "dropout": FRACTION,
               "max_len": AT_LEAST_1},
     "data": {"vocab_size": Range(8), "sampling_variants": AT_LEAST_0, "temperature": AT_LEAST_0,
-             "sampling_alpha": Range(0, 1, open_low=True)},
+             "sampling_alpha": Range(0, 1, open_low=True), "span_share": Range(0, 1), "term_share": Range(0, 1)},
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
               "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,

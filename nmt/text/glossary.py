@@ -51,12 +51,17 @@ class Glossary:
 
     def targets(self, sentence: str) -> list[str]:
         """The target terms of the source terms found in `sentence`, in the order they occur."""
+        return [target for _, _, target in self.matches(sentence)]
+
+    def matches(self, sentence: str) -> list[tuple[int, int, str]]:
+        """(start, end, target term) of each source term found in `sentence`, in order; where terms
+        overlap, the longest of those starting first."""
         found = sorted(((m.start(), -(m.end() - m.start()), m.end(), target)
                         for pattern, target in self._patterns for m in pattern.finditer(sentence)))
         out, end = [], -1
         for start, _, stop, target in found:
-            if start >= end:  # the longest of those starting first; none overlapping
-                out.append(target)
+            if start >= end:
+                out.append((start, stop, target))
                 end = stop
         return out
 

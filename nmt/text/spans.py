@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import NamedTuple
 
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 TRAILING = ".,;:!?)]}'\""  # punctuation that ends a sentence or a bracket, not a URL
 # what any URL or e-mail address holds: a dot right before a letter or digit, or an @. A sentence without
 # one (most sentences) is not handed to urlextract, which costs about 0.2 ms a sentence
 MAYBE_ADDRESS = re.compile(r"\.\w|@")
+EXCLAMATION = re.compile(r"!(?=\s|$)")
 
 
 @functools.cache
@@ -29,16 +31,31 @@ def _extractor():
     return URLExtract(extract_email=True)
 
 
+class Span(NamedTuple):
+    start: int
+    end: int
+    kind: str  # "n" number, "u" URL, "e" e-mail address (text/reserved.py's kinds)
+    text: str
+
+
+def located(text: str) -> list[Span]:
+    """The spans of `text` to keep verbatim, where they are and of what kind, in order."""
+    found: list[Span] = []
+    if MAYBE_ADDRESS.search(text):
+        # urlextract takes "org!" for an unknown domain: a "!" that ends a word is read as a space (the same
+        # length, so the places stay right)
+        for url, (start, _) in _extractor().find_urls(EXCLAMATION.sub(" ", text), get_indices=True,
+                                                      only_unique=False):
+            url = url.rstrip(TRAILING)
+            email = "@" in url and "://" not in url and not url.lower().startswith("mailto:")
+            found.append(Span(start, start + len(url), "e" if email else "u", url))
+    taken = list(found)
+    for m in NUMBER.finditer(text):
+        if not any(s.start < m.end() and m.start() < s.end for s in taken):
+            found.append(Span(m.start(), m.end(), "n", m.group()))
+    return sorted(found)
+
+
 def spans(text: str) -> list[str]:
     """The spans of `text` to keep verbatim, in order (see the module's docstring)."""
-    found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    if MAYBE_ADDRESS.search(text):
-        for url, (start, _) in _extractor().find_urls(text, get_indices=True, only_unique=False):
-            url = url.rstrip(TRAILING)
-            found.append((start, url))
-            taken.append((start, start + len(url)))
-    for m in NUMBER.finditer(text):
-        if not any(a < m.end() and m.start() < b for a, b in taken):
-            found.append((m.start(), m.group()))
-    return [span for _, span in sorted(found)]
+    return [span.text for span in located(text)]

@@ -13,6 +13,7 @@ import sentencepiece as spm
 
 from nmt import NMTError
 from nmt.fileio import atomic_write_bytes, atomic_write_text, read_lines
+from nmt.text.reserved import RESERVED
 
 # The same in every model we train or load: the model and search rely on them.
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -56,6 +57,11 @@ class Tokenizer:
         # a call against 3 µs for a single sequence (translation decodes one sentence's n-best at a time).
         return [self.sp.decode(one) for one in ids]
 
+    def reserves(self) -> bool:
+        """Whether the model keeps the reserved pieces whole (reserved.py): tokenizers trained by nmt since
+        placeholders and term annotations came do."""
+        return all(self.sp.piece_to_id(piece) != UNK for piece in RESERVED)
+
     def pieces(self, ids: list[int]) -> list[str]:
         """The pieces' own strings (▁ marks a word's start), e.g. for showing an alignment."""
         return [self.sp.id_to_piece(i) for i in ids]
@@ -93,9 +99,10 @@ def _reservoir(lines: Iterable[str], limit: int, rng: random.Random) -> list[str
 
 
 def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int,
-                lines: list[int] | None = None, byte_fallback: bool = False) -> bytes:
+                lines: list[int] | None = None, byte_fallback: bool = True) -> bytes:
     """One sentencepiece model (serialized) on the lines of `paths` (`lines[i]` of paths[i], when given),
-    with nmt's special ids; with `byte_fallback`, characters it has no piece for become byte pieces."""
+    with nmt's special ids and reserved pieces; with `byte_fallback`, characters it has no piece for become
+    byte pieces."""
     if model_type not in MODEL_TYPES:
         raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
     buffer = io.BytesIO()
@@ -110,6 +117,7 @@ def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size
             model_type=model_type,
             character_coverage=1.0,  # Latin scripts: keep every character rather than map rare ones to unk
             byte_fallback=byte_fallback,
+            user_defined_symbols=RESERVED,  # placeholders and term markers, each one piece (reserved.py)
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=sample_size, shuffle_input_sentence=True,
             num_threads=2, minloglevel=2, **soft,
@@ -130,7 +138,7 @@ def unknown_share(tok: Tokenizer, lines: Iterable[str], sample: int = 2000) -> f
 
 def train_tokenizers(src: Path | list[Path], tgt: Path | list[Path], out: Path, vocab_size: int = 8000,
                      model_type: str = "unigram", joint: bool = False, sample_size: int = SAMPLE,
-                     seed: int = 1, lines: list[int] | None = None, byte_fallback: bool = False) -> dict:
+                     seed: int = 1, lines: list[int] | None = None, byte_fallback: bool = True) -> dict:
     """Train `out/src.model` and `out/tgt.model` (the same model twice with `joint`); return a summary.
     Several corpora: lists of source and target files, and `lines[i]` sentences to take from corpus i."""
     srcs, tgts = ([src], [tgt]) if isinstance(src, (str, Path)) else (list(src), list(tgt))

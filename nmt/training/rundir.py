@@ -2,6 +2,8 @@
 
     config.yaml              the resolved config
     tokenizers/              src.model, tgt.model, when the config names no tokenizer folder
+    prepared/NAME.text/      each training corpus rewritten with placeholders and term annotations, when the
+                             config asks for them (augment.py); what the tokenizers and NAME/ are made from
     prepared/NAME/           each binarized training corpus (NAME: "train", or its name in data.corpora),
                              reused while inputs and tokenizers are unchanged; NAME.sampled-K: with subword
                              regularisation, its sampled segmentations
@@ -23,9 +25,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from nmt import NMTError, checkpoint
+from nmt import NMTError, augment, checkpoint
 from nmt.config import Config, from_dict
-from nmt.corpora import train_corpora, valid_sets
+from nmt.corpora import CorpusFiles, train_corpora, valid_sets
 from nmt.corpus import PreparedCorpus, Sampling, prepared_or_cached
 from nmt.fileio import atomic_write_text, check_parallel, count_lines
 from nmt.mixture import counts, shares
@@ -115,10 +117,25 @@ def create(out: Path) -> None:
         stale.unlink()
 
 
-def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
+def augmentation(cfg: Config) -> augment.Augmentation:
+    d = cfg.data
+    return augment.Augmentation(d.placeholders, d.span_share, d.term_share, cfg.train.seed)
+
+
+def training_texts(cfg: Config, out: Path, *, ddp: Distributed) -> list[CorpusFiles]:
+    """The training corpora as the run reads them: rewritten by rank 0 into OUT/prepared/NAME.text (or
+    reused) when the config asks for placeholders or term annotations, else as they are."""
+    corpora, aug = train_corpora(cfg.data), augmentation(cfg)
+    if ddp.main:
+        augment.texts(corpora, out / "prepared", aug)
+    ddp.barrier()
+    return augment.text_files(corpora, out / "prepared", aug)
+
+
+def tokenizers(cfg: Config, out: Path, corpora: list[CorpusFiles], *, saved: dict | None, ddp: Distributed
                ) -> tuple[Tokenizer, Tokenizer]:
     """The checkpoint's tokenizers on resume, else data.tokenizers, else ones trained into OUT/tokenizers
-    (over the training corpora, each sampled by its share of the mixture)."""
+    (over the training corpora as the run reads them, each sampled by its share of the mixture)."""
     if saved is not None:
         return (Tokenizer(saved["src_tokenizer"], "checkpoint source tokenizer"),
                 Tokenizer(saved["tgt_tokenizer"], "checkpoint target tokenizer"))
@@ -126,7 +143,6 @@ def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
     folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
     missing = not all((folder / f"{side}.model").is_file() for side in ("src", "tgt"))
     if ddp.main and not d.tokenizers and missing:
-        corpora = train_corpora(d)
         lines = None
         if len(corpora) > 1:
             sizes = [count_lines(c.src) for c in corpora]
@@ -138,13 +154,18 @@ def tokenizers(cfg: Config, out: Path, *, saved: dict | None, ddp: Distributed
                          d.vocab_size, d.model_type, d.joint, seed=cfg.train.seed, lines=lines,
                          byte_fallback=d.byte_fallback)
     ddp.barrier()  # rank 0 trains them once; every rank loads them
-    return load_tokenizers(folder)
+    loaded = load_tokenizers(folder)
+    if augmentation(cfg).active and not all(tok.reserves() for tok in loaded):
+        raise NMTError(f"{folder}: these tokenizers lack the reserved pieces that data.placeholders and "
+                       "data.term_share need; train new ones with `nmt train-tokenizer`, or leave data.tokenizers "
+                       "empty")
+    return loaded
 
 
-def training_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
-                     ddp: Distributed) -> list[PreparedCorpus]:
+def training_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer, tgt_tok: Tokenizer,
+                     *, ddp: Distributed) -> list[PreparedCorpus]:
     """The binarized training corpora, prepared by rank 0 (or reused), and the resolved config beside them."""
-    corpora, max_len = train_corpora(cfg.data), cfg.model.max_len
+    max_len = cfg.model.max_len
     if ddp.main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         for corpus in corpora:
@@ -158,13 +179,12 @@ def training_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokeni
     return [PreparedCorpus(out / "prepared" / corpus.name) for corpus in corpora]
 
 
-def sampled_corpora(cfg: Config, out: Path, src_tok: Tokenizer, tgt_tok: Tokenizer, *,
-                    ddp: Distributed) -> list[list[PreparedCorpus]]:
+def sampled_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer, tgt_tok: Tokenizer,
+                    *, ddp: Distributed) -> list[list[PreparedCorpus]]:
     """data.sampling_variants encodings of the training corpora with sampled segmentations (prepared by
     rank 0, or reused), in OUT/prepared/NAME.sampled-K; none without subword regularisation. Variant K's
     draw is seeded by train.seed and K, so runs with other seeds see other segmentations."""
     d, max_len = cfg.data, cfg.model.max_len
-    corpora = train_corpora(d)
     folders = [[out / "prepared" / f"{c.name}.sampled-{k}" for c in corpora]
                for k in range(d.sampling_variants)]
     if ddp.main:

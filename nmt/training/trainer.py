@@ -19,7 +19,6 @@ import torch
 
 from nmt import NMTError, checkpoint, shortlist
 from nmt.config import Config
-from nmt.corpora import train_corpora
 from nmt.data import make_batch, token_batches
 from nmt.mixture import Epoch, Mixture, shares
 from nmt.model import Seq2Seq
@@ -84,11 +83,11 @@ class Trainer:
             progress.quiet()
         torch.manual_seed(t.seed)  # every rank builds the same initial weights
         self.cfg, self.out = cfg, out
-        self.tokenizers = src_tok, tgt_tok = rundir.tokenizers(cfg, out, saved=saved, ddp=ddp)
-        corpora = rundir.training_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp)
+        files = rundir.training_texts(cfg, out, ddp=ddp)
+        self.tokenizers = src_tok, tgt_tok = rundir.tokenizers(cfg, out, files, saved=saved, ddp=ddp)
+        corpora = rundir.training_corpora(cfg, out, files, src_tok, tgt_tok, ddp=ddp)
         if ddp.main and shortlist.ensure(out / shortlist.FILE, corpora, src_tok, tgt_tok):
             log.info("built the decoding shortlist %s", out / shortlist.FILE)
-        files = train_corpora(cfg.data)
         share = shares([len(c) for c in corpora], [c.weight for c in files], cfg.data.temperature)
         self.mixture = Mixture(corpora, share)
         if len(corpora) > 1:
@@ -97,7 +96,7 @@ class Trainer:
                 for c, n, p, s in zip(files, self.mixture.counts, corpora, share, strict=True)))
         # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpora
         self.epoch_mixtures = [Mixture(variant, share) for variant in
-                               rundir.sampled_corpora(cfg, out, src_tok, tgt_tok, ddp=ddp)] or [self.mixture]
+                               rundir.sampled_corpora(cfg, out, files, src_tok, tgt_tok, ddp=ddp)] or [self.mixture]
         self.validator = Validation(cfg, src_tok, tgt_tok) if ddp.main else None
 
         model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
