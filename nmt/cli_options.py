@@ -19,7 +19,7 @@ from typing import Any
 import typer
 
 from nmt import NMTError
-from nmt.config import DecodeConfig, RuntimeConfig
+from nmt.config import GLOSSARY_MODE, DecodeConfig, RuntimeConfig
 
 DECODE, RUNTIME_DEFAULTS = DecodeConfig(), RuntimeConfig()  # where every default comes from
 
@@ -56,7 +56,13 @@ SEARCH = [
                  "(default: on)."),
     _option("keep_spans", bool, DECODE.keep_spans, "--keep-spans/--no-keep-spans",
             help="Numbers, times, dates in digits, URLs and e-mail addresses come out exactly as they went "
-                 "in (constraints on the translation; default: on)."),
+                 "in (placeholders the model carries, for a model trained with them; else constraints on the "
+                 "translation; default: on)."),
+    _option("glossary_mode", str, DECODE.glossary_mode, "--glossary-mode",
+            help="How glossary terms are used: annotate (the source term is followed by its target term; a "
+                 "model trained with term annotations writes it), constrain (the target term is a constraint "
+                 f"of the search), both, or auto: {GLOSSARY_MODE} for a model trained with annotations, else "
+                 "constrain."),
     _option("no_repeat_ngram", int, DECODE.no_repeat_ngram, "--no-repeat-ngram", min=0,
             help="N > 0: no N consecutive words twice in a translation (against looping output); 0: no such "
                  "rule."),
@@ -88,7 +94,7 @@ def decode_config(values: dict) -> DecodeConfig:
                         max_len_ratio=values["max_len_ratio"], max_tokens=values["max_tokens"],
                         max_sentences=values["batch_size"], stop_early=not values["exhaustive"],
                         split_sentences=values["split_sentences"], keep_spans=values["keep_spans"],
-                        no_repeat_ngram=values["no_repeat_ngram"])
+                        no_repeat_ngram=values["no_repeat_ngram"], glossary_mode=values["glossary_mode"])
 
 
 def decoding_options(*, n_best: bool = False) -> Callable:

@@ -94,6 +94,9 @@ class TrainConfig:
     dtype: str = "auto"           # auto (bf16 where the hardware runs it, else fp32) | fp32 | bf16 (autocast)
 
 
+# how glossary terms are used by a model trained with term annotations, unless asked otherwise (sources.py;
+# chosen by `python -m bench terms`)
+GLOSSARY_MODE = "both"
 FORMATS = ("text", "html")  # what a text to translate is: plain text, or HTML whose markup is kept
 
 
@@ -125,6 +128,7 @@ class DecodeConfig:
     keep_spans: bool = True       # numbers, URLs and e-mail addresses come out as they went in (spans.py)
     max_constraint_tokens: int = 24  # a sentence's constraints beyond this many target pieces are dropped
     no_repeat_ngram: int = 0      # N > 0: no N words twice in a translation (repeats.py); 0: no such rule
+    glossary_mode: str = "auto"   # annotate | constrain | both | auto: the model's (sources.py)
 
     def __post_init__(self):
         check_section("decode", self)
@@ -299,6 +303,7 @@ CHOICES = {
     ("train", "metric"): ("bleu", "loss", "ppl"),
     ("train", "dtype"): ("auto", "fp32", "bf16"),
     ("decode", "length_norm"): ("gnmt", "average", "none"),
+    ("decode", "glossary_mode"): ("auto", "annotate", "constrain", "both"),
     ("runtime", "dtype"): ("fp32", "bf16", "auto"),
     ("runtime", "quantize"): (None, "int8"),
     ("split", "match"): ("exact", "normalized", "near"),

@@ -13,7 +13,8 @@ The folder it writes:
                      (rows, src_len) over the source as the encoder read it. (Exports before this
                      version took `source` (rows,), the source of each row, and gathered memory per row.)
     src.model, tgt.model   the sentencepiece models
-    nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version
+    nmt-export.json  what the decoder needs: special ids, sizes, reversal, attention, languages, version,
+                     and whether the model learnt placeholders and term annotations (sources.py)
     *.int8.onnx      with --int8: the same graphs with int8 products, activations quantized per row
                      (export_graphs.py), so a translation does not depend on its batch
 
@@ -161,7 +162,8 @@ def export(path: str | Path, out: str | Path, *, int8: bool = False) -> dict:
                 "max_len": model.cfg.max_len, "cell": model.cfg.cell, "layers": model.cfg.layers,
                 "hidden": model.cfg.hidden, "attention": model.decoder.attention is not None,
                 "vocab": [len(src_tok), len(tgt_tok)], "languages": languages_of(cfg), "names": n,
-                "from": str(path), "int8": int8}
+                "from": str(path), "int8": int8,
+                "placeholders": cfg.data.placeholders, "annotates": cfg.data.term_share > 0}
         (work / "src.model").write_bytes(src_tok.proto)
         (work / "tgt.model").write_bytes(tgt_tok.proto)
         meta["max_difference"] = check(model, work, n, src, src_lens, tgt_tok)

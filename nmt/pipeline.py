@@ -14,6 +14,8 @@ TextPipeline and supplies only the decoding of piece ids:
                          hypothesis attended, if the engine can (Hypothesis.attention)
     reverse              whether the encoder reads sources backwards (alignment.py flips what search records)
     attends              whether a model attends (HTML's inline elements are then placed on words)
+    placeholders         whether the model learnt placeholders for kept spans (augment.py)
+    annotates            whether the model learnt term annotations, which glossaries then use (sources.py)
     attention_weights(src_ids, targets) -> per pair, one row per target piece and EOS over the source
                          pieces in reading order (alignment.py)
 
@@ -25,21 +27,23 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nmt import NMTError, alignment, document_pipeline
+from nmt import NMTError, alignment, document_pipeline, sources
 from nmt.config import FORMATS, DecodeConfig, DocumentLimits
 from nmt.document_pipeline import DocumentTranslation
 from nmt.rejoin import join_lines, rejoin
 from nmt.search.constraints import beam_for
 from nmt.search.scoring import Hypothesis
-from nmt.text import htmlparse, markup, segment
+from nmt.text import htmlparse, markup
 from nmt.text.glossary import Glossary
 from nmt.text.lines import Translation, sentences
-from nmt.text.spans import spans
-from nmt.text.terms import Term, constraint_ids, restore
+from nmt.text.placeholders import unmask
+from nmt.text.terms import restore
 
+log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
 
@@ -204,44 +208,56 @@ class TextPipeline:
         hypothesis attended, where it can. Lines are read CHUNK_LINES at a time, so an endless pipe
         streams."""
         lines, first = iter(lines), 1
-        source = self.languages[0] if self.languages else None
+        language = self.languages[0] if self.languages else None
         wanted = iter(explicit) if explicit is not None else None
+        read = sources.reading(cfg, placeholders=self.placeholders, annotates=self.annotates,
+                               limit=self.max_src_len)
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
             parsed, src_ids = sentences(chunk, self.src_tok, limit=self.max_src_len,
-                                        split=cfg.split_sentences and wanted is None, language=source,
+                                        split=cfg.split_sentences and wanted is None, language=language,
                                         first=first, counts=self.counts)
-            terms = self._terms(parsed, cfg, glossary, wanted, first)
+            ids = iter(src_ids)
+            inputs = []
+            for k, line in enumerate(parsed):
+                line_terms = next(wanted, None) if wanted is not None else []
+                if line_terms is None:
+                    raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON list, "
+                                   "[] for none) per input line")
+                inputs += [(sources.source(sentence, next(ids), read, glossary, line_terms, self.src_tok,
+                                           self.tgt_tok, f"input line {first + k}", self.counts), line_terms)
+                           for sentence in line.texts()]
             first += len(chunk)
-            ids = [[list(t.ids) for t in mine] for mine in terms] if terms else None
-            found = iter(self.translate_ids(src_ids, cfg, ids, attention=attention))
-            restoring = iter(terms or [])
+            found = iter(self._decode(inputs, cfg, read, glossary, attention))
             for line in parsed:
-                nbests = []
-                for _ in line.sentences:
-                    hyps, mine = next(found), next(restoring, [])
-                    decoded = self.tgt_tok.decode([h.tokens for h in hyps])
-                    texts = [restore(self.tgt_tok, h.tokens, mine) or text
-                             for h, text in zip(hyps, decoded, strict=True)]
-                    nbests.append(list(zip(texts, hyps, strict=True)))
-                yield rejoin(line, nbests)
+                yield rejoin(line, [next(found) for _ in line.sentences])
 
-    def _terms(self, parsed: list[segment.Line], cfg: DecodeConfig, glossary: Glossary | None,
-               wanted: Iterator | None, first: int) -> list[list[Term]] | None:
-        """Each sentence's constraints (text/terms.py); None when no sentence has any."""
-        if glossary is None and not cfg.keep_spans and wanted is None:
-            return None
-        out = []
-        for k, line in enumerate(parsed):
-            line_terms = next(wanted, None) if wanted is not None else []
-            if line_terms is None:
-                raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON list, "
-                               "[] for none) per input line")
-            for sentence in line.texts():
-                texts = [*(glossary.targets(sentence) if glossary else []),
-                         *(spans(sentence) if cfg.keep_spans else []), *line_terms]
-                out.append(constraint_ids(self.tgt_tok, texts, cfg.max_constraint_tokens,
-                                          f"input line {first + k}", self.counts) if texts else [])
-        return out if any(out) else None
+    def _decode(self, inputs: list[tuple[sources.Source, list[str]]], cfg: DecodeConfig, read: sources.Reading,
+                glossary: Glossary | None, attention: bool) -> list[list[tuple[str, Hypothesis]]]:
+        """Each sentence's n-best list of (text, hypothesis). A sentence whose best translation misplaces a
+        placeholder is translated again (sources.fallback), counted and logged; other hypotheses that
+        misplace one are left out of its n-best list."""
+        phrases = [[list(t.ids) for t in src.terms] for src, _ in inputs]
+        found = self.translate_ids([src.ids for src, _ in inputs], cfg, phrases if any(phrases) else None,
+                                   attention=attention)
+        out, again = [], []
+        for k, ((src, _), hyps) in enumerate(zip(inputs, found, strict=True)):
+            decoded = self.tgt_tok.decode([h.tokens for h in hyps])
+            texts = [restore(self.tgt_tok, h.tokens, src.terms) or text for h, text in zip(hyps, decoded, strict=True)]
+            if src.masked is not None:
+                texts = [unmask(text, src.masked) for text in texts]
+                if texts[0] is None:
+                    again.append(k)
+                    self.counts.unplaced += not src.pinned
+                    log.warning("%s: the translation did not hold each placeholder once (%s); translated again "
+                                "with %s as constraints", src.where, decoded[0],
+                                "its numbers, URLs and e-mail addresses" if src.pinned else "the placeholders")
+            out.append([(text, h) for text, h in zip(texts, hyps, strict=True) if text is not None])
+        if again:
+            redo = [(sources.fallback(inputs[k][0], read, glossary, inputs[k][1], self.src_tok, self.tgt_tok,
+                                      self.counts), inputs[k][1]) for k in again]
+            for k, nbest in zip(again, self._decode(redo, cfg, read, glossary, attention), strict=True):
+                out[k] = nbest
+        return out
 
     def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig,
                       phrases: list[list[list[int]]] | None = None, attention: bool = False

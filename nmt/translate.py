@@ -65,6 +65,9 @@ class Translator(TextPipeline):
         self.max_src_len = models[0].cfg.max_len
         self.counts = Counts()  # inputs too long for the model: sentences cut, words truncated
         self.languages = languages_of(config) if config is not None else None  # (source, target) codes
+        # what the (first) model learnt to carry (augment.py), which decoding then uses (sources.py)
+        self.placeholders = bool(config is not None and config.data.placeholders)
+        self.annotates = bool(config is not None and config.data.term_share > 0)
 
     @classmethod
     def load(cls, paths: str | Path | list[str | Path], runtime: RuntimeConfig | None = None,

@@ -65,3 +65,20 @@ def test_vocab_too_large_for_corpus(toy, tmp_path):
 def test_missing_tokenizer_folder(tmp_path):
     with pytest.raises(NMTError, match="train-tokenizer"):
         load_tokenizers(tmp_path / "none")
+
+
+def test_new_tokenizers_write_any_character_and_keep_the_reserved_pieces_whole(toy, tmp_path):
+    summary = train_tokenizers(toy["train_src"], toy["train_tgt"], tmp_path / "b", vocab_size=1000)
+    assert summary["byte_fallback"] and summary["reserved"]
+    src, _ = load_tokenizers(tmp_path / "b")
+    text = "Schreib an x@y.org // 5 € 😀 Ærø"  # characters the toy corpus never had
+    ids = src.encode([text])[0]
+    assert UNK not in ids and src.decode([ids]) == [text]
+    assert src.reserves()
+    pieces = src.pieces(src.encode(["Um ⦅n1⦆ Uhr, Hund ⦅t⦆ dog ⦅/t⦆"])[0])
+    assert {"⦅n1⦆", "⦅t⦆", "⦅/t⦆"} <= set(pieces)
+
+
+def test_a_toy_vocabulary_has_no_room_for_bytes_or_reserved_pieces(toy):
+    assert not toy["src_tok"].reserves()  # vocabulary 48 (tokenizer.ROOMY)
+    assert UNK in toy["src_tok"].encode(["😀"])[0]

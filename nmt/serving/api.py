@@ -4,6 +4,7 @@ people (a page).
     GET  /              a page to translate by hand (static/index.html, no external assets)
     GET  /health        {"status": "ok", "pairs": ["de-en"], "pending": 0, "api_key": false,
                         "attention": ["de-en"] (the pairs whose model can show its attention),
+                        "annotates": ["de-en"] (the pairs whose model learnt glossary_mode annotate),
                         "offline": {"de-en": "/offline/de-en/"} (web folders given with --web)}
     GET  /offline/PAIR/ a web folder (nmt export --web): the page that translates inside the browser
     GET  /languages     LibreTranslate's list: [{"code": "de", "name": "German", "targets": ["en"]}]
@@ -11,7 +12,8 @@ people (a page).
                         "source" (or "auto": detected per text), "target", "format": "text" | "html" (none:
                         html when a text holds HTML elements), "alternatives": N, "api_key", "glossary":
                         [{"source", "target"}] (nmt's: each sentence holding a source term is translated
-                        with its target term)} ->
+                        with its target term), "glossary_mode": "annotate" | "constrain" | "both" | "auto"
+                        (nmt's; sources.py)} ->
                         {"translatedText", "alternatives", "detectedLanguage" (with "auto")}
     POST /detect        LibreTranslate's: {"q": str} -> [{"language", "confidence"}], best first (langid.py)
     POST /translate_file LibreTranslate's, multipart/form-data: file (a document: .docx, .pptx, .odt, .odp,
@@ -23,7 +25,7 @@ people (a page).
                         "keyRequired", "apiKeys", "filesTranslation", "supportedFilesFormat", "language", ...}
     POST /v1/translate  nmt's own, JSON: {"q": [str], "source", "target", "beam", "n_best", "length_penalty",
                         "max_len_ratio", "attention": bool, "format": "text" | "html", "glossary",
-                        "keep_spans": bool} -> {"pair",
+                        "glossary_mode", "keep_spans": bool} -> {"pair",
                         "translations": [{"text", "score", "alternatives", "sentences" (with attention: each
                         sentence's "source", "text" and "alignment")}]}
 
@@ -64,6 +66,7 @@ from nmt.serving.fields import (
     ApiError,
     check_size,
     detect,
+    glossary_mode_of,
     glossary_of,
     integer,
     number,
@@ -80,7 +83,7 @@ if TYPE_CHECKING:
     from nmt.translate import Translator
 
 NATIVE_OPTIONS = ("beam", "n_best", "length_penalty", "max_len_ratio", "attention", "format", "glossary",
-                  "keep_spans")
+                  "glossary_mode", "keep_spans")
 
 
 
@@ -154,6 +157,8 @@ class Service(FileEndpoints):
         return JSONResponse({"status": "ok", "pairs": pairs, "pending": pending,
                              "api_key": self.api_key is not None,
                              "attention": [f"{s}-{t}" for s, t in self.models if self._attends((s, t))],
+                             "annotates": [f"{s}-{t}" for s, t in self.models
+                                           if self.models[(s, t)].translator.annotates],
                              "offline": {pair: f"/offline/{pair}/" for pair in self.offline}})
 
     async def languages(self, request: Request) -> JSONResponse:
@@ -173,7 +178,8 @@ class Service(FileEndpoints):
         check_size(texts, self.limits)
         pairs, detected = self._pairs(fields, readable(texts, format))
         options = dataclasses.replace(self.decode, n_best=alternatives + 1,
-                                      beam=max(self.decode.beam, alternatives + 1))
+                                      beam=max(self.decode.beam, alternatives + 1),
+                                      glossary_mode=self._glossary_mode(fields, pairs))
         glossary = glossary_of(fields, self.limits.max_glossary)
         results = await self._translate(pairs, texts, options, format=format, glossary=glossary)
         body = {"translatedText": [r.text for r in results]}
@@ -231,7 +237,8 @@ class Service(FileEndpoints):
         if not isinstance(keep_spans, bool):
             raise ApiError(400, f"keep_spans must be true or false, got {keep_spans!r}")
         options = dataclasses.replace(self.decode, beam=beam, n_best=n_best, length_penalty=length_penalty,
-                                      max_len_ratio=ratio, keep_spans=keep_spans)
+                                      max_len_ratio=ratio, keep_spans=keep_spans,
+                                      glossary_mode=self._glossary_mode(fields, [pair]))
         results = await self._translate(pairs, texts, options, attention=attention, format=format,
                                         glossary=glossary_of(fields, self.limits.max_glossary))
         return JSONResponse({"pair": f"{pair[0]}-{pair[1]}",
@@ -239,6 +246,11 @@ class Service(FileEndpoints):
 
     def _attends(self, pair: tuple[str, str]) -> bool:
         return self.models[pair].translator.attends
+
+    def _glossary_mode(self, fields: dict, pairs: list[tuple[str, str]]) -> str:
+        """The request's glossary_mode, which every model it goes to must be able to follow."""
+        annotates = all(self.models[pair].translator.annotates for pair in set(pairs))
+        return glossary_mode_of(fields, self.decode.glossary_mode, annotates)
 
     # -- request checks -----------------------------------------------------------------------------
     def _check_key(self, request: Request, fields: dict) -> None:

@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from nmt import NMTError
-from nmt.config import FORMATS, ServeConfig
+from nmt.config import CHOICES, FORMATS, ServeConfig
 from nmt.text import htmlparse, langid
 
 log = logging.getLogger(__name__)
+GLOSSARY_MODES = CHOICES[("decode", "glossary_mode")]
 
 
 class ApiError(Exception):
@@ -101,6 +102,18 @@ def source_of(text: str, sources: list[str], served: str) -> tuple[str, float]:
         raise ApiError(400, f"the text is in {name} ({language}) by detection ({confidence:g}% sure); "
                             f"this server translates {served}: give source if that is wrong")
     return next(((lang, c) for lang, c in ranked if lang in sources), (sources[0], 0.0))
+
+
+def glossary_mode_of(fields: dict, default: str, annotates: bool) -> str:
+    """The request's glossary_mode (config.DecodeConfig's choices); annotate and both only for a model that
+    learnt term annotations (`annotates`)."""
+    mode = fields.get("glossary_mode", default)
+    if mode not in GLOSSARY_MODES:
+        raise ApiError(400, f"glossary_mode must be one of {', '.join(GLOSSARY_MODES)}, got {mode!r}"[:300])
+    if mode in ("annotate", "both") and not annotates:
+        raise ApiError(400, f"glossary_mode {mode} needs a model trained with term annotations; this one was "
+                            "not: use constrain")
+    return mode
 
 
 def glossary_of(fields: dict, most: int) -> tuple[tuple[str, str], ...]:

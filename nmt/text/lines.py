@@ -23,6 +23,7 @@ class Counts:
     cut: int = 0        # sentences cut into pieces
     truncated: int = 0  # words longer than the model's limit on their own, truncated
     too_many: int = 0   # constraints beyond a sentence's max_constraint_tokens, dropped
+    unplaced: int = 0   # translations that misplaced a placeholder, translated again with constraints
 
 
 def sentences(chunk: list[str], tok: Tokenizer, *, limit: int, split: bool, language: str | None,

@@ -15,6 +15,7 @@ model translates "Mai" and places the 12. Worked example (tests/test_placeholder
     unmask("⦅n2⦆ trains arrive at ⦅n1⦆, see ⦅u1⦆.", masked)
                  -> "2 trains arrive at 8:15, see https://example.org."
     unmask("Two trains arrive at ⦅n1⦆.", masked)   -> None (⦅n2⦆ and ⦅u1⦆ dropped)
+    unmask("⦅n2⦆ trains at⦅n1⦆, see ⦅u1⦆.", masked) -> "2 trains at 8:15, see https://example.org."
 """
 
 from __future__ import annotations
@@ -76,7 +77,13 @@ def mask(sentence: str) -> Masked:
 
 def unmask(translation: str, masked: Masked) -> str | None:
     """The translation with each placeholder written back as its span; None when the translation holds a
-    placeholder more or less often than the source, or one the source lacks."""
+    placeholder more or less often than the source, or one the source lacks. A span right after or before
+    a letter or digit ("at⦅n1⦆": a constrained search may write one without the word-start mark) gets a
+    space there; after "$" or before "%" it stays joined."""
     if Counter(PLACEHOLDER.findall(translation)) != masked.count:
         return None
-    return PLACEHOLDER.sub(lambda m: masked.spans[m.group()], translation)
+    def written(m: re.Match) -> str:
+        before, after = m.string[m.start() - 1:m.start()], m.string[m.end():m.end() + 1]
+        return (" " if before.isalnum() or before == "⦆" else "") + masked.spans[m.group()] \
+            + (" " if after.isalnum() else "")
+    return PLACEHOLDER.sub(written, translation)

@@ -20,6 +20,9 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe", "char", "word")
 SAMPLE = 1_000_000  # sentences (per side) that tokenizer training reads at most
 WORD_START = "\u2581"  # "▁": sentencepiece's mark of a piece that starts a word
+# Below this many pieces a vocabulary has no room for byte fallback's 256 byte pieces and the reserved
+# pieces (reserved.py): it is trained without them (a toy; sentencepiece would refuse it otherwise)
+ROOMY = 1000
 
 
 class Tokenizer:
@@ -101,10 +104,11 @@ def _reservoir(lines: Iterable[str], limit: int, rng: random.Random) -> list[str
 def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size: int, seed: int,
                 lines: list[int] | None = None, byte_fallback: bool = True) -> bytes:
     """One sentencepiece model (serialized) on the lines of `paths` (`lines[i]` of paths[i], when given),
-    with nmt's special ids and reserved pieces; with `byte_fallback`, characters it has no piece for become
-    byte pieces."""
+    with nmt's special ids and, from ROOMY pieces up, the reserved pieces; with `byte_fallback` (from ROOMY
+    pieces up), characters it has no piece for become byte pieces."""
     if model_type not in MODEL_TYPES:
         raise NMTError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_TYPES)}")
+    roomy = vocab_size >= ROOMY
     buffer = io.BytesIO()
     # A unigram vocabulary may come out a little smaller than asked when the corpus has too few
     # distinct pieces (Multi30k English stops at 7,931 of 8,000); other types need an exact size.
@@ -116,8 +120,8 @@ def train_model(paths: list[Path], vocab_size: int, model_type: str, sample_size
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=1.0,  # Latin scripts: keep every character rather than map rare ones to unk
-            byte_fallback=byte_fallback,
-            user_defined_symbols=RESERVED,  # placeholders and term markers, each one piece (reserved.py)
+            byte_fallback=byte_fallback and roomy,
+            user_defined_symbols=RESERVED if roomy else [],  # placeholders and term markers (reserved.py)
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=sample_size, shuffle_input_sentence=True,
             num_threads=2, minloglevel=2, **soft,
@@ -151,7 +155,8 @@ def train_tokenizers(src: Path | list[Path], tgt: Path | list[Path], out: Path, 
         protos = {side: train_model(paths, lines=lines, **options)
                   for side, paths in (("src", srcs), ("tgt", tgts))}
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"joint": joint, "model_type": model_type, "byte_fallback": byte_fallback}
+    summary = {"joint": joint, "model_type": model_type, "byte_fallback": byte_fallback and vocab_size >= ROOMY,
+               "reserved": vocab_size >= ROOMY}
     for side, paths in (("src", srcs), ("tgt", tgts)):
         tok = Tokenizer(protos[side], name=side)
         atomic_write_bytes(out / f"{side}.model", protos[side])

@@ -31,7 +31,7 @@ from nmt.corpora import CorpusFiles, train_corpora, valid_sets
 from nmt.corpus import PreparedCorpus, Sampling, prepared_or_cached
 from nmt.fileio import atomic_write_text, check_parallel, count_lines
 from nmt.mixture import counts, shares
-from nmt.text.tokenizer import SAMPLE, Tokenizer, load_tokenizers, train_tokenizers
+from nmt.text.tokenizer import ROOMY, SAMPLE, Tokenizer, load_tokenizers, train_tokenizers
 from nmt.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,10 @@ def tokenizers(cfg: Config, out: Path, corpora: list[CorpusFiles], *, saved: dic
     d = cfg.data
     folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
     missing = not all((folder / f"{side}.model").is_file() for side in ("src", "tgt"))
+    if augmentation(cfg).active and not d.tokenizers and d.vocab_size < ROOMY:
+        raise NMTError(f"data.placeholders and data.term_share need tokenizers with the reserved pieces, which "
+                       f"a vocabulary of {d.vocab_size} pieces has no room for; set data.vocab_size to at least "
+                       f"{ROOMY}")
     if ddp.main and not d.tokenizers and missing:
         lines = None
         if len(corpora) > 1:
@@ -149,7 +153,7 @@ def tokenizers(cfg: Config, out: Path, corpora: list[CorpusFiles], *, saved: dic
             share = shares(sizes, [c.weight for c in corpora], d.temperature)
             lines = counts(min(SAMPLE, sum(sizes)), share).tolist()
         log.info("training tokenizers (vocab %d, %s%s) into %s", d.vocab_size, d.model_type,
-                 ", byte fallback" if d.byte_fallback else "", folder)
+                 ", byte fallback" if d.byte_fallback and d.vocab_size >= ROOMY else "", folder)
         train_tokenizers([Path(c.src) for c in corpora], [Path(c.tgt) for c in corpora], folder,
                          d.vocab_size, d.model_type, d.joint, seed=cfg.train.seed, lines=lines,
                          byte_fallback=d.byte_fallback)
