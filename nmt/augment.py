@@ -60,10 +60,12 @@ def made_up_span(kind: str, rng: random.Random) -> str:
     word = rng.choice(["info", "shop", "team", "news", "hilfe", "park", "zug", "mail", "contact"])
     if kind == "u":
         return rng.choice([f"https://www.example{rng.randint(1, 99)}.com/{word}",
-                           f"www.{word}{rng.randint(1, 99)}.org", f"http://{word}.example.net/?id={rng.randint(1, 999)}"])
+                           f"www.{word}{rng.randint(1, 99)}.org",
+                           f"http://{word}.example.net/?id={rng.randint(1, 999)}"])
     if kind == "e":
         return f"{word}{rng.randint(1, 99)}@example.{rng.choice(['com', 'org', 'de', 'fr'])}"
-    return rng.choice([str(rng.randint(0, 100)), str(rng.randint(100, 99999)), f"{rng.randint(0, 23)}:{rng.randint(0, 59):02d}",
+    return rng.choice([str(rng.randint(0, 100)), str(rng.randint(100, 99999)),
+                       f"{rng.randint(0, 23)}:{rng.randint(0, 59):02d}",
                        f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.randint(1950, 2030)}",
                        f"{rng.randint(1, 999)}.{rng.randint(0, 99)}"])
 
@@ -114,7 +116,8 @@ def texts(corpora: list[CorpusFiles], out: Path, aug: Augmentation) -> list[Corp
     todo = [k for k, folder in enumerate(folders) if _meta(folder).get("fingerprint") != prints[k]]
     if todo:
         log.info("learning the word links of the training data (for term annotation and span augmentation)")
-        lexicon = Lexicon.build(pair for c in corpora for pair in zip(read_lines(c.src), read_lines(c.tgt)))
+        lexicon = Lexicon.build(pair for c in corpora
+                                for pair in zip(read_lines(c.src), read_lines(c.tgt), strict=True))
         for k in todo:
             _write(corpora[k], folders[k], lexicon, aug, k, prints[k])
     return text_files(corpora, out, aug)

@@ -221,8 +221,8 @@ class TextPipeline:
             for k, line in enumerate(parsed):
                 line_terms = next(wanted, None) if wanted is not None else []
                 if line_terms is None:
-                    raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON list, "
-                                   "[] for none) per input line")
+                    raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON "
+                                   "list, [] for none) per input line")
                 inputs += [(sources.source(sentence, next(ids), read, glossary, line_terms, self.src_tok,
                                            self.tgt_tok, f"input line {first + k}", self.counts), line_terms)
                            for sentence in line.texts()]
@@ -231,8 +231,9 @@ class TextPipeline:
             for line in parsed:
                 yield rejoin(line, [next(found) for _ in line.sentences])
 
-    def _decode(self, inputs: list[tuple[sources.Source, list[str]]], cfg: DecodeConfig, read: sources.Reading,
-                glossary: Glossary | None, attention: bool) -> list[list[tuple[str, Hypothesis]]]:
+    def _decode(self, inputs: list[tuple[sources.Source, list[str]]], cfg: DecodeConfig,
+                read: sources.Reading, glossary: Glossary | None, attention: bool
+                ) -> list[list[tuple[str, Hypothesis]]]:
         """Each sentence's n-best list of (text, hypothesis). A sentence whose best translation misplaces a
         placeholder is translated again (sources.fallback), counted and logged; other hypotheses that
         misplace one are left out of its n-best list."""
@@ -242,19 +243,20 @@ class TextPipeline:
         out, again = [], []
         for k, ((src, _), hyps) in enumerate(zip(inputs, found, strict=True)):
             decoded = self.tgt_tok.decode([h.tokens for h in hyps])
-            texts = [restore(self.tgt_tok, h.tokens, src.terms) or text for h, text in zip(hyps, decoded, strict=True)]
+            texts = [restore(self.tgt_tok, h.tokens, src.terms) or text
+                     for h, text in zip(hyps, decoded, strict=True)]
             if src.masked is not None:
                 texts = [unmask(text, src.masked) for text in texts]
                 if texts[0] is None:
                     again.append(k)
                     self.counts.unplaced += not src.pinned
-                    log.warning("%s: the translation did not hold each placeholder once (%s); translated again "
-                                "with %s as constraints", src.where, decoded[0],
-                                "its numbers, URLs and e-mail addresses" if src.pinned else "the placeholders")
+                    instead = "its numbers, URLs and e-mail addresses" if src.pinned else "the placeholders"
+                    log.warning("%s: the translation did not hold each placeholder once (%s); translated "
+                                "again with %s as constraints", src.where, decoded[0], instead)
             out.append([(text, h) for text, h in zip(texts, hyps, strict=True) if text is not None])
         if again:
-            redo = [(sources.fallback(inputs[k][0], read, glossary, inputs[k][1], self.src_tok, self.tgt_tok,
-                                      self.counts), inputs[k][1]) for k in again]
+            redo = [(sources.fallback(inputs[k][0], read, glossary, inputs[k][1], self.src_tok,
+                                      self.tgt_tok, self.counts), inputs[k][1]) for k in again]
             for k, nbest in zip(again, self._decode(redo, cfg, read, glossary, attention), strict=True):
                 out[k] = nbest
         return out

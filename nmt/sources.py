@@ -65,8 +65,8 @@ def reading(cfg: DecodeConfig, *, placeholders: bool, annotates: bool, limit: in
     elif mode in ("annotate", "both") and not annotates:
         raise NMTError(f"glossary mode {mode} needs a model trained with term annotations (data.term_share "
                        "above 0); this one was not: use --glossary-mode constrain")
-    return Reading(placeholders and cfg.keep_spans, mode in ("annotate", "both"), mode in ("constrain", "both"),
-                   cfg.keep_spans, limit, cfg.max_constraint_tokens)
+    return Reading(placeholders and cfg.keep_spans, mode in ("annotate", "both"),
+                   mode in ("constrain", "both"), cfg.keep_spans, limit, cfg.max_constraint_tokens)
 
 
 def source(sentence: str, ids: list[int], read: Reading, glossary: Glossary | None, wanted: list[str],
@@ -99,5 +99,5 @@ def fallback(src: Source, read: Reading, glossary: Glossary | None, wanted: list
         pins = [Term((i,), name) for i, name in zip(ids, src.masked.spans, strict=True)]
         return dataclasses.replace(src, terms=[*src.terms, *pins], pinned=True)
     ids = src_tok.encode([src.sentence])[0][:read.limit]
-    plain = Reading(False, read.annotate, read.constrain, read.keep_spans, read.limit, read.max_constraint_tokens)
+    plain = dataclasses.replace(read, placeholders=False)
     return source(src.sentence, ids, plain, glossary, wanted, src_tok, tgt_tok, src.where, counts)

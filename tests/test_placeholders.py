@@ -102,7 +102,8 @@ def test_the_rewritten_texts_are_written_once_and_reused(tmp_path):
     aug = Augmentation(placeholders=True, span_share=0, term_share=0, seed=1)
     out = texts(corpora, tmp_path / "prepared", aug)
     written = (tmp_path / "prepared" / "train.text" / "src").read_text(encoding="utf-8").splitlines()
-    assert out[0].src.endswith("train.text/src") and written[:2] == ["Um ⦅n1⦆ Uhr bellt der Hund.", "Der Hund."]
+    assert out[0].src.endswith("train.text/src")
+    assert written[:2] == ["Um ⦅n1⦆ Uhr bellt der Hund.", "Der Hund."]
     stamp = (tmp_path / "prepared" / "train.text" / "src").stat().st_mtime_ns
     texts(corpora, tmp_path / "prepared", aug)
     assert (tmp_path / "prepared" / "train.text" / "src").stat().st_mtime_ns == stamp

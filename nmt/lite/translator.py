@@ -78,7 +78,8 @@ class Translator(TextPipeline):
         self.reverse, self.max_src_len = self.meta["reverse_source"], self.meta["max_len"]
         self.languages = tuple(self.meta["languages"]) if self.meta.get("languages") else None
         self.counts = Counts()
-        self.placeholders, self.annotates = self.meta.get("placeholders", False), self.meta.get("annotates", False)
+        self.placeholders = self.meta.get("placeholders", False)  # what the model learnt (sources.py)
+        self.annotates = self.meta.get("annotates", False)
         self.bos, self.eos, self.pad = self.meta["bos"], self.meta["eos"], self.meta["pad"]
 
     @classmethod

@@ -155,8 +155,8 @@ def train_tokenizers(src: Path | list[Path], tgt: Path | list[Path], out: Path, 
         protos = {side: train_model(paths, lines=lines, **options)
                   for side, paths in (("src", srcs), ("tgt", tgts))}
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"joint": joint, "model_type": model_type, "byte_fallback": byte_fallback and vocab_size >= ROOMY,
-               "reserved": vocab_size >= ROOMY}
+    summary = {"joint": joint, "model_type": model_type,
+               "byte_fallback": byte_fallback and vocab_size >= ROOMY, "reserved": vocab_size >= ROOMY}
     for side, paths in (("src", srcs), ("tgt", tgts)):
         tok = Tokenizer(protos[side], name=side)
         atomic_write_bytes(out / f"{side}.model", protos[side])

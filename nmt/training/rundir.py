@@ -143,9 +143,9 @@ def tokenizers(cfg: Config, out: Path, corpora: list[CorpusFiles], *, saved: dic
     folder = Path(d.tokenizers) if d.tokenizers else out / "tokenizers"
     missing = not all((folder / f"{side}.model").is_file() for side in ("src", "tgt"))
     if augmentation(cfg).active and not d.tokenizers and d.vocab_size < ROOMY:
-        raise NMTError(f"data.placeholders and data.term_share need tokenizers with the reserved pieces, which "
-                       f"a vocabulary of {d.vocab_size} pieces has no room for; set data.vocab_size to at least "
-                       f"{ROOMY}")
+        raise NMTError(f"data.placeholders and data.term_share need tokenizers with the reserved pieces, "
+                       f"which a vocabulary of {d.vocab_size} pieces has no room for; set data.vocab_size to "
+                       f"at least {ROOMY}")
     if ddp.main and not d.tokenizers and missing:
         lines = None
         if len(corpora) > 1:
@@ -161,13 +161,13 @@ def tokenizers(cfg: Config, out: Path, corpora: list[CorpusFiles], *, saved: dic
     loaded = load_tokenizers(folder)
     if augmentation(cfg).active and not all(tok.reserves() for tok in loaded):
         raise NMTError(f"{folder}: these tokenizers lack the reserved pieces that data.placeholders and "
-                       "data.term_share need; train new ones with `nmt train-tokenizer`, or leave data.tokenizers "
-                       "empty")
+                       "data.term_share need; train new ones with `nmt train-tokenizer`, or leave "
+                       "data.tokenizers empty")
     return loaded
 
 
-def training_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer, tgt_tok: Tokenizer,
-                     *, ddp: Distributed) -> list[PreparedCorpus]:
+def training_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer,
+                     tgt_tok: Tokenizer, *, ddp: Distributed) -> list[PreparedCorpus]:
     """The binarized training corpora, prepared by rank 0 (or reused), and the resolved config beside them."""
     max_len = cfg.model.max_len
     if ddp.main:
@@ -183,8 +183,8 @@ def training_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok
     return [PreparedCorpus(out / "prepared" / corpus.name) for corpus in corpora]
 
 
-def sampled_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer, tgt_tok: Tokenizer,
-                    *, ddp: Distributed) -> list[list[PreparedCorpus]]:
+def sampled_corpora(cfg: Config, out: Path, corpora: list[CorpusFiles], src_tok: Tokenizer,
+                    tgt_tok: Tokenizer, *, ddp: Distributed) -> list[list[PreparedCorpus]]:
     """data.sampling_variants encodings of the training corpora with sampled segmentations (prepared by
     rank 0, or reused), in OUT/prepared/NAME.sampled-K; none without subword regularisation. Variant K's
     draw is seeded by train.seed and K, so runs with other seeds see other segmentations."""

@@ -95,8 +95,8 @@ class Trainer:
                 f"{c.name} {n:,} pairs ({100 * s:.1f}%, {n / len(p):.2f} times its {len(p):,})"
                 for c, n, p, s in zip(files, self.mixture.counts, corpora, share, strict=True)))
         # what each epoch reads: the sampled segmentations in turn (subword regularisation), else the corpora
-        self.epoch_mixtures = [Mixture(variant, share) for variant in
-                               rundir.sampled_corpora(cfg, out, files, src_tok, tgt_tok, ddp=ddp)] or [self.mixture]
+        variants = rundir.sampled_corpora(cfg, out, files, src_tok, tgt_tok, ddp=ddp)
+        self.epoch_mixtures = [Mixture(variant, share) for variant in variants] or [self.mixture]
         self.validator = Validation(cfg, src_tok, tgt_tok) if ddp.main else None
 
         model = Seq2Seq(len(src_tok), len(tgt_tok), cfg.model).to(device)
