@@ -55,6 +55,16 @@ def variant_run(request, toy, tmp_path_factory) -> tuple[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def learning_run(toy, tmp_path_factory) -> Path:
+    """A model trained with placeholders and term annotations (augment.py), on tokenizers with the reserved
+    pieces and byte fallback (a vocabulary of 1,000: tokenizer.ROOMY)."""
+    root = tmp_path_factory.mktemp("learning")
+    train_tokenizers(toy["train_src"], toy["train_tgt"], root / "tok", vocab_size=1000)
+    return train_toy(toy, root / "run", steps=600, data={"tokenizers": str(root / "tok"), "placeholders": True,
+                                                         "term_share": 0.5})
+
+
+@pytest.fixture(scope="session")
 def toy_server(toy_run):
     """`nmt serve` of toy_run with small limits (SERVER_LIMITS), as a user starts it; it must stop cleanly,
     with no traceback in its log, whatever the tests sent it."""

@@ -73,13 +73,16 @@ def tiny_config(toy: dict, **train) -> Config:
     return cfg
 
 
-def train_toy(toy: dict, out: Path, steps: int = 300, **model) -> Path:
-    """A small model that has learned the toy lexicon well enough to translate it (~4 s)."""
+def train_toy(toy: dict, out: Path, steps: int = 300, data: dict | None = None, **model) -> Path:
+    """A small model that has learned the toy lexicon well enough to translate it (~4 s); `data`: DataConfig
+    fields to set."""
     from nmt.training import trainer
     cfg = tiny_config(toy, max_steps=steps, valid_every=steps, lr=0.01, loss="full", max_tokens=512)
     cfg.model.emb, cfg.model.hidden, cfg.model.layers, cfg.model.dropout = 32, 64, 1, 0.0
     for key, value in model.items():
         setattr(cfg.model, key, value)
+    for key, value in (data or {}).items():
+        setattr(cfg.data, key, value)
     # On the CPU everywhere: a GPU takes another path through training, and what the tests assert this
     # model learned holds for the CPU's weights, the same on every machine (decoding may use the GPU).
     trainer.run(cfg, out, device="cpu")

@@ -142,6 +142,8 @@ def test_a_glossary_typed_in_the_page_decides_a_word(browser, toy_run):
     try:
         page = opened(browser, server)
         page.click("#glossary-box summary")
+        # a model that learnt no annotations: only constrain (or auto, the same for it) is offered
+        assert page.is_disabled("#glossary-mode option[value=annotate]")
         page.fill("#glossary", "hund = cat")
         page.fill("#source", "der hund läuft")
         page.click("#translate")
