@@ -60,8 +60,8 @@ def learning_run(toy, tmp_path_factory) -> Path:
     pieces and byte fallback (a vocabulary of 1,000: tokenizer.ROOMY)."""
     root = tmp_path_factory.mktemp("learning")
     train_tokenizers(toy["train_src"], toy["train_tgt"], root / "tok", vocab_size=1000)
-    return train_toy(toy, root / "run", steps=600, data={"tokenizers": str(root / "tok"), "placeholders": True,
-                                                         "term_share": 0.5})
+    data = {"tokenizers": str(root / "tok"), "placeholders": True, "term_share": 0.5}
+    return train_toy(toy, root / "run", steps=600, data=data)
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,8 @@ def test_the_server_takes_glossary_mode_in_both_apis(learning_run, toy_server):
         assert status == 200 and body["translatedText"] == want
     finally:
         server.stop()
-    request = {"q": SENTENCE, "source": "de", "target": "en", "glossary": [{"source": "hund", "target": "cat"}]}
+    request = {"q": SENTENCE, "source": "de", "target": "en",
+               "glossary": [{"source": "hund", "target": "cat"}]}
     status, body = http(toy_server.url + "/translate", {**request, "glossary_mode": "annotate"})
     assert status == 400 and "needs a model trained with term annotations" in body["error"]
     status, body = http(toy_server.url + "/v1/translate", {**request, "q": [SENTENCE], "glossary_mode": "x"})
