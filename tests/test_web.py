@@ -6,6 +6,7 @@ with the reason printed, where one is missing. The screenshot is left in build/t
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,29 @@ def test_the_server_offers_a_web_folder_and_its_page_links_to_it(exports, browse
     assert status == 0 and "Traceback" not in log
     done = nmt("serve", "--model", toy_run, "--web", tmp_path)  # not a web folder: one line, no traceback
     assert done.returncode != 0 and "not a web folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_page_finds_spans_and_writes_placeholders_back_as_python_does(learning_run, browser, tmp_path):
+    if not (RUNTIME / "runtime.json").is_file():
+        pytest.skip(NO_RUNTIME)
+    from nmt.text.placeholders import mask, unmask
+    done = nmt("export", learning_run, "--out", tmp_path / "onnx", "--web", tmp_path / "web",
+               "--web-graphs", "fp32")
+    assert done.returncode == 0, done.stderr
+    page = browser.new_page()
+    page.goto((tmp_path / "web" / "index.html").as_uri())
+    page.evaluate("nmtWeb.ready")
+    spans_tsv = Path(__file__).resolve().parents[1] / "bench" / "data" / "spans.tsv"
+    lines = [line.split("\t")[0] for line in spans_tsv.read_text(encoding="utf-8").splitlines()] + [
+        "Schreib an info@example.org! Oder (siehe https://example.org/a?b=1).", "Mann.Eine Frau, 1.000,5 €",
+        "2 und 2 sind 4, ⦅n1⦆ ist schon da"]
+    got = page.evaluate("(lines) => lines.map((t) => { const tlds = new Set(nmtManifest.tlds); "
+                        "const m = nmtPlaceholders.mask(t, tlds); return [m.text, m.spans]; })", lines)
+    assert got == [[mask(line).text, mask(line).spans] for line in lines]
+    masked = mask("Um 8:15 Uhr kommen 2 Züge.")
+    for translation in ("⦅n2⦆ trains at⦅n1⦆.", "⦅n2⦆⦅n1⦆", "trains at ⦅n1⦆."):
+        js = page.evaluate("([t, text]) => nmtPlaceholders.unmask(t, nmtPlaceholders.mask(text, new Set()))",
+                           [translation, "Um 8:15 Uhr kommen 2 Züge."])
+        assert js == unmask(translation, masked)
+    result = page.evaluate("nmtWeb.translate(['der hund läuft um 8:15', 'die katze'], {beam: 1})")
+    assert len(result["translations"]) == 2 and result["unplaced"] in (0, 1)

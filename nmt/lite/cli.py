@@ -12,10 +12,12 @@ import logging
 import sys
 
 from nmt import NMTError
+from nmt.config import CHOICES as SETTINGS
 from nmt.config import DecodeConfig
 from nmt.document_io import AUTO, CHOICES, choose_format, refuse_binary_as_text, translate_document_io
 
 DECODE = DecodeConfig()  # where every default comes from
+GLOSSARY_MODES = SETTINGS[("decode", "glossary_mode")]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
                     "sentence is translated as its target term (as in `nmt translate`).")
     tr.add_argument("--glossary-ignore-case", action="store_true", help="Find glossary terms whatever "
                     "their case.")
+    tr.add_argument("--glossary-mode", choices=GLOSSARY_MODES, default=DECODE.glossary_mode,
+                    help="annotate, constrain, both, or auto (the model's); as in `nmt translate`.")
     tr.add_argument("--format", choices=CHOICES, default=AUTO, help="auto: by the input's extension "
                     "(text for standard input); text: line by line; html: the whole input is one HTML page, "
                     "translated with its markup kept; or a document kind, its formatting kept (as in "
@@ -76,7 +80,7 @@ def _translate(args) -> int:
                        "at least 1")
     cfg = DecodeConfig(beam=beam, n_best=args.n_best, length_penalty=args.length_penalty,
                        max_sentences=args.batch_size, split_sentences=not args.no_split_sentences,
-                       keep_spans=not args.no_keep_spans)
+                       keep_spans=not args.no_keep_spans, glossary_mode=args.glossary_mode)
     glossary = Glossary.load(args.glossary, ignore_case=args.glossary_ignore_case) if args.glossary else None
     args.format = choose_format(args.format, args.input)
     if args.format != "text" and args.n_best > 1:

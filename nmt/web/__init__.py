@@ -53,15 +53,25 @@ def build(export: str | Path, out: str | Path, graphs: tuple[str, ...] = ("int8"
         (work / "model" / f"{name}.js").write_text(asset_script(name, (export / name).read_bytes()),
                                                     encoding="ascii")
     shutil.copytree(runtime, work / "runtime")
-    for page_file in ("index.html", "nmt-web.js"):
+    for page_file in ("index.html", "nmt-web.js", "placeholders.js"):
         shutil.copyfile(PAGE / page_file, work / page_file)
     manifest = {"files": files, "graphs": list(graphs), "languages": meta.get("languages"),
                 "runtime": json.loads((runtime / "runtime.json").read_text(encoding="utf-8"))["packages"]}
+    if meta.get("placeholders"):  # the page finds URLs and e-mail addresses by these (placeholders.js)
+        manifest["tlds"] = top_level_domains()
     (work / "manifest.js").write_text(f"window.nmtManifest = {json.dumps(manifest)};\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
     work.replace(out)
     return manifest
+
+
+def top_level_domains() -> list[str]:
+    """The top-level domains urlextract ships, lowercase: what text/spans.py knows URLs by."""
+    from importlib.resources import files
+    listed = files("urlextract").joinpath("data", "tlds-alpha-by-domain.txt").read_text(encoding="utf-8")
+    return sorted({line.strip().lower() for line in listed.splitlines()
+                   if line.strip() and not line.startswith("#")})
 
 
 def read_manifest(folder: str | Path) -> dict:

@@ -10,11 +10,15 @@
 //   - a line's sentences translated one by one and joined with the line's own spacing (the browser's
 //     Intl.Segmenter finds them; nmt-lite's sentencex may cut differently after abbreviations);
 //   - a sentence longer than the model's limit is truncated to it, and the page says so.
-// Not ported (nmt-lite has them): kept numbers and URLs, glossaries and constraints, HTML, n-best lists,
-// the no-repeat rule. They need the text pipeline's Python; the page translates plain text.
+//   - a model trained with placeholders reads its numbers, URLs and e-mail addresses as them, and they are
+//     written back (placeholders.js); a translation that misplaces one is translated again without them.
+// Not ported (nmt-lite has them): spans kept by constraints (the page has no constrained search: a model
+// without placeholders reads spans as words), glossaries and constraints, HTML, n-best lists, the
+// no-repeat rule. They need the text pipeline's Python; the page translates plain text.
 //
 // API for scripts and tests: window.nmtWeb = {ready (a Promise of the load report), translate(lines,
-// options) -> Promise of {translations, seconds, words}}; options: beam, split, precision.
+// options) -> Promise of {translations, seconds, words, truncated, unplaced}}; options: beam, split,
+// precision.
 "use strict";
 
 (() => {
@@ -379,7 +383,7 @@
     return { parts, sentences: parts.map((p, i) => (p.trim() ? i : -1)).filter((i) => i >= 0) };
   }
 
-  const state = { engines: {}, tokenizers: null, meta: null, manifest: null };
+  const state = { engines: {}, tokenizers: null, meta: null, manifest: null, tlds: new Set() };
 
   async function translate(lines, { beam = 5, split = true, precision } = {}) {
     await ready;
@@ -390,16 +394,23 @@
     const texts = parsed.flatMap((p) => p.sentences.map((i) => p.parts[i]));
     const limit = state.meta.max_len;
     let truncated = 0;
-    const ids = texts.map((text) => {
+    const encoded = (text) => {
       const all = state.tokenizers.src.encode(text);
       if (all.length > limit) truncated += 1;
       return all.slice(0, limit);
+    };
+    // a model trained with placeholders reads its spans as them (placeholders.js)
+    const masked = texts.map((text) => (state.meta.placeholders ? nmtPlaceholders.mask(text, state.tlds) : null));
+    const found = await decoded(engine, texts.map((text, i) => encoded(masked[i] ? masked[i].text : text)), beam);
+    const again = [];
+    masked.forEach((m, i) => {
+      if (!m || !Object.keys(m.count).length) return;
+      const text = nmtPlaceholders.unmask(found[i], m);
+      if (text === null) again.push(i);
+      else found[i] = text;
     });
-    const found = new Array(texts.length).fill("");
-    for (const batch of lengthBatches(ids.map((x) => x.length))) {
-      const hyps = await engine.search(batch.map((i) => ids[i]), beam);
-      batch.forEach((i, j) => { found[i] = state.tokenizers.tgt.decode(hyps[j].ids); });
-    }
+    const redone = await decoded(engine, again.map((i) => encoded(texts[i])), beam);
+    again.forEach((i, j) => { found[i] = redone[j]; });
     let at = 0;
     const translations = parsed.map((p) => {
       const parts = [...p.parts];
@@ -407,7 +418,16 @@
       return parts.join("");
     });
     const words = texts.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
-    return { translations, seconds: (performance.now() - started) / 1000, words, truncated };
+    return { translations, seconds: (performance.now() - started) / 1000, words, truncated, unplaced: again.length };
+  }
+
+  async function decoded(engine, ids, beam) {  // each id sequence's best translation, as text
+    const found = new Array(ids.length).fill("");
+    for (const batch of lengthBatches(ids.map((x) => x.length))) {
+      const hyps = await engine.search(batch.map((i) => ids[i]), beam);
+      batch.forEach((i, j) => { found[i] = state.tokenizers.tgt.decode(hyps[j].ids); });
+    }
+    return found;
   }
 
   async function load() {
@@ -435,6 +455,7 @@
     await Promise.all([engines, tokenizers]);
     state.meta = meta;
     state.manifest = manifest;
+    state.tlds = new Set(manifest.tlds || []);
     const now = performance.now();  // since the page was asked for: its scripts' loading included
     return { seconds: now / 1000, loading: (now - started) / 1000, graphs: manifest.graphs, languages: meta.languages };
   }
