@@ -1,6 +1,8 @@
 """How a translation attended to its source: the attention weights of the model that attends, as its search
 recorded them while decoding (Hypothesis.attention, the torch engine), or else teacher-forced on the
-hypothesis it found (each engine's attention_weights; pipeline.py). A line translated sentence by
+hypothesis it found (each engine's attention_weights; pipeline.py), always so for a sentence the model
+read otherwise than it was written (placeholders, term annotations: sources.py), whose placeholder
+pieces are shown as the spans they stand for. A line translated sentence by
 sentence (text/segment.py) gets one record joined from its sentences': their source pieces side by side,
 their target pieces one after the other, each sentence's weights over its own source (zero elsewhere) and
 one "</s>" at the end.
@@ -52,8 +54,9 @@ def _sentence_alignments(engine, sentences: list[str], hyps: list) -> list[dict]
     weights = engine.attention_weights([src_ids[i] for i in todo], [hyps[i].tokens for i in todo])
     found.update(zip(todo, weights, strict=True))
     for i, rows in sorted(found.items()):
+        spans = getattr(hyps[i], "spans", None) or {}  # placeholder pieces written as their spans
         records[i] = {"source": engine.src_tok.pieces(src_ids[i]),
-                      "target": [*engine.tgt_tok.pieces(hyps[i].tokens), "</s>"],
+                      "target": [*(spans.get(p, p) for p in engine.tgt_tok.pieces(hyps[i].tokens)), "</s>"],
                       "weights": np.round(np.asarray(rows, dtype=np.float64), 4).tolist()}
     return records
 

@@ -168,6 +168,9 @@ def _report_long_inputs(translator) -> None:
     if counts.truncated:
         typer.echo(f"warning: {counts.truncated} word(s) were longer than the model's limit on their own "
                    "and were truncated", err=True)
+    if counts.unplaced:
+        typer.echo(f"note: {counts.unplaced} sentence(s) did not carry their placeholders and were "
+                   "translated again with them as constraints", err=True)
 
 
 @decoding_options()

@@ -40,7 +40,7 @@ from nmt.search.scoring import Hypothesis
 from nmt.text import htmlparse, markup
 from nmt.text.glossary import Glossary
 from nmt.text.lines import Translation, sentences
-from nmt.text.placeholders import unmask
+from nmt.text.placeholders import fill, unmask
 from nmt.text.terms import restore
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ class TextPipeline:
         return out
 
     def _sentence_record(self, source: str, hyp: Hypothesis, record: dict) -> dict:
-        return {"source": source, "text": self.tgt_tok.decode([hyp.tokens])[0], "alignment": record}
+        text = self.tgt_tok.decode([hyp.tokens])[0]
+        return {"source": source, "text": fill(text, hyp.spans) if hyp.spans else text, "alignment": record}
 
     def _translate_html(self, pages: list[str], cfg: DecodeConfig, *, attention: bool,
                         glossary: Glossary | None) -> list[Translation]:
@@ -245,6 +246,9 @@ class TextPipeline:
             decoded = self.tgt_tok.decode([h.tokens for h in hyps])
             texts = [restore(self.tgt_tok, h.tokens, src.terms) or text
                      for h, text in zip(hyps, decoded, strict=True)]
+            for h in hyps:  # attention recorded over what the model read: alignment.py reads it again
+                h.attention = None if src.text != src.sentence else h.attention
+                h.spans = src.masked.spans if src.masked is not None else None
             if src.masked is not None:
                 texts = [unmask(text, src.masked) for text in texts]
                 if texts[0] is None:

@@ -38,6 +38,7 @@ from nmt.text.tokenizer import Tokenizer
 class Source:
     """One sentence as the model reads it."""
     sentence: str               # as the user wrote it
+    text: str                   # as the model reads it (placeholders, annotations)
     ids: list[int]              # what the model reads
     terms: list[Term]           # what its translation must hold
     masked: Masked | None       # its spans as placeholders, when they are
@@ -81,12 +82,12 @@ def source(sentence: str, ids: list[int], read: Reading, glossary: Glossary | No
         if len(changed) <= read.limit:  # else (an annotation pushing it over) the sentence as it came
             ids = changed
         else:
-            masked = None
+            masked, text = None, sentence
     placed = masked is not None and bool(masked.spans)
     kept = masked.left if placed else spans(sentence) if read.keep_spans else []
     texts = [*(glossary.targets(sentence) if glossary is not None and read.constrain else []), *kept, *wanted]
     terms = constraint_ids(tgt_tok, texts, read.max_constraint_tokens, where, counts) if texts else []
-    return Source(sentence, ids, terms, masked if placed else None, where)
+    return Source(sentence, text, ids, terms, masked if placed else None, where)
 
 
 def fallback(src: Source, read: Reading, glossary: Glossary | None, wanted: list[str], src_tok: Tokenizer,

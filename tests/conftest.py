@@ -56,12 +56,12 @@ def variant_run(request, toy, tmp_path_factory) -> tuple[str, Path]:
 
 @pytest.fixture(scope="session")
 def learning_run(toy, tmp_path_factory) -> Path:
-    """A model trained with placeholders and term annotations (augment.py), on tokenizers with the reserved
-    pieces and byte fallback (a vocabulary of 1,000: tokenizer.ROOMY)."""
+    """A model with dot attention trained with placeholders and term annotations (augment.py), on tokenizers
+    with the reserved pieces and byte fallback (a vocabulary of 1,000: tokenizer.ROOMY)."""
     root = tmp_path_factory.mktemp("learning")
     train_tokenizers(toy["train_src"], toy["train_tgt"], root / "tok", vocab_size=1000)
     data = {"tokenizers": str(root / "tok"), "placeholders": True, "term_share": 0.5}
-    return train_toy(toy, root / "run", steps=600, data=data)
+    return train_toy(toy, root / "run", steps=600, data=data, attention="dot")
 
 
 @pytest.fixture(scope="session")

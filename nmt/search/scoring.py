@@ -24,6 +24,9 @@ class Hypothesis:
     # how each step attended, one row per token and EOS over the (padded) source, when the search was asked
     # to record it (a tensor of the engine's; the engine trims and orders it)
     attention: Any = None
+    # placeholder -> the span it stands for, where the sentence was read with placeholders (set by the text
+    # pipeline, text/placeholders.py: what the tokens' placeholder pieces are written as)
+    spans: dict | None = None
 
 
 def normalise(log_prob: float, length: int, alpha: float, mode: str = DEFAULT.length_norm) -> float:

@@ -82,8 +82,15 @@ def unmask(translation: str, masked: Masked) -> str | None:
     space there; after "$" or before "%" it stays joined."""
     if Counter(PLACEHOLDER.findall(translation)) != masked.count:
         return None
+    return fill(translation, masked.spans)
+
+
+def fill(translation: str, spans: dict[str, str]) -> str:
+    """The translation with each placeholder of `spans` written as its span (spaced as `unmask` says)."""
     def written(m: re.Match) -> str:
         before, after = m.string[m.start() - 1:m.start()], m.string[m.end():m.end() + 1]
-        return (" " if before.isalnum() or before == "⦆" else "") + masked.spans[m.group()] \
+        if m.group() not in spans:
+            return m.group()
+        return (" " if before.isalnum() or before == "⦆" else "") + spans[m.group()] \
             + (" " if after.isalnum() else "")
     return PLACEHOLDER.sub(written, translation)
