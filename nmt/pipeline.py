@@ -235,12 +235,20 @@ class TextPipeline:
     def _decode(self, inputs: list[tuple[sources.Source, list[str]]], cfg: DecodeConfig,
                 read: sources.Reading, glossary: Glossary | None, attention: bool
                 ) -> list[list[tuple[str, Hypothesis]]]:
-        """Each sentence's n-best list of (text, hypothesis). A sentence whose best translation misplaces a
-        placeholder is translated again (sources.fallback), counted and logged; other hypotheses that
-        misplace one are left out of its n-best list."""
+        """Each sentence's n-best list of (text, hypothesis). A sentence read with placeholders takes the
+        best translations of its beam that hold each placeholder once (its whole beam is finished: n-best
+        as wide as the beam); one with none is translated again (sources.fallback), counted and logged."""
         phrases = [[list(t.ids) for t in src.terms] for src, _ in inputs]
-        found = self.translate_ids([src.ids for src, _ in inputs], cfg, phrases if any(phrases) else None,
-                                   attention=attention)
+        found: list = [None] * len(inputs)
+        placing = [src.masked is not None for src, _ in inputs]
+        wide = dataclasses.replace(cfg, n_best=cfg.beam)
+        for rows, group_cfg in (([k for k, p in enumerate(placing) if not p], cfg),
+                                ([k for k, p in enumerate(placing) if p], wide)):
+            wanted = [phrases[k] for k in rows]
+            for k, hyps in zip(rows, self.translate_ids([inputs[k][0].ids for k in rows], group_cfg,
+                                                        wanted if any(wanted) else None, attention=attention),
+                               strict=True):
+                found[k] = hyps
         out, again = [], []
         for k, ((src, _), hyps) in enumerate(zip(inputs, found, strict=True)):
             decoded = self.tgt_tok.decode([h.tokens for h in hyps])
@@ -251,13 +259,14 @@ class TextPipeline:
                 h.spans = src.masked.spans if src.masked is not None else None
             if src.masked is not None:
                 texts = [unmask(text, src.masked) for text in texts]
-                if texts[0] is None:
+                if all(text is None for text in texts):
                     again.append(k)
                     self.counts.unplaced += not src.pinned
                     instead = "its numbers, URLs and e-mail addresses" if src.pinned else "the placeholders"
-                    log.warning("%s: the translation did not hold each placeholder once (%s); translated "
+                    log.warning("%s: no translation in the beam held each placeholder once (%s); translated "
                                 "again with %s as constraints", src.where, decoded[0], instead)
-            out.append([(text, h) for text, h in zip(texts, hyps, strict=True) if text is not None])
+            kept = [(text, h) for text, h in zip(texts, hyps, strict=True) if text is not None]
+            out.append(kept[:cfg.n_best])
         if again:
             redo = [(sources.fallback(inputs[k][0], read, glossary, inputs[k][1], self.src_tok,
                                       self.tgt_tok, self.counts), inputs[k][1]) for k in again]

@@ -15,12 +15,14 @@ SENTENCE = "Zwei Hunde laufen um 8:15 Uhr."
 
 
 class Echo(TextPipeline):
-    """Writes back what it reads; `drop`: without the pieces that are placeholders."""
+    """Writes back what it reads; `drop`: without the pieces that are placeholders; `second`: as its second
+    best, after one without them."""
 
-    def __init__(self, tok, *, placeholders=True, annotates=True, drop=False):
+    def __init__(self, tok, *, placeholders=True, annotates=True, drop=False, second=False):
         self.src_tok = self.tgt_tok = tok
         self.max_src_len, self.languages, self.counts = 200, None, Counts()
-        self.placeholders, self.annotates, self.drop = placeholders, annotates, drop
+        self.placeholders, self.annotates, self.drop, self.second = placeholders, annotates, drop, second
+        self.n_best = []
         self.reverse, self.attends = False, False
         self.read, self.constraints = [], []
 
@@ -30,8 +32,12 @@ class Echo(TextPipeline):
             self.read.append(self.src_tok.decode([ids])[0])
             self.constraints.append([self.tgt_tok.decode([p])[0] for p in phrases[k]] if phrases else [])
             pieces = self.src_tok.pieces(ids)
-            kept = [i for i, p in zip(ids, pieces, strict=True) if not (self.drop and p.startswith("⦅n"))]
-            out.append([Hypothesis(kept, -1.0, -1.0)])
+            dropped = [i for i, p in zip(ids, pieces, strict=True) if not p.startswith("⦅n")]
+            self.n_best.append(cfg.n_best)
+            if self.second:
+                out.append([Hypothesis(dropped, -1.0, -1.0), Hypothesis(ids, -2.0, -2.0)][:cfg.n_best])
+            else:
+                out.append([Hypothesis(dropped if self.drop else ids, -1.0, -1.0)])
         return out
 
 
@@ -76,7 +82,15 @@ def test_a_dropped_placeholder_is_pinned_then_the_spans_are_constraints_and_it_i
         ["Zwei Hunde ⦅t⦆ puppies ⦅/t⦆ laufen um 8:15 Uhr."]
     assert engine.constraints == [[], ["⦅n1⦆"], ["8:15"]]
     assert out.text == "Zwei Hunde ⦅t⦆ puppies ⦅/t⦆ laufen um 8:15 Uhr."
-    assert engine.counts.unplaced == 1 and "did not hold each placeholder once" in caplog.text
+    assert engine.counts.unplaced == 1 and "no translation in the beam held each placeholder" in caplog.text
+
+
+def test_the_best_translation_of_the_beam_that_holds_each_placeholder_is_taken(tok):
+    engine = Echo(tok, second=True)
+    out = engine.translate([SENTENCE, "Zwei Hunde laufen."], beam=3)
+    assert engine.n_best == [1, 3]  # the whole beam where a sentence has placeholders (decoded apart)
+    assert out[0].text == SENTENCE and engine.counts.unplaced == 0
+    assert out[1].text == "Zwei Hunde laufen."
 
 
 def test_without_keep_spans_numbers_are_plain_text(tok):
