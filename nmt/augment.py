@@ -7,7 +7,8 @@
    corpora, are seen at all, and in every position;
 3. term annotation: in a share of the pairs, one or two linked source words are followed by the target
    word that translates them in that pair, between the term markers (text/annotate.py), as Dinu et al.
-   (2019) do with a terminology.
+   (2019) do with a terminology; some of those words (SWAPPED) get another target word instead, in the
+   annotation and the target alike, so that the model learns to follow any annotation.
 
 Worked example (seeded; tests/test_augment.py): with Hund <-> dog linked,
     ("Um 8:15 Uhr bellt der Hund.", "At 8:15 the dog barks.")
@@ -38,8 +39,13 @@ from nmt.text.placeholders import replace as replace_spans
 from nmt.text.spans import located
 
 log = logging.getLogger(__name__)
-VERSION = 1  # of the rewriting: a change makes runs write their texts again
+VERSION = 2  # of the rewriting: a change makes runs write their texts again
 MAX_TERMS = 2  # annotated words in one sentence at most
+# Of the annotated words, this share has its target word swapped, in the annotation and the target alike,
+# for another word of the target language: a glossary names terms the model would not choose, and a model
+# that only ever saw annotations agree with its own choice ignores those (measured, `python -m bench
+# terms`: without swaps, 6% and 0.3% of such terms were written with annotate)
+SWAPPED = 0.3
 SPAN_KINDS = {"n": 0.5, "u": 0.3, "e": 0.2}  # the kinds of made-up spans, by share
 
 
@@ -88,7 +94,13 @@ def rewrite(src: str, tgt: str, lexicon: Lexicon, aug: Augmentation, rng: random
         links = lexicon.aligned(src, tgt)
         if links:
             chosen = sorted(rng.sample(links, min(len(links), rng.randint(1, MAX_TERMS))))
-            src = annotate(src, [(s0, s1, tgt[t0:t1]) for s0, s1, t0, t1 in chosen])
+            terms = [tgt[t0:t1] for _, _, t0, t1 in chosen]
+            for k, (_, _, t0, t1) in reversed(list(enumerate(chosen))):  # from the end: places stay right
+                if rng.random() < SWAPPED and lexicon.targets:
+                    other = rng.choice(lexicon.targets)
+                    terms[k] = other.capitalize() if terms[k][:1].isupper() else other
+                    tgt = _swap(tgt, t0, t1, terms[k])
+            src = annotate(src, [(s0, s1, term) for (s0, s1, _, _), term in zip(chosen, terms, strict=True)])
     return src, tgt
 
 

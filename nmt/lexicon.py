@@ -20,6 +20,7 @@ least MIN_DICE and that share at least MIN_PAIRS sentences. Worked example (test
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter, defaultdict
@@ -35,6 +36,11 @@ SAMPLE_PAIRS = 500_000  # pairs counted at most: a larger corpus adds rare words
 @dataclass
 class Lexicon:
     links: dict[str, tuple[str, ...]]  # lowercased source word -> its target words, best first
+
+    @functools.cached_property
+    def targets(self) -> list[str]:
+        """The target words linked to any source word, in order (what swapped annotations draw from)."""
+        return sorted({t for linked in self.links.values() for t in linked})
 
     @classmethod
     def build(cls, pairs: Iterable[tuple[str, str]], *, min_pairs: int = MIN_PAIRS,

@@ -2,6 +2,7 @@
 the worked examples of placeholders.py, annotate.py, lexicon.py and augment.py, replayed."""
 
 import random
+import re
 
 import pytest
 
@@ -108,3 +109,17 @@ def test_the_rewritten_texts_are_written_once_and_reused(tmp_path):
     texts(corpora, tmp_path / "prepared", aug)
     assert (tmp_path / "prepared" / "train.text" / "src").stat().st_mtime_ns == stamp
     assert texts(corpora, tmp_path / "x", Augmentation(False, 0.1, 0, 1)) == corpora  # nothing to rewrite
+
+
+def test_a_swapped_annotation_names_a_word_the_target_then_holds():
+    lexicon = Lexicon({"hund": ("dog",), "katze": ("cat",), "haus": ("house",)})
+    terms = Augmentation(placeholders=False, span_share=0, term_share=1, seed=1)
+    seen = set()
+    for seed in range(40):
+        src, tgt = rewrite("Der Hund sieht die Katze.", "The dog sees the cat.", lexicon, terms,
+                           random.Random(seed))
+        for term in re.findall(r"⦅t⦆ (\w+) ⦅/t⦆", src):
+            assert re.search(rf"\b{term}\b", tgt), (src, tgt)
+            seen.add(term)
+        assert tgt.startswith("The ") and tgt.endswith(".") and len(tgt.split()) == 5
+    assert seen > {"dog", "cat"}  # swaps happened: a word the pair did not hold was named, and written
