@@ -55,7 +55,7 @@ BENCHMARKS = {
     "html": Benchmark("RUN...", _call("html")),
     "documents": Benchmark("RUN [TEST_SRC TEST_REF]", _call("documents")),
     "constraints": Benchmark("RUN...", _call("constraints")),
-    "terms": Benchmark("RUN BASELINE [tests|spans|glossary...]", _call("terms")),
+    "terms": Benchmark("RUN BASELINE [RUN...] [tests|spans|glossary...]", _call("terms")),
     "lite": Benchmark("RUN...", _call("lite")),
     "web": Benchmark("RUN_OR_EXPORT", _call("web")),
     "length": Benchmark("[LABEL=]RUN...", _call("length")),

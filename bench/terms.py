@@ -1,4 +1,5 @@
-"""Placeholders and term annotations, measured: `python -m bench terms RUN BASELINE`.
+"""Placeholders and term annotations, measured: `python -m bench terms RUN BASELINE [RUN...] [PART...]`
+(PART: tests, spans, glossary; all three by default).
 
 RUN is a model trained with data.placeholders and data.term_share (configs/general-de-en.yaml with those
 set), BASELINE the same recipe, budget and seed without them. Every decode is beam 5, in this process, on
@@ -15,7 +16,7 @@ the CPU; sentences/s is each row's set decoded once, alone.
    links it with; "unseen" terms: the same source words with a synonym of that reference word which the
    lexicon does not link them with (SYNONYMS), scored against the reference with the word swapped. Modes
    none, constrain, annotate, both: term use (the term in the output as a whole word, any case), BLEU,
-   chrF, sentences/s.
+   chrF, sentences/s (sentences sharing a glossary entry decoded together, in every mode).
 3. test2016 and the Tatoeba test without a glossary: BLEU and chrF of RUN and BASELINE.
 Results: bench/results/terms_spans.jsonl, terms_glossary.jsonl, terms_tests.jsonl.
 """
@@ -160,17 +161,16 @@ def bench_glossary(models: dict[str, Translator], lexicon: Lexicon) -> None:
 
 
 def _per_sentence_glossary(model: Translator, src: list[str], glossaries: list, mode: str) -> list[str]:
-    """Each sentence with its own one-term glossary, decoded together: sentences are grouped by glossary
-    entry, each group one call (a glossary applies to every sentence of a call)."""
-    if mode == "none":
-        return [t.text for t in model.translate(src, beam=5)]
+    """Each sentence with its own one-term glossary: sentences are grouped by glossary entry, each group one
+    call (a glossary applies to every sentence of a call); "none" makes the same calls without one, so
+    that sentences/s compare."""
     groups: dict[tuple, list[int]] = {}
     for i, glossary in enumerate(glossaries):
         groups.setdefault(tuple(glossary), []).append(i)
     out = [""] * len(src)
     for glossary, rows in groups.items():
-        for i, t in zip(rows, model.translate([src[i] for i in rows], beam=5, glossary=list(glossary),
-                                              glossary_mode=mode), strict=True):
+        options = {} if mode == "none" else {"glossary": list(glossary), "glossary_mode": mode}
+        for i, t in zip(rows, model.translate([src[i] for i in rows], beam=5, **options), strict=True):
             out[i] = t.text
     return out
 
@@ -185,8 +185,12 @@ def bench_tests(models: dict[str, Translator]) -> None:
     report("terms_tests", rows, ["set", "model", "bleu", "chrf", "sent_per_s"])
 
 
-def main(run: str, baseline: str, *parts: str) -> None:
-    models = {"annotated": Translator.load(run, device="cpu"),
+def main(run: str, baseline: str, *rest: str) -> None:
+    """RUN BASELINE [MORE_RUNS...] [tests|spans|glossary...]: the runs (folders) are named by their folders
+    in the tables."""
+    parts = tuple(r for r in rest if r in ("tests", "spans", "glossary"))
+    models = {Path(run).name: Translator.load(run, device="cpu"),
+              **{Path(r).name: Translator.load(r, device="cpu") for r in rest if r not in parts},
               "baseline": Translator.load(baseline, device="cpu")}
     parts = parts or ("tests", "spans", "glossary")
     if "tests" in parts:
