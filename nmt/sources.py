@@ -8,10 +8,12 @@ spans as placeholders (text/placeholders.py, a model trained with them) and its 
     both       annotated and constrained
     auto       the model's: config.GLOSSARY_MODE for a model trained with annotations, else constrain
 
-Kept spans are placeholders for a model trained with them and constraints otherwise. A translation that
-drops, repeats or invents a placeholder is translated again with its placeholders as constraints (one
-piece each, so they fit any constraint budget, and the model still reads what it was trained on); should
-that misplace one too, with its spans as constraints of the sentence as written (`fallback`).
+Kept spans are placeholders for a model trained with them and constraints otherwise. The best translation
+of the beam that holds each placeholder as often as the source is taken (pipeline.py); where none does
+(one dropped, repeated or invented), the sentence is translated again with its placeholders as
+constraints (one piece each, so they fit any constraint budget, and the model still reads what it was
+trained on), and should that misplace one too, with its spans as constraints of the sentence as written
+(`fallback`).
 Worked example, a model trained with both, glossary Hunde -> puppies, mode both:
 
     "Zwei Hunde laufen um 8:15 Uhr." reads "Zwei Hunde ⦅t⦆ puppies ⦅/t⦆ laufen um ⦅n1⦆ Uhr.",
