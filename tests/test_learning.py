@@ -2,6 +2,9 @@
 the Python API (text and HTML), the command line, the server and its page, and the ONNX decoder; and the
 refusals of a model that learnt neither."""
 
+import subprocess
+import sys
+
 import pytest
 
 from nmt.serving.launch import Server, http
@@ -104,7 +107,14 @@ def test_the_onnx_decoder_reads_as_torch_does(learning_run, tmp_path):
     lite = Lite.load(tmp_path / "onnx")
     assert (lite.placeholders, lite.annotates) == (True, True)
     torch = Translator.load(learning_run)
+    lines = [SENTENCE, "die katze spielt mit 3 bällen auf www.example.org"]
     for mode in ("annotate", "both"):
-        lines = [SENTENCE, "die katze spielt mit 3 bällen auf www.example.org"]
         assert [t.text for t in lite.translate(lines, glossary=GLOSSARY, glossary_mode=mode)] == \
             [t.text for t in torch.translate(lines, glossary=GLOSSARY, glossary_mode=mode)]
+    (tmp_path / "terms.tsv").write_text("hund\tcat\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "nmt.lite.cli", "translate", "--model",
+                           str(tmp_path / "onnx"), "--glossary", str(tmp_path / "terms.tsv"), "--glossary-mode", "both"],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [t.text for t in torch.translate(lines, glossary=GLOSSARY,
+                                                                        glossary_mode="both")]
