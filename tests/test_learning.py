@@ -113,7 +113,8 @@ def test_the_onnx_decoder_reads_as_torch_does(learning_run, tmp_path):
             [t.text for t in torch.translate(lines, glossary=GLOSSARY, glossary_mode=mode)]
     (tmp_path / "terms.tsv").write_text("hund\tcat\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "nmt.lite.cli", "translate", "--model",
-                           str(tmp_path / "onnx"), "--glossary", str(tmp_path / "terms.tsv"), "--glossary-mode", "both"],
+                           str(tmp_path / "onnx"), "--glossary", str(tmp_path / "terms.tsv"),
+                           "--glossary-mode", "both"],
                           input="\n".join(lines) + "\n", capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [t.text for t in torch.translate(lines, glossary=GLOSSARY,
