@@ -7,8 +7,9 @@
    corpora, are seen at all, and in every position;
 3. term annotation: in a share of the pairs, one or two linked source words are followed by the target
    word that translates them in that pair, between the term markers (text/annotate.py), as Dinu et al.
-   (2019) do with a terminology; some of those words (SWAPPED) get another target word instead, in the
-   annotation and the target alike, so that the model learns to follow any annotation.
+   (2019) do with a terminology; with term_swap, that share of those words gets another target word
+   instead, in the annotation and the target alike, so that the model learns to follow an annotation it
+   would not have chosen (measured in docs/guide/training.md: it follows more such terms, at a cost).
 
 Worked example (seeded; tests/test_augment.py): with Hund <-> dog linked,
     ("Um 8:15 Uhr bellt der Hund.", "At 8:15 the dog barks.")
@@ -41,11 +42,6 @@ from nmt.text.spans import located
 log = logging.getLogger(__name__)
 VERSION = 2  # of the rewriting: a change makes runs write their texts again
 MAX_TERMS = 2  # annotated words in one sentence at most
-# Of the annotated words, this share has its target word swapped, in the annotation and the target alike,
-# for another word of the target language: a glossary names terms the model would not choose, and a model
-# that only ever saw annotations agree with its own choice ignores those (measured, `python -m bench
-# terms`: without swaps, 6% and 0.3% of such terms were written with annotate)
-SWAPPED = 0.3
 SPAN_KINDS = {"n": 0.5, "u": 0.3, "e": 0.2}  # the kinds of made-up spans, by share
 
 
@@ -55,6 +51,7 @@ class Augmentation:
     span_share: float    # share of pairs given a made-up span (2), with placeholders
     term_share: float    # share of pairs with annotated terms (3)
     seed: int
+    term_swap: float = 0.0  # share of the annotated words given another target word (3)
 
     @property
     def active(self) -> bool:
@@ -96,7 +93,7 @@ def rewrite(src: str, tgt: str, lexicon: Lexicon, aug: Augmentation, rng: random
             chosen = sorted(rng.sample(links, min(len(links), rng.randint(1, MAX_TERMS))))
             terms = [tgt[t0:t1] for _, _, t0, t1 in chosen]
             for k, (_, _, t0, t1) in reversed(list(enumerate(chosen))):  # from the end: places stay right
-                if rng.random() < SWAPPED and lexicon.targets:
+                if aug.term_swap and rng.random() < aug.term_swap and lexicon.targets:
                     other = rng.choice(lexicon.targets)
                     terms[k] = other.capitalize() if terms[k][:1].isupper() else other
                     tgt = _swap(tgt, t0, t1, terms[k])

@@ -56,6 +56,7 @@ class DataConfig:
     placeholders: bool = False
     span_share: float = 0.1
     term_share: float = 0.0
+    term_swap: float = 0.0        # of the annotated words, the share given another target word (augment.py)
     # subword regularisation (Kudo 2018): the training data encoded this many times with segmentations
     # sampled from the tokenizers, epoch e reading encoding e % sampling_variants; 0: the best one only
     sampling_variants: int = 0
@@ -267,7 +268,7 @@ RANGES = {
               "max_len": AT_LEAST_1},
     "data": {"vocab_size": Range(8), "sampling_variants": AT_LEAST_0, "temperature": AT_LEAST_0,
              "sampling_alpha": Range(0, 1, open_low=True), "span_share": Range(0, 1),
-             "term_share": Range(0, 1)},
+             "term_share": Range(0, 1), "term_swap": Range(0, 1)},
     "train": {"num_sampled": AT_LEAST_1, "sampler_power": AT_LEAST_0, "label_smoothing": FRACTION,
               "max_tokens": AT_LEAST_1, "accum": AT_LEAST_1, "lr": AT_LEAST_0, "clip": POSITIVE,
               "lr_decay": Range(0, 1, open_low=True, open_high=True), "lr_patience": AT_LEAST_0,

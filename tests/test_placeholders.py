@@ -113,7 +113,7 @@ def test_the_rewritten_texts_are_written_once_and_reused(tmp_path):
 
 def test_a_swapped_annotation_names_a_word_the_target_then_holds():
     lexicon = Lexicon({"hund": ("dog",), "katze": ("cat",), "haus": ("house",)})
-    terms = Augmentation(placeholders=False, span_share=0, term_share=1, seed=1)
+    terms = Augmentation(placeholders=False, span_share=0, term_share=1, seed=1, term_swap=0.3)
     seen = set()
     for seed in range(40):
         src, tgt = rewrite("Der Hund sieht die Katze.", "The dog sees the cat.", lexicon, terms,

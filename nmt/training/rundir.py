@@ -119,7 +119,7 @@ def create(out: Path) -> None:
 
 def augmentation(cfg: Config) -> augment.Augmentation:
     d = cfg.data
-    return augment.Augmentation(d.placeholders, d.span_share, d.term_share, cfg.train.seed)
+    return augment.Augmentation(d.placeholders, d.span_share, d.term_share, cfg.train.seed, d.term_swap)
 
 
 def training_texts(cfg: Config, out: Path, *, ddp: Distributed) -> list[CorpusFiles]:
