@@ -9,11 +9,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nmt"
 LAYERS = [
     ("base", ["__init__", "fileio", "corpora", "config", "hardware", "console"]),
     ("text", ["text/"]),
-    ("data", ["corpus", "mixture", "data", "split", "fetch"]),
+    ("data", ["corpus", "mixture", "data", "split", "fetch", "lexicon", "augment"]),
     ("network", ["regroup", "dropout", "attention", "softmax", "model", "checkpoint", "shortlist"]),
     ("search", ["search/"]),
     ("fast decoding", ["fast/"]),
-    ("pipeline", ["alignment", "rejoin", "document_pipeline", "pipeline", "evaluate"]),
+    ("pipeline", ["alignment", "rejoin", "sources", "document_pipeline", "pipeline", "evaluate"]),
     ("engines", ["ensemble", "translate", "export", "export_graphs", "lite/", "web/"]),
     ("training", ["training/"]),
     ("serving and tools", ["formatting", "document_io", "serving/", "plot"]),
@@ -96,7 +96,7 @@ def test_text_and_its_pipeline_import_no_torch():
     import subprocess
     import sys
     modules = [_module(p) for p in sorted((PACKAGE / "text").glob("*.py"))]
-    modules += ["nmt.pipeline", "nmt.document_pipeline", "nmt.alignment", "nmt.formatting",
+    modules += ["nmt.pipeline", "nmt.sources", "nmt.document_pipeline", "nmt.alignment", "nmt.formatting",
                 "nmt.search.constraints", "nmt.search.repeats", "nmt.search.scoring", "nmt.search.attended",
                 "nmt.lite.translator"]
     code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"

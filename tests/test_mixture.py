@@ -167,7 +167,7 @@ def test_tokenizers_sample_each_corpus_by_its_share(tmp_path):
 
 def test_a_mixture_trains_its_tokenizers_over_every_corpus(toy, tmp_path):
     cfg = _two_corpora(toy, tmp_path)
-    cfg.data.tokenizers, cfg.data.vocab_size, cfg.data.byte_fallback = "", 300, True
+    cfg.data.tokenizers, cfg.data.vocab_size, cfg.data.byte_fallback = "", 1000, True  # tokenizer.ROOMY
     cfg.train.max_steps = 2
     train_mod.run(cfg, tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "tokenizers" / "tokenizers.json").read_text())

@@ -27,7 +27,8 @@ def local(toy_run):
 
 def test_health_and_languages(server):
     assert http(server.url + "/health") == (200, {"status": "ok", "pairs": ["de-en"], "pending": 0,
-                                                  "api_key": False, "attention": [], "offline": {}})
+                                                  "api_key": False, "attention": [], "annotates": [],
+                                                  "offline": {}})
     assert http(server.url + "/languages") == (200, [{"code": "de", "name": "German", "targets": ["en"]}])
 
 
