@@ -40,6 +40,12 @@ def test_the_same_span_twice_is_one_placeholder_twice_and_kinds_count_apart():
     assert unmask("⦅n1⦆ and ⦅n2⦆; mail ⦅e1⦆ or see ⦅u1⦆", masked) is None  # one 2 dropped
 
 
+def test_an_international_telephone_number_is_one_span():
+    assert mask("Ruf an: +49 170 1234567 oder +33 1 23 45 67 89!").text == "Ruf an: ⦅n1⦆ oder ⦅n2⦆!"
+    assert mask("Es gilt 3 + 4 = 7.").text == "Es gilt ⦅n1⦆ + ⦅n2⦆ = ⦅n3⦆."
+    assert unmask("It's  ⦅n1⦆ or ⦅n2⦆.", mask("+49 170 1234567 oder 5")) == "It's +49 170 1234567 or 5."
+
+
 def test_forms_that_differ_between_languages_are_written_as_the_source_wrote_them():
     masked = mask("Es kostet 1.000,5 Euro am 12. Mai.")
     assert masked.text == "Es kostet ⦅n1⦆ Euro am ⦅n2⦆. Mai."  # "Mai" is the model's to translate

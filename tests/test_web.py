@@ -159,6 +159,7 @@ def test_the_page_finds_spans_and_writes_placeholders_back_as_python_does(learni
     spans_tsv = Path(__file__).resolve().parents[1] / "bench" / "data" / "spans.tsv"
     lines = [line.split("\t")[0] for line in spans_tsv.read_text(encoding="utf-8").splitlines()] + [
         "Schreib an info@example.org! Oder (siehe https://example.org/a?b=1).", "Mann.Eine Frau, 1.000,5 €",
+        "Ruf an: +49 170 1234567 oder +33 1 23 45 67 89, 3 + 4 = 7",
         "2 und 2 sind 4, ⦅n1⦆ ist schon da"]
     got = page.evaluate("(lines) => lines.map((t) => { const tlds = new Set(nmtManifest.tlds); "
                         "const m = nmtPlaceholders.mask(t, tlds); return [m.text, m.spans]; })", lines)

@@ -28,6 +28,8 @@ from nmt.text.reserved import SLOTS, placeholder
 from nmt.text.spans import Span, located
 
 PLACEHOLDER = re.compile(r"⦅[nue][1-9]⦆")
+# "It's  ⦅n1⦆": a lone word-start piece, then the placeholder's own space: one space is written
+SPACES_BEFORE = re.compile(r" {2,}(?=⦅[nue][1-9]⦆)")
 
 
 @dataclass
@@ -82,7 +84,7 @@ def unmask(translation: str, masked: Masked) -> str | None:
     space there; after "$" or before "%" it stays joined."""
     if Counter(PLACEHOLDER.findall(translation)) != masked.count:
         return None
-    return fill(translation, masked.spans)
+    return fill(SPACES_BEFORE.sub(" ", translation), masked.spans)
 
 
 def fill(translation: str, spans: dict[str, str]) -> str:

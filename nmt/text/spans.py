@@ -4,8 +4,8 @@
 URLs and e-mail addresses are found by urlextract: it knows every top-level domain from the list it ships
 (nothing is downloaded), so "example.org" is found and "Mann.Eine" is not. A URL's trailing sentence
 punctuation is not part of it. Numbers are digits, possibly joined to more digits by . , : / or -,
-outside any URL. Names are not found: they are the user's to list in a glossary (glossary.py). Worked
-example:
+outside any URL; a telephone number written internationally ("+49 170 1234567") is one. Names are not
+found: they are the user's to list in a glossary (glossary.py). Worked example:
 
     spans("Am 24. Mai um 15:30 besuchte sie https://example.org/?p=2 mit 3,5 Hunden.")
     -> ["24", "15:30", "https://example.org/?p=2", "3,5"]
@@ -17,7 +17,9 @@ import functools
 import re
 from typing import NamedTuple
 
-NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+# a number: digits, joined to more digits by . , : / or -; or an international telephone number, "+" and
+# groups of digits separated by single spaces or hyphens ("+49 170 1234567": one span, not three)
+NUMBER = re.compile(r"\+\d{1,3}(?:[ -]\d{1,8}){1,5}(?!\d)|\d+(?:[.,:/-]\d+)*")
 TRAILING = ".,;:!?)]}'\""  # punctuation that ends a sentence or a bracket, not a URL
 # what any URL or e-mail address holds: a dot right before a letter or digit, or an @. A sentence without
 # one (most sentences) is not handed to urlextract, which costs about 0.2 ms a sentence

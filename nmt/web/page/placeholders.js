@@ -11,7 +11,7 @@
 "use strict";
 
 (() => {
-  const NUMBER = /\d+(?:[.,:/-]\d+)*/g;
+  const NUMBER = /\+\d{1,3}(?:[ -]\d{1,8}){1,5}(?!\d)|\d+(?:[.,:/-]\d+)*/g;
   const MAYBE_ADDRESS = /\.\w|@/;
   const PLACEHOLDER = /⦅[nue][1-9]⦆/g;
   const SLOTS = 9;
