@@ -92,7 +92,9 @@ def rewrite(src: str, tgt: str, lexicon: Lexicon, aug: Augmentation, rng: random
         if links:
             chosen = sorted(rng.sample(links, min(len(links), rng.randint(1, MAX_TERMS))))
             terms = [tgt[t0:t1] for _, _, t0, t1 in chosen]
-            for k, (_, _, t0, t1) in reversed(list(enumerate(chosen))):  # from the end: places stay right
+            # the target's words swapped from its end, so the places of those before stay right
+            for k in sorted(range(len(chosen)), key=lambda k: -chosen[k][2]):
+                _, _, t0, t1 = chosen[k]
                 if aug.term_swap and rng.random() < aug.term_swap and lexicon.targets:
                     other = rng.choice(lexicon.targets)
                     terms[k] = other.capitalize() if terms[k][:1].isupper() else other
@@ -103,7 +105,10 @@ def rewrite(src: str, tgt: str, lexicon: Lexicon, aug: Augmentation, rng: random
 
 def _placeholders(src: str, tgt: str) -> tuple[str, str]:
     """Spans found on both sides, as the same placeholders on both."""
-    src_spans, tgt_spans = located(src), located(tgt) if any(c.isdigit() or c in "@." for c in tgt) else []
+    src_spans = located(src)
+    if not src_spans:
+        return src, tgt
+    tgt_spans = located(tgt)
     shared = {(s.kind, s.text) for s in src_spans} & {(s.kind, s.text) for s in tgt_spans}
     if not shared:
         return src, tgt

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -40,10 +39,8 @@ from nmt.search.scoring import Hypothesis
 from nmt.text import htmlparse, markup
 from nmt.text.glossary import Glossary
 from nmt.text.lines import Translation, sentences
-from nmt.text.placeholders import fill, unmask
-from nmt.text.terms import restore
+from nmt.text.placeholders import fill
 
-log = logging.getLogger(__name__)
 CHUNK_LINES = 4096  # lines read, sorted and decoded together; bounds memory on endless pipes
 DECODE_OPTIONS = [f.name for f in dataclasses.fields(DecodeConfig)]
 
@@ -211,68 +208,23 @@ class TextPipeline:
         lines, first = iter(lines), 1
         language = self.languages[0] if self.languages else None
         wanted = iter(explicit) if explicit is not None else None
-        read = sources.reading(cfg, placeholders=self.placeholders, annotates=self.annotates,
-                               limit=self.max_src_len)
+        reader = sources.Reader.of(self, cfg, glossary)
         while chunk := list(itertools.islice(lines, CHUNK_LINES)):
             parsed, src_ids = sentences(chunk, self.src_tok, limit=self.max_src_len,
                                         split=cfg.split_sentences and wanted is None, language=language,
                                         first=first, counts=self.counts)
-            ids = iter(src_ids)
-            inputs = []
+            ids, srcs = iter(src_ids), []
             for k, line in enumerate(parsed):
                 line_terms = next(wanted, None) if wanted is not None else []
                 if line_terms is None:
                     raise NMTError(f"input line {first + k} has no line of constraints: give one (a JSON "
                                    "list, [] for none) per input line")
-                inputs += [(sources.source(sentence, next(ids), read, glossary, line_terms, self.src_tok,
-                                           self.tgt_tok, f"input line {first + k}", self.counts), line_terms)
-                           for sentence in line.texts()]
+                srcs += [reader.source(sentence, next(ids), line_terms, f"input line {first + k}")
+                         for sentence in line.texts()]
             first += len(chunk)
-            found = iter(self._decode(inputs, cfg, read, glossary, attention))
+            found = iter(reader.translate(srcs, attention))
             for line in parsed:
                 yield rejoin(line, [next(found) for _ in line.sentences])
-
-    def _decode(self, inputs: list[tuple[sources.Source, list[str]]], cfg: DecodeConfig,
-                read: sources.Reading, glossary: Glossary | None, attention: bool
-                ) -> list[list[tuple[str, Hypothesis]]]:
-        """Each sentence's n-best list of (text, hypothesis). A sentence read with placeholders takes the
-        best translations of its beam that hold each placeholder once (its whole beam is finished: n-best
-        as wide as the beam); one with none is translated again (sources.fallback), counted and logged."""
-        phrases = [[list(t.ids) for t in src.terms] for src, _ in inputs]
-        found: list = [None] * len(inputs)
-        placing = [src.masked is not None for src, _ in inputs]
-        wide = dataclasses.replace(cfg, n_best=cfg.beam)
-        for rows, group_cfg in (([k for k, p in enumerate(placing) if not p], cfg),
-                                ([k for k, p in enumerate(placing) if p], wide)):
-            wanted = [phrases[k] for k in rows]
-            for k, hyps in zip(rows, self.translate_ids([inputs[k][0].ids for k in rows], group_cfg,
-                                                        wanted if any(wanted) else None, attention=attention),
-                               strict=True):
-                found[k] = hyps
-        out, again = [], []
-        for k, ((src, _), hyps) in enumerate(zip(inputs, found, strict=True)):
-            decoded = self.tgt_tok.decode([h.tokens for h in hyps])
-            texts = [restore(self.tgt_tok, h.tokens, src.terms) or text
-                     for h, text in zip(hyps, decoded, strict=True)]
-            for h in hyps:  # attention recorded over what the model read: alignment.py reads it again
-                h.attention = None if src.text != src.sentence else h.attention
-                h.spans = src.masked.spans if src.masked is not None else None
-            if src.masked is not None:
-                texts = [unmask(text, src.masked) for text in texts]
-                if all(text is None for text in texts):
-                    again.append(k)
-                    self.counts.unplaced += not src.pinned
-                    instead = "its numbers, URLs and e-mail addresses" if src.pinned else "the placeholders"
-                    log.warning("%s: no translation in the beam held each placeholder once (%s); translated "
-                                "again with %s as constraints", src.where, decoded[0], instead)
-            kept = [(text, h) for text, h in zip(texts, hyps, strict=True) if text is not None]
-            out.append(kept[:cfg.n_best])
-        if again:
-            redo = [(sources.fallback(inputs[k][0], read, glossary, inputs[k][1], self.src_tok,
-                                      self.tgt_tok, self.counts), inputs[k][1]) for k in again]
-            for k, nbest in zip(again, self._decode(redo, cfg, read, glossary, attention), strict=True):
-                out[k] = nbest
-        return out
 
     def translate_ids(self, src_ids: list[list[int]], cfg: DecodeConfig,
                       phrases: list[list[list[int]]] | None = None, attention: bool = False

@@ -56,7 +56,8 @@ def test_spans_beyond_the_slots_stay_as_text_and_a_sentence_with_placeholder_tex
     many = " ".join(str(n) for n in range(10, 10 + SLOTS + 2))
     masked = mask(many)
     assert masked.left == [str(10 + SLOTS), str(11 + SLOTS)] and len(masked.spans) == SLOTS
-    assert mask("Die Zeichen ⦅n1⦆ um 8 Uhr.").spans == {}
+    refused = mask("Die Zeichen ⦅n1⦆ um 8 Uhr.")
+    assert refused.spans == {} and refused.text == "Die Zeichen ⦅n1⦆ um 8 Uhr." and "8" in refused.left
 
 
 def test_annotations_are_added_after_their_terms_and_removed():
@@ -129,3 +130,14 @@ def test_a_swapped_annotation_names_a_word_the_target_then_holds():
             seen.add(term)
         assert tgt.startswith("The ") and tgt.endswith(".") and len(tgt.split()) == 5
     assert seen > {"dog", "cat"}  # swaps happened: a word the pair did not hold was named, and written
+
+
+def test_swaps_in_a_target_of_another_word_order_land_on_their_words():
+    lexicon = Lexicon({"hund": ("dog",), "katze": ("cat",), "haus": ("house",)})
+    always = Augmentation(placeholders=False, span_share=0, term_share=1, seed=1, term_swap=1)
+    for seed in range(20):
+        src, tgt = rewrite("Der Hund sieht die Katze.", "The cat is seen by the dog.", lexicon, always,
+                           random.Random(seed))
+        terms = re.findall(r"(Hund|Katze) ⦅t⦆ (\w+) ⦅/t⦆", src)
+        words = dict(zip(("Katze", "Hund"), re.fullmatch(r"The (\w+) is seen by the (\w+)\.", tgt).groups(), strict=True))
+        assert terms and all(words[source] == term for source, term in terms), (src, tgt)

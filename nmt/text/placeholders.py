@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nmt.text.reserved import SLOTS, placeholder
-from nmt.text.spans import Span, located
+from nmt.text.spans import Span, located, spans
 
 PLACEHOLDER = re.compile(r"⦅[nue][1-9]⦆")
 # "It's  ⦅n1⦆": a lone word-start piece, then the placeholder's own space: one space is written
@@ -38,7 +38,7 @@ class Masked:
     text: str
     spans: dict[str, str] = field(default_factory=dict)  # placeholder -> the span it stands for
     count: Counter = field(default_factory=Counter)      # placeholder -> how often the sentence holds it
-    left: list[str] = field(default_factory=list)        # spans beyond the slots of their kind, kept as text
+    left: list[str] = field(default_factory=list)        # spans kept as text: beyond the slots of their kind
 
 
 def numbered(spans: list[Span]) -> tuple[dict[str, str], list[str | None]]:
@@ -68,13 +68,14 @@ def replace(text: str, spans: list[Span], names: list[str | None]) -> str:
 
 def mask(sentence: str) -> Masked:
     """The sentence with its spans as placeholders (see the module's docstring). A sentence that already
-    holds a placeholder's text is left as it is: its own text could not be told from a placeholder."""
+    holds a placeholder's text is left as it is, every span left as text: its own text could not be told
+    from a placeholder."""
     if PLACEHOLDER.search(sentence):
-        return Masked(sentence)
-    spans = located(sentence)
-    table, names = numbered(spans)
-    return Masked(replace(sentence, spans, names), table, Counter(n for n in names if n),
-                  [s.text for s, n in zip(spans, names, strict=True) if n is None])
+        return Masked(sentence, left=spans(sentence))
+    found = located(sentence)
+    table, names = numbered(found)
+    return Masked(replace(sentence, found, names), table, Counter(n for n in names if n),
+                  [s.text for s, n in zip(found, names, strict=True) if n is None])
 
 
 def unmask(translation: str, masked: Masked) -> str | None:
