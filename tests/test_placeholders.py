@@ -139,5 +139,6 @@ def test_swaps_in_a_target_of_another_word_order_land_on_their_words():
         src, tgt = rewrite("Der Hund sieht die Katze.", "The cat is seen by the dog.", lexicon, always,
                            random.Random(seed))
         terms = re.findall(r"(Hund|Katze) ⦅t⦆ (\w+) ⦅/t⦆", src)
-        words = dict(zip(("Katze", "Hund"), re.fullmatch(r"The (\w+) is seen by the (\w+)\.", tgt).groups(), strict=True))
+        order = re.fullmatch(r"The (\w+) is seen by the (\w+)\.", tgt).groups()
+        words = dict(zip(("Katze", "Hund"), order, strict=True))
         assert terms and all(words[source] == term for source, term in terms), (src, tgt)
