@@ -158,19 +158,17 @@ def _atomic_file(files: contextlib.ExitStack, path: str):
 
 
 def _report_long_inputs(translator) -> None:
-    counts = translator.counts
-    if counts.cut:
-        typer.echo(f"warning: {counts.cut} sentence(s) were longer than the model's limit of "
-                   f"{translator.max_src_len} tokens and were translated in pieces", err=True)
-    if counts.too_many:
-        typer.echo(f"warning: {counts.too_many} constraint(s) beyond a sentence's limit of pieces were "
-                   "dropped (see the log)", err=True)
-    if counts.truncated:
-        typer.echo(f"warning: {counts.truncated} word(s) were longer than the model's limit on their own "
-                   "and were truncated", err=True)
-    if counts.unplaced:
-        typer.echo(f"note: {counts.unplaced} sentence(s) did not carry their placeholders and were "
-                   "translated again with them as constraints", err=True)
+    limit = translator.max_src_len
+    for count, said in (("cut", f"warning: {{}} sentence(s) were longer than the model's limit of {limit} "
+                                "tokens and were translated in pieces"),
+                        ("too_many", "warning: {} constraint(s) beyond a sentence's limit of pieces were "
+                                     "dropped (see the log)"),
+                        ("truncated", "warning: {} word(s) were longer than the model's limit on their own "
+                                      "and were truncated"),
+                        ("unplaced", "note: {} sentence(s) did not carry their placeholders and were "
+                                     "translated again with them as constraints")):
+        if getattr(translator.counts, count):
+            typer.echo(said.format(getattr(translator.counts, count)), err=True)
 
 
 @decoding_options()

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,6 +63,7 @@ from nmt.serving.fields import (
     ERROR_HANDLERS,
     NAMES,
     ApiError,
+    check_key,
     check_size,
     detect,
     glossary_mode_of,
@@ -168,7 +168,7 @@ class Service(FileEndpoints):
 
     async def libretranslate(self, request: Request) -> JSONResponse:
         fields = await read_fields(request, max_body=self.limits.max_body, form_ok=True)
-        self._check_key(request, fields)
+        check_key(request, fields, self.api_key)
         q = fields.get("q")
         texts = [q] if isinstance(q, str) else q
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -196,7 +196,7 @@ class Service(FileEndpoints):
     async def detect(self, request: Request) -> JSONResponse:
         """LibreTranslate's language detection: {"q": text} -> [{"language", "confidence"}], best first."""
         fields = await read_fields(request, max_body=self.limits.max_body, form_ok=True)
-        self._check_key(request, fields)
+        check_key(request, fields, self.api_key)
         q = fields.get("q")
         if not isinstance(q, str) or not q.strip():
             raise ApiError(400, "q must be a text to detect the language of")
@@ -206,7 +206,7 @@ class Service(FileEndpoints):
 
     async def native(self, request: Request) -> JSONResponse:
         fields = await read_fields(request, max_body=self.limits.max_body, form_ok=False)
-        self._check_key(request, fields)
+        check_key(request, fields, self.api_key)
         unknown = sorted(set(fields) - {"q", "source", "target", "api_key", *NATIVE_OPTIONS})
         if unknown:
             raise ApiError(400, f"unknown field {', '.join(unknown)}; valid: q, source, target, api_key, "
@@ -252,15 +252,7 @@ class Service(FileEndpoints):
         annotates = all(self.models[pair].translator.annotates for pair in set(pairs))
         return glossary_mode_of(fields, self.decode.glossary_mode, annotates)
 
-    # -- request checks -----------------------------------------------------------------------------
-    def _check_key(self, request: Request, fields: dict) -> None:
-        if self.api_key is None:
-            return
-        given = (request.headers.get("x-api-key") or fields.get("api_key")
-                 or request.headers.get("authorization", "").removeprefix("Bearer ").strip())
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), self.api_key.encode()):
-            raise ApiError(403, "Invalid API key")
-
+    # -- request checks (the rest are fields.py's) -----------------------------------------------------
     def _pairs(self, fields: dict, texts: list[str]) -> tuple[list[tuple[str, str]], list[dict] | None]:
         """Each text's (source, target) pair. With source "auto", the language identifier names each text's
         source (langid.py), and what it found comes back too: {"language", "confidence"} per text."""

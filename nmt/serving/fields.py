@@ -4,6 +4,7 @@ ApiError, answered as {"error": "one line"} (ERROR_HANDLERS, with Starlette's ow
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -102,6 +103,17 @@ def source_of(text: str, sources: list[str], served: str) -> tuple[str, float]:
         raise ApiError(400, f"the text is in {name} ({language}) by detection ({confidence:g}% sure); "
                             f"this server translates {served}: give source if that is wrong")
     return next(((lang, c) for lang, c in ranked if lang in sources), (sources[0], 0.0))
+
+
+def check_key(request: Request, fields: dict, api_key: str | None) -> None:
+    """Refuse (403) a request without the server's API key, when it has one: in X-API-Key, the api_key
+    field or an Authorization: Bearer header."""
+    if api_key is None:
+        return
+    given = (request.headers.get("x-api-key") or fields.get("api_key")
+             or request.headers.get("authorization", "").removeprefix("Bearer ").strip())
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), api_key.encode()):
+        raise ApiError(403, "Invalid API key")
 
 
 def glossary_mode_of(fields: dict, default: str, annotates: bool) -> str:

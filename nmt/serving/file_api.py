@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse
 from nmt import NMTError
 from nmt.config import DocumentLimits
 from nmt.document_pipeline import document_chunks, finish_document
-from nmt.serving.fields import NAMES, ApiError, readable
+from nmt.serving.fields import NAMES, ApiError, check_key, readable
 from nmt.text import documents
 from nmt.text.lines import Translation
 
@@ -87,7 +87,7 @@ class FileEndpoints:
         except Exception as e:  # starlette's parser: a malformed body or too many parts
             raise ApiError(400, f"the multipart body cannot be read ({e})") from None
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        self._check_key(request, fields)
+        check_key(request, fields, self.api_key)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(400, "no file: send the document in the multipart field file")
