@@ -113,6 +113,10 @@ def main(*runs: str) -> None:
                                  "sent_per_s", "seconds", "differ"])
 
 
+def verbatim(span: str) -> re.Pattern:
+    """`span` as it is, not inside a longer number or word."""
+    return re.compile(rf"(?<![\w.]){re.escape(span)}(?!\w|[.,:/-]\d)")
+
+
 def _verbatim(text: str, span: str) -> bool:
-    """Is `span` in `text` as it is, not inside a longer number or word?"""
-    return re.search(rf"(?<![\w.]){re.escape(span)}(?!\w|[.,:/-]\d)", text) is not None
+    return verbatim(span).search(text) is not None

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, report
-from bench.constraints import SPANS, _verbatim
+from bench.constraints import SPANS, _verbatim, verbatim
 from bench.general import tests
 from nmt.evaluate import score
 from nmt.fileio import read_lines
@@ -76,7 +76,7 @@ def span_sets() -> dict[str, tuple[list[str], list[str]]]:
 
 def without_spans(text: str) -> str:
     for span in sorted(set(spans(text)), key=len, reverse=True):
-        text = re.sub(rf"(?<![\w.]){re.escape(span)}(?!\w|[.,:/-]\d)", "", text)
+        text = verbatim(span).sub("", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -170,4 +170,6 @@ def test_the_page_finds_spans_and_writes_placeholders_back_as_python_does(learni
                            [translation, "Um 8:15 Uhr kommen 2 Züge."])
         assert js == unmask(translation, masked)
     result = page.evaluate("nmtWeb.translate(['der hund läuft um 8:15', 'die katze'], {beam: 1})")
-    assert len(result["translations"]) == 2 and result["unplaced"] in (0, 1)
+    # the span written back, or (its placeholder misplaced) the sentence translated again and said so
+    first = result["translations"][0]
+    assert len(result["translations"]) == 2 and (result["unplaced"] == 1 or "8:15" in first)
