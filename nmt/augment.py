@@ -125,7 +125,8 @@ def texts(corpora: list[CorpusFiles], out: Path, aug: Augmentation) -> list[Corp
     the corpora as they are when `aug` rewrites nothing."""
     if not aug.active:
         return corpora
-    folders = [Path(c.src).parent for c in text_files(corpora, out, aug)]
+    files = text_files(corpora, out, aug)
+    folders = [Path(f.src).parent for f in files]
     prints = [_fingerprint(c, aug) for c in corpora]
     todo = [k for k, folder in enumerate(folders) if _meta(folder).get("fingerprint") != prints[k]]
     if todo:
@@ -134,7 +135,7 @@ def texts(corpora: list[CorpusFiles], out: Path, aug: Augmentation) -> list[Corp
                                 for pair in zip(read_lines(c.src), read_lines(c.tgt), strict=True))
         for k in todo:
             _write(corpora[k], folders[k], lexicon, aug, k, prints[k])
-    return text_files(corpora, out, aug)
+    return files
 
 
 def text_files(corpora: list[CorpusFiles], out: Path, aug: Augmentation) -> list[CorpusFiles]:
@@ -158,8 +159,8 @@ def _write(corpus: CorpusFiles, folder: Path, lexicon: Lexicon, aug: Augmentatio
             counts["pairs"] += 1
             counts["placeholders"] += "⦅" in tgt
             counts["annotated"] += "⦅t⦆" in src
-            fs.write(src.replace("\n", " ") + "\n")
-            ft.write(tgt.replace("\n", " ") + "\n")
+            fs.write(src + "\n")
+            ft.write(tgt + "\n")
     atomic_write_text(tmp / "meta.json", json.dumps({"fingerprint": fingerprint, **counts}, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
